@@ -1,0 +1,20 @@
+/**
+ * kruise-gitops DSL: typed cdk8s constructs for OpenKruise workloads.
+ *
+ *   import { App, CloneSet, CloneSetUpdateStrategy } from 'kruise-gitops';
+ */
+export { App, type RenderedObject, type RenderResult, type SynthProtocolOutput, SYNTH_OUTPUT_ENV, writeManifests } from './app.js';
+export * from './arithmetic.js';
+export * from './diagnostics.js';
+export { checkRules } from './rules.js';
+export * from './workloads/common.js';
+export { KruiseWorkload, type KruiseWorkloadProps } from './workloads/base.js';
+export * from './workloads/cloneset.js';
+export * from './workloads/advanced-statefulset.js';
+export * from './workloads/advanced-daemonset.js';
+export * from './workloads/sidecarset.js';
+export * from './workloads/united-deployment.js';
+export * from './workloads/broadcast-job.js';
+export * from './workloads/advanced-cronjob.js';
+export * as kruise from './imports/apps.kruise.io.js';
+export * as kruisePolicy from './imports/policy.kruise.io.js';

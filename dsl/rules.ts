@@ -1,0 +1,1 @@
+export function checkRules(_m: any): any[] { return []; }

@@ -1,0 +1,83 @@
+/**
+ * The base of every Kruise workload that has a pod template. It is a cdk8s-plus Workload, so
+ * containers, env, volumes, probes, resources, security context, scheduling and connections
+ * behave exactly as in cdk8s-plus; subclasses add the Kruise spec in `_toKube()`.
+ */
+import { ApiObject, Lazy } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-33';
+import { k8s } from 'cdk8s-plus-33';
+import { Construct } from 'constructs';
+import { SourceLocation } from '../source.js';
+
+/** Implemented by every kruise-gitops construct, so synth can say where it was declared. */
+export interface IDeclared {
+  /** @internal */
+  readonly _source: SourceLocation;
+}
+
+export function isDeclared(x: unknown): x is IDeclared {
+  return typeof x === 'object' && x !== null && (x as IDeclared)._source instanceof SourceLocation;
+}
+
+/** Props every Kruise workload with a pod template accepts (all of cdk8s-plus's WorkloadProps). */
+export interface KruiseWorkloadProps extends kplus.WorkloadProps {}
+
+type L1Class = new (scope: Construct, id: string, props: { metadata?: any; spec?: any }) => ApiObject;
+
+export abstract class KruiseWorkload extends kplus.Workload implements IDeclared {
+  /** @internal */
+  public readonly _source = SourceLocation.capture();
+  /** The underlying generated (L1) object; an escape hatch for fields this construct does not cover. */
+  public readonly apiObject: ApiObject;
+
+  protected constructor(scope: Construct, id: string, props: KruiseWorkloadProps, l1: L1Class) {
+    super(scope, id, props);
+    this.apiObject = new l1(this, 'Resource', {
+      metadata: props.metadata,
+      spec: Lazy.any({ produce: () => this._toKube() }),
+    });
+  }
+
+  /** The Kruise spec, in the shape of the generated L1 props. @internal */
+  public abstract _toKube(): any;
+
+  /**
+   * `{ metadata, spec }` of the pod template as plain Kubernetes JSON. Kruise CRDs leave
+   * `template` untyped, so the L1 class passes it through as is: convert cdk8s-plus's typed
+   * pod spec (Quantity objects, renamed fields such as setHostnameAsFqdn) here. @internal
+   */
+  protected _podTemplate(): { metadata: any; spec: any } {
+    return k8s.toJson_PodTemplateSpec({ metadata: this.podMetadata.toJson(), spec: this._toPodSpec() }) as { metadata: any; spec: any };
+  }
+
+  /**
+   * Exposes the pods through a Service, as `Deployment.exposeViaService` does in cdk8s-plus:
+   * by default one port per container port, ClusterIP.
+   */
+  public exposeViaService(options: kplus.DeploymentExposeViaServiceOptions = {}): kplus.Service {
+    const containerPorts = this.containers.flatMap((c) => c.ports);
+    const ports = options.ports ?? containerPorts.map((p) => ({
+      port: p.number, targetPort: p.number, protocol: p.protocol, name: p.name,
+    }));
+    if (ports.length === 0) {
+      throw new Error(`${this.node.path}: cannot expose via a Service: no container declares a port. `
+        + 'Pass `ports`, or add `portNumber`/`ports` to a container.');
+    }
+    if (ports.length > 1 && ports.some((p) => p.name === undefined)) {
+      throw new Error(`${this.node.path}: cannot expose via a Service: with several ports every port needs a name.`);
+    }
+    const known = new Set(containerPorts.map((p) => p.number));
+    for (const p of ports) {
+      const target = p.targetPort ?? p.port;
+      if (!known.has(target)) {
+        throw new Error(`${this.node.path}: cannot expose via a Service: port ${target} is not a container port.`);
+      }
+    }
+    return new kplus.Service(this, `${options.name ?? ''}Service`, {
+      selector: this,
+      ports,
+      metadata: { namespace: this.metadata.namespace, ...(options.name ? { name: options.name } : {}) },
+      type: options.serviceType ?? kplus.ServiceType.CLUSTER_IP,
+    });
+  }
+}

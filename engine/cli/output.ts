@@ -1,0 +1,27 @@
+/** Shared CLI plumbing: exit codes, output formats, printing diagnostics. */
+import { type Diagnostic, formatDiagnostic } from '../../dsl/diagnostics.js';
+
+/** Exit codes scripts can rely on. */
+export const ExitCode = {
+  OK: 0,
+  /** Invalid input: a manifest, rule or policy failed (or, for diff, changes found). */
+  INVALID: 1,
+  /** Bad usage, bad configuration or a crash. */
+  ERROR: 2,
+} as const;
+
+export type OutputFormat = 'text' | 'json';
+
+export function parseFormat(v: string): OutputFormat {
+  if (v !== 'text' && v !== 'json') throw new Error(`--output must be text or json, got "${v}"`);
+  return v;
+}
+
+export function printDiagnostics(ds: readonly Diagnostic[], stream: NodeJS.WritableStream = process.stderr): void {
+  for (const d of ds) stream.write(`${formatDiagnostic(d)}\n`);
+}
+
+/** Progress goes to stderr so that stdout stays clean for --output json. */
+export function progress(message: string): void {
+  process.stderr.write(`${message}\n`);
+}

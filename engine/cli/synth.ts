@@ -1,0 +1,70 @@
+/** `kgitops synth [dir]`: run the cdk8s app, validate every object, write deterministic manifests. */
+import { relative } from 'node:path';
+import type { Command } from 'commander';
+import { synthesize, UsageError } from '../synth/index.js';
+import { ExitCode, type OutputFormat, parseFormat, printDiagnostics, progress } from './output.js';
+
+export function registerSynth(program: Command): void {
+  program
+    .command('synth')
+    .argument('[dir]', 'directory with cdk8s.yaml', '.')
+    .description('Run the cdk8s app of <dir>, validate every object against the OpenKruise CRDs, the Kubernetes schemas and Kruise\'s webhook rules, and write <output>/<chart>.k8s.yaml')
+    .option('-o, --output <format>', 'text or json', parseFormat, 'text')
+    .option('--no-write', 'validate only; write no files')
+    .option('--timeout <seconds>', 'stop the app after this long', (v) => Number(v), 120)
+    .addHelpText('after', `
+Exit codes: 0 valid (files written), 1 invalid (nothing written), 2 usage error or crash.
+
+Examples:
+  kgitops synth examples            write examples/dist/*.k8s.yaml
+  kgitops synth --no-write          check the app in the current directory
+  kgitops synth -o json | jq .summary`)
+    .action(async (dir: string, opts: { output: OutputFormat; write: boolean; timeout: number }) => {
+      process.exitCode = await runSynth(dir, opts);
+    });
+}
+
+export async function runSynth(dir: string, opts: { output: OutputFormat; write: boolean; timeout: number }): Promise<number> {
+  try {
+    progress(`synthesizing ${dir} ...`);
+    const r = await synthesize(dir, { write: opts.write, timeoutMs: opts.timeout * 1000 });
+    const byKind: Record<string, number> = {};
+    for (const o of r.objects) byKind[o.manifest.kind] = (byKind[o.manifest.kind] ?? 0) + 1;
+    const byChart: Record<string, number> = {};
+    for (const o of r.objects) byChart[o.chart] = (byChart[o.chart] ?? 0) + 1;
+    const errors = r.diagnostics.filter((d) => d.severity === 'error');
+    const warnings = r.diagnostics.filter((d) => d.severity === 'warning');
+    if (opts.output === 'json') {
+      process.stdout.write(`${JSON.stringify({
+        ok: r.ok,
+        summary: { objects: r.objects.length, byKind, byChart, errors: errors.length, warnings: warnings.length },
+        files: r.files.map((f) => relative(process.cwd(), f)),
+        diagnostics: r.diagnostics,
+        timings: r.timings,
+      }, null, 2)}\n`);
+    } else {
+      printDiagnostics(r.diagnostics);
+      const kinds = Object.entries(byKind).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(', ');
+      const out = process.stdout;
+      out.write(`${r.objects.length} objects in ${Object.keys(byChart).length} chart(s): ${kinds || 'none'}\n`);
+      out.write(`app ${(r.timings.appMs / 1000).toFixed(1)} s, validation ${(r.timings.validateMs / 1000).toFixed(2)} s; ${errors.length} error(s), ${warnings.length} warning(s)\n`);
+      if (r.ok) {
+        for (const f of r.files) out.write(`wrote ${relative(process.cwd(), f)} (${byChart[f.replace(/^.*\//, '').replace(/\.k8s\.yaml$/, '')] ?? 0} objects)\n`);
+      } else {
+        out.write('invalid: nothing written\n');
+      }
+    }
+    return r.ok ? ExitCode.OK : ExitCode.INVALID;
+  } catch (e) {
+    return reportCrash(e);
+  }
+}
+
+export function reportCrash(e: unknown): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+  } else {
+    process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);
+  }
+  return ExitCode.ERROR;
+}

@@ -1,0 +1,178 @@
+/**
+ * JSON Schema validation of manifests against schemas/ (OpenKruise CRDs with the Kubernetes
+ * definitions plugged into their schemaless holes, and the core Kubernetes kinds).
+ *
+ * One Ajv instance per process; each kind's validator is compiled on first use and reused.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { type Diagnostic, joinPath } from '../../dsl/diagnostics.js';
+import { groupOf, kindInfo, kindVersions, SCHEMAS_DIR } from '../../dsl/kinds.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
+
+/** Groups whose kinds we know completely: an unknown version or kind there is an error, not a warning. */
+const KNOWN_GROUPS = new Set(['apps.kruise.io', 'policy.kruise.io']);
+
+export type SchemaDiagnostic = Omit<Diagnostic, 'object' | 'constructPath' | 'source'>;
+
+export class SchemaValidator {
+  private static shared?: SchemaValidator;
+  private readonly ajv: Ajv;
+  private readonly validators = new Map<string, ValidateFunction>();
+
+  /** The process-wide validator (schemas are loaded once). */
+  static get(): SchemaValidator {
+    return (SchemaValidator.shared ??= new SchemaValidator(SCHEMAS_DIR));
+  }
+
+  constructor(schemasDir: string) {
+    this.ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true, code: { optimize: 1 } });
+    addFormats(this.ajv);
+    this.ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= INT32.min && n <= INT32.max });
+    this.ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
+    this.ajv.addFormat('double', { type: 'number', validate: () => true });
+    for (const file of ['kubernetes-v1.32.0.json', 'kruise-v1.9.0.json']) {
+      this.ajv.addSchema(JSON.parse(readFileSync(`${schemasDir}${file}`, 'utf8')));
+    }
+  }
+
+  /** Validates one manifest; returns diagnostics with JSON paths (empty when valid). */
+  validate(manifest: unknown): SchemaDiagnostic[] {
+    if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest)) {
+      return [{ severity: 'error', rule: 'schema/not-an-object', message: 'a manifest must be a YAML/JSON object' }];
+    }
+    const { apiVersion, kind } = manifest as { apiVersion?: unknown; kind?: unknown };
+    if (typeof apiVersion !== 'string' || typeof kind !== 'string') {
+      return [{
+        severity: 'error', rule: 'schema/missing-type',
+        message: 'apiVersion and kind must both be set to strings',
+        hint: 'every Kubernetes object starts with apiVersion and kind, e.g. apps.kruise.io/v1alpha1 and CloneSet',
+      }];
+    }
+    const info = kindInfo(apiVersion, kind);
+    if (!info) return this.unknownKind(apiVersion, kind);
+    const validate = this.validatorFor(info.ref);
+    if (validate(manifest)) return [];
+    return toDiagnostics(validate.errors ?? []);
+  }
+
+  private validatorFor(ref: string): ValidateFunction {
+    let v = this.validators.get(ref);
+    if (!v) {
+      v = this.ajv.compile({ $ref: ref });
+      this.validators.set(ref, v);
+    }
+    return v;
+  }
+
+  private unknownKind(apiVersion: string, kind: string): SchemaDiagnostic[] {
+    const group = groupOf(apiVersion);
+    const served = kindVersions(group, kind);
+    if (served.length > 0) {
+      return [{
+        severity: 'error', rule: 'schema/version-not-served', path: 'apiVersion',
+        message: `${kind} ${apiVersion} is not served by ${group.endsWith('kruise.io') ? 'OpenKruise v1.9.0' : 'Kubernetes 1.32'}`,
+        hint: `use one of: ${served.map((s) => s.apiVersion).join(', ')}`,
+      }];
+    }
+    if (KNOWN_GROUPS.has(group)) {
+      return [{
+        severity: 'error', rule: 'schema/unknown-kind', path: 'kind',
+        message: `${group} has no kind ${kind} in OpenKruise v1.9.0`,
+      }];
+    }
+    return [{
+      severity: 'warning', rule: 'schema/no-schema',
+      message: `no schema for ${kind} ${apiVersion}; it is not validated`,
+      hint: 'custom resources of other operators are applied as written',
+    }];
+  }
+}
+
+/** Ajv instance path (`/spec/template/spec/containers/0`) to `spec.template.spec.containers[0]`. */
+export function toJsonPath(instancePath: string): string {
+  if (!instancePath) return '';
+  return instancePath.split('/').slice(1).reduce<string>((acc, raw) => {
+    const seg = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    return joinPath(acc, /^\d+$/.test(seg) ? Number(seg) : seg);
+  }, '');
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/**
+ * Turns Ajv errors into one diagnostic per problem: branch errors under an anyOf/oneOf are
+ * folded into the anyOf error itself ("must be an integer or a string").
+ */
+function toDiagnostics(errors: ErrorObject[]): SchemaDiagnostic[] {
+  const unions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
+  const inUnion = (e: ErrorObject) => unions.some((u) => u !== e && e.schemaPath.startsWith(u.schemaPath.replace(/\/(anyOf|oneOf)$/, '/$1/')) && e.instancePath === u.instancePath);
+  const seen = new Set<string>();
+  const out: SchemaDiagnostic[] = [];
+  for (const e of errors) {
+    if (inUnion(e)) continue;
+    const d = toDiagnostic(e, errors);
+    const key = `${d.path}|${d.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(d);
+  }
+  return out;
+}
+
+function toDiagnostic(e: ErrorObject, all: ErrorObject[]): SchemaDiagnostic {
+  const path = toJsonPath(e.instancePath);
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const field = (e.params as { additionalProperty: string }).additionalProperty;
+      return {
+        severity: 'error', rule: 'schema/unknown-field', path: joinPath(path, field),
+        message: `unknown field "${field}"`,
+        hint: 'check the spelling against the CRD or Kubernetes API; the apiserver would drop this field silently',
+      };
+    }
+    case 'required': {
+      const field = (e.params as { missingProperty: string }).missingProperty;
+      return { severity: 'error', rule: 'schema/required', path: joinPath(path, field), message: `required field "${field}" is missing` };
+    }
+    case 'type':
+      return { severity: 'error', rule: 'schema/type', path, message: `must be ${article((e.params as { type: string | string[] }).type)}, got ${describe(e.data)}` };
+    case 'enum':
+      return {
+        severity: 'error', rule: 'schema/enum', path,
+        message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(e.data)}`,
+      };
+    case 'const':
+      return { severity: 'error', rule: 'schema/const', path, message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` };
+    case 'anyOf':
+    case 'oneOf': {
+      const branches = all.filter((b) => b.instancePath === e.instancePath && b.keyword === 'type'
+        && b.schemaPath.startsWith(e.schemaPath.replace(/\/(anyOf|oneOf)$/, '/$1/')));
+      const types = [...new Set(branches.flatMap((b) => (b.params as { type: string | string[] }).type))];
+      const expected = types.length ? types.map((t) => article(t)).join(' or ') : 'one of the allowed shapes';
+      return { severity: 'error', rule: 'schema/type', path, message: `must be ${expected}, got ${describe(e.data)}` };
+    }
+    case 'format':
+      return { severity: 'error', rule: 'schema/format', path, message: `must be ${formatName((e.params as { format: string }).format)}, got ${describe(e.data)}` };
+    default:
+      return { severity: 'error', rule: `schema/${e.keyword}`, path, message: e.message ?? `fails ${e.keyword}` };
+  }
+}
+
+function article(t: string | string[]): string {
+  const ts = Array.isArray(t) ? t : [t];
+  return ts.map((x) => (x === 'integer' || x === 'array' || x === 'object' ? `an ${x}` : x === 'null' ? 'null' : `a ${x}`)).join(' or ');
+}
+
+function formatName(f: string): string {
+  return ({ int32: 'a 32-bit integer', int64: 'an integer', 'date-time': 'an RFC 3339 date-time', byte: 'base64 data' } as Record<string, string>)[f] ?? `in format ${f}`;
+}

@@ -1,0 +1,81 @@
+import { Chart, type ChartProps, Duration, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-33';
+import { Construct } from 'constructs';
+import {
+  AdvancedCronJob, AdvancedDaemonSet, CompletionPolicy, ConcurrencyPolicy, CronJobTemplate,
+  DaemonSetUpdateStrategy, FailurePolicy, SidecarSet, SidecarSetUpdateStrategy, SidecarUpgrade,
+} from 'kruise-gitops';
+import { SHOP_LOGGING_LABEL } from './shop.js';
+
+export class PlatformChart extends Chart {
+  constructor(scope: Construct, id: string, props: ChartProps) {
+    super(scope, id, props);
+    new kplus.Namespace(this, 'namespace', { metadata: { name: props.namespace } });
+
+    // Every shop pod that asks for logging gets a log shipper, upgraded in place 2 pods at a
+    // time; the partition keeps 50% of the pods on the old shipper until a release moves it.
+    const logs = kplus.Volume.fromEmptyDir(this, 'app-logs', 'app-logs');
+    new SidecarSet(this, 'logging', {
+      metadata: { name: 'shop-logging' },
+      selector: { matchLabels: SHOP_LOGGING_LABEL },
+      namespace: 'shop',
+      containers: [{
+        name: 'log-shipper',
+        image: 'registry.example.com/platform/log-shipper:0.31.0',
+        upgrade: SidecarUpgrade.cold(),
+        shareVolumes: true,
+        volumeMounts: [{ path: '/var/log/app', volume: logs }],
+        resources: {
+          cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(200) },
+          memory: { request: Size.mebibytes(64), limit: Size.mebibytes(128) },
+        },
+      }],
+      updateStrategy: SidecarSetUpdateStrategy.rollingUpdate({ maxUnavailable: 2, partition: '50%' }),
+    });
+
+    // The node agent runs on every node and updates in place, one node at a time, starting
+    // with the nodes labelled as canaries.
+    new AdvancedDaemonSet(this, 'node-agent', {
+      metadata: { name: 'node-agent' },
+      podMetadata: { labels: { app: 'node-agent' } },
+      updateStrategy: DaemonSetUpdateStrategy.inPlaceIfPossible({ maxUnavailable: 1, partition: 0 }),
+      minReady: Duration.seconds(5),
+      hostNetwork: true,
+      containers: [{
+        name: 'agent',
+        image: 'registry.example.com/platform/node-agent:5.2.0',
+        securityContext: { ensureNonRoot: false, readOnlyRootFilesystem: true },
+        resources: {
+          cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(200) },
+          memory: { request: Size.mebibytes(64), limit: Size.mebibytes(128) },
+        },
+      }],
+    });
+
+    // Every night at 03:30 Berlin time, prune unused images on every node: a cron job whose
+    // runs are BroadcastJobs, 10% of the nodes at a time.
+    new AdvancedCronJob(this, 'image-cleanup', {
+      metadata: { name: 'image-cleanup' },
+      schedule: '30 3 * * *',
+      timeZone: 'Europe/Berlin',
+      concurrencyPolicy: ConcurrencyPolicy.FORBID,
+      successfulJobsRetained: 3,
+      failedJobsRetained: 1,
+      template: CronJobTemplate.broadcastJob({
+        parallelism: '10%',
+        completionPolicy: CompletionPolicy.always({ ttlAfterFinished: Duration.hours(1), activeDeadline: Duration.minutes(30) }),
+        failurePolicy: FailurePolicy.continue(),
+      }),
+      containers: [{
+        name: 'prune',
+        image: 'registry.example.com/platform/image-pruner:1.4.0',
+        args: ['--older-than=168h'],
+        securityContext: { ensureNonRoot: false },
+        resources: {
+          cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.millis(500) },
+          memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+        },
+      }],
+    });
+  }
+}
