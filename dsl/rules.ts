@@ -1,1 +1,786 @@
-export function checkRules(_m: any): any[] { return []; }
+/**
+ * The rules OpenKruise v1.9.0's validating webhooks enforce on create, checked statically on a
+ * plain manifest. The constructs run them at synth time (so an error names the construct and the
+ * line that declared it) and `engine/validate` runs them on any YAML, so both paths agree.
+ *
+ * As the webhook does, each check first applies the defaults of Kruise's mutating webhook (a
+ * UnitedDeployment without replicas has 1; a BroadcastJob pod without restartPolicy gets Always,
+ * which is then rejected). A few checks are deliberately stricter than Kruise where Kruise
+ * accepts a value it cannot act on (a DaemonSet maxUnavailable of "abc" silently counts as 0),
+ * and Kruise rejects things only when the child object is created (a UnitedDeployment's subset
+ * CloneSet, a cron job's Job): those are checked here too, because a release would stall on them.
+ * Rules that need the cluster (pods to delete, other SidecarSets, ControllerRevisions) or that
+ * apply to updates only are out of scope.
+ */
+import { joinPath } from './diagnostics.js';
+import { CronError, isValidTimeZone, parseCron } from './cron.js';
+
+export interface RuleDiagnostic {
+  readonly severity: 'error' | 'warning';
+  readonly rule: string;
+  readonly path: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+type Json = any;
+
+class Report {
+  readonly out: RuleDiagnostic[] = [];
+  error(rule: string, path: string, message: string, hint?: string): void {
+    this.out.push({ severity: 'error', rule, path, message, ...(hint ? { hint } : {}) });
+  }
+  warn(rule: string, path: string, message: string, hint?: string): void {
+    this.out.push({ severity: 'warning', rule, path, message, ...(hint ? { hint } : {}) });
+  }
+}
+
+const CHECKS: Record<string, (m: Json, r: Report) => void> = {
+  'apps.kruise.io/v1alpha1/CloneSet': checkCloneSet,
+  'apps.kruise.io/v1alpha1/StatefulSet': checkAdvancedStatefulSet,
+  'apps.kruise.io/v1beta1/StatefulSet': checkAdvancedStatefulSet,
+  'apps.kruise.io/v1alpha1/DaemonSet': (m, r) => checkDaemonSet(m, r, true),
+  'apps.kruise.io/v1beta1/DaemonSet': (m, r) => checkDaemonSet(m, r, false),
+  'apps.kruise.io/v1alpha1/SidecarSet': checkSidecarSet,
+  'apps.kruise.io/v1beta1/SidecarSet': checkSidecarSet,
+  'apps.kruise.io/v1alpha1/UnitedDeployment': checkUnitedDeployment,
+  'apps.kruise.io/v1alpha1/BroadcastJob': checkBroadcastJob,
+  'apps.kruise.io/v1beta1/BroadcastJob': checkBroadcastJob,
+  'apps.kruise.io/v1alpha1/AdvancedCronJob': checkAdvancedCronJob,
+  'apps.kruise.io/v1beta1/AdvancedCronJob': checkAdvancedCronJob,
+};
+
+/** Runs Kruise's static webhook rules for one manifest (other kinds: no diagnostics). */
+export function checkRules(manifest: Json): RuleDiagnostic[] {
+  const check = manifest && CHECKS[`${manifest.apiVersion}/${manifest.kind}`];
+  if (!check) return [];
+  const r = new Report();
+  check(manifest, r);
+  return r.out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const KRUISE_JOB_NAME = /^[a-zA-Z0-9-]+$/;
+const MAX_INT32 = 2 ** 31 - 1;
+
+/** Appends dotted keys to a JSON path: at('spec', 'template.spec') -> spec.template.spec. */
+function at(base: string, dotted: string): string {
+  return dotted.split('.').reduce(joinPath, base);
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+
+function fmt(v: unknown): string {
+  return JSON.stringify(v);
+}
+
+/**
+ * Kruise's own int-or-percent (CloneSet fields): an integer, or a decimal percentage, scaled
+ * against `total` and rounded up. Returns undefined (and reports) when malformed.
+ */
+function kruiseScaled(r: Report, rule: string, path: string, v: unknown, total: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (isInt(v)) return v;
+  if (typeof v === 'string' && /^\d+(\.\d+)?%$/.test(v)) return Math.ceil((parseFloat(v) * total) / 100);
+  r.error(rule, path, `${fmt(v)} is not a number of pods or a percentage`, 'write an integer such as 2 or a percentage such as "20%"');
+  return undefined;
+}
+
+/**
+ * Kubernetes' int-or-percent (ValidatePositiveIntOrPercent): a non-negative integer or a
+ * `<digits>%` string. Returns the integer or percent value, or undefined when malformed.
+ */
+function k8sIntOrPercent(r: Report, rule: string, path: string, v: unknown, opts: { max100?: boolean } = {}): number | undefined {
+  if (v === undefined) return undefined;
+  if (isInt(v)) {
+    if (v < 0) {
+      r.error(rule, path, `must not be negative, got ${v}`);
+      return undefined;
+    }
+    return v;
+  }
+  if (typeof v === 'string' && /^\d+%$/.test(v)) {
+    const p = Number(v.slice(0, -1));
+    if (opts.max100 && p > 100) {
+      r.error(rule, path, `must not be more than 100%, got ${fmt(v)}`);
+      return undefined;
+    }
+    return p;
+  }
+  r.error(rule, path, `${fmt(v)} is not a number of pods or a whole percentage`, 'write an integer such as 2 or a percentage such as "20%"');
+  return undefined;
+}
+
+function nonNegative(r: Report, rule: string, path: string, v: unknown): void {
+  if (v !== undefined && isInt(v) && v < 0) r.error(rule, path, `must not be negative, got ${v}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names, selectors, pod templates
+
+function checkName(r: Report, m: Json, style: 'subdomain' | 'label' | 'kruise-job'): void {
+  const name = m.metadata?.name;
+  if (name === undefined) {
+    if (!m.metadata?.generateName) r.error('object/name-required', 'metadata.name', 'metadata.name is required');
+    return;
+  }
+  if (typeof name !== 'string') return; // the schema reports the type
+  if (style === 'kruise-job') {
+    if (!KRUISE_JOB_NAME.test(name) || name.length > 63) {
+      r.error('object/name-invalid', 'metadata.name', `${m.kind} name ${fmt(name)} must be at most 63 letters, digits or '-'`);
+    }
+    return;
+  }
+  const ok = style === 'label' ? DNS_LABEL.test(name) && name.length <= 63 : DNS_SUBDOMAIN.test(name) && name.length <= 253;
+  if (!ok) {
+    r.error('object/name-invalid', 'metadata.name',
+      `name ${fmt(name)} is not a valid ${style === 'label' ? 'DNS label (lowercase letters, digits and \'-\', at most 63, no dots)' : 'DNS subdomain (lowercase letters, digits, \'-\' and \'.\')'}`);
+  }
+}
+
+const OPERATORS = new Set(['In', 'NotIn', 'Exists', 'DoesNotExist']);
+
+/** Checks a label selector; returns whether it is usable for matching. */
+function checkSelector(r: Report, path: string, sel: Json, what: string, opts: { required: boolean; rule?: string }): boolean {
+  const rule = opts.rule ?? `${what}/selector`;
+  if (sel === undefined || sel === null) {
+    if (opts.required) r.error(rule, path, `a selector is required`, 'select the pods by their labels, e.g. { matchLabels: { app: "web" } }');
+    return false;
+  }
+  const labels = Object.keys(sel.matchLabels ?? {});
+  const exprs: Json[] = sel.matchExpressions ?? [];
+  if (labels.length === 0 && exprs.length === 0) {
+    r.error(rule, path, `an empty selector is not allowed for a ${what}`, 'an empty selector would match every pod; add matchLabels');
+    return false;
+  }
+  let ok = true;
+  exprs.forEach((e, i) => {
+    const p = joinPath(joinPath(path, 'matchExpressions'), i);
+    if (!OPERATORS.has(e.operator)) {
+      r.error(rule, joinPath(p, 'operator'), `${fmt(e.operator)} is not a selector operator (In, NotIn, Exists, DoesNotExist)`);
+      ok = false;
+    } else if ((e.operator === 'In' || e.operator === 'NotIn') && !(e.values?.length > 0)) {
+      r.error(rule, joinPath(p, 'values'), `values are required with operator ${e.operator}`);
+      ok = false;
+    } else if ((e.operator === 'Exists' || e.operator === 'DoesNotExist') && e.values?.length > 0) {
+      r.error(rule, joinPath(p, 'values'), `values must be empty with operator ${e.operator}`);
+      ok = false;
+    }
+  });
+  return ok;
+}
+
+/** Whether a (valid) label selector matches a set of labels. */
+export function selectorMatches(sel: Json, labels: Record<string, string> = {}): boolean {
+  for (const [k, v] of Object.entries<string>(sel?.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of sel?.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+    switch (e.operator) {
+      case 'In': if (!has || !e.values.includes(labels[e.key])) return false; break;
+      case 'NotIn': if (has && e.values.includes(labels[e.key])) return false; break;
+      case 'Exists': if (!has) return false; break;
+      case 'DoesNotExist': if (has) return false; break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
+function checkSelectorMatchesTemplate(r: Report, what: string, sel: Json, labelsPath: string, labels: Json): void {
+  if (!selectorMatches(sel, labels ?? {})) {
+    r.error(`${what}/selector-mismatch`, labelsPath, 'the selector does not match the pod template labels',
+      'every label in spec.selector must be set on the pod template, or the workload would not own its own pods');
+  }
+}
+
+interface PodTemplateOptions {
+  /** Allowed restartPolicy values after defaulting ("" becomes Always). */
+  readonly restartPolicies: readonly string[];
+  /** Forbid activeDeadlineSeconds (controllers that run pods forever). */
+  readonly forbidActiveDeadline?: string;
+  /** Volume names provided by volumeClaimTemplates. */
+  readonly claimNames?: readonly string[];
+  readonly rulePrefix: string;
+  /** Why the restart policy matters, for the hint. */
+  readonly restartHint?: string;
+}
+
+/**
+ * The parts of Kubernetes' pod template validation that a manifest can fail on, with the
+ * restart-policy and deadline rules each Kruise controller adds.
+ */
+function checkPodTemplate(r: Report, path: string, template: Json, o: PodTemplateOptions): void {
+  const spec = template?.spec;
+  const specPath = joinPath(path, 'spec');
+  if (!spec) {
+    r.error('pod/spec-required', specPath, 'the pod template has no spec');
+    return;
+  }
+  const restart = spec.restartPolicy || 'Always';
+  if (!['Always', 'OnFailure', 'Never'].includes(restart)) {
+    r.error('pod/restart-policy', joinPath(specPath, 'restartPolicy'), `${fmt(restart)} is not a restart policy (Always, OnFailure, Never)`);
+  } else if (!o.restartPolicies.includes(restart)) {
+    r.error(`${o.rulePrefix}/restart-policy`, joinPath(specPath, 'restartPolicy'),
+      `restartPolicy must be ${o.restartPolicies.join(' or ')}, got ${fmt(restart)}${spec.restartPolicy ? '' : ' (the default when unset)'}`,
+      o.restartHint);
+  }
+  if (o.forbidActiveDeadline && spec.activeDeadlineSeconds !== undefined) {
+    r.error(`${o.rulePrefix}/active-deadline`, joinPath(specPath, 'activeDeadlineSeconds'),
+      `activeDeadlineSeconds is not supported in a ${o.forbidActiveDeadline} pod template`, 'its pods run until replaced; remove the field');
+  }
+  const volumes = new Set<string>(o.claimNames ?? []);
+  const volumeNames = new Set<string>();
+  (spec.volumes ?? []).forEach((v: Json, i: number) => {
+    const p = joinPath(joinPath(joinPath(specPath, 'volumes'), i), 'name');
+    if (typeof v?.name !== 'string') return;
+    if (!DNS_LABEL.test(v.name)) r.error('pod/volume-name', p, `volume name ${fmt(v.name)} is not a DNS label`);
+    if (volumeNames.has(v.name)) r.error('pod/volume-name', p, `volume name ${fmt(v.name)} is used twice`);
+    volumeNames.add(v.name);
+    volumes.add(v.name);
+  });
+  if (!Array.isArray(spec.containers) || spec.containers.length === 0) {
+    r.error('pod/containers-required', joinPath(specPath, 'containers'), 'the pod template has no containers');
+  }
+  checkContainers(r, specPath, [['initContainers', spec.initContainers], ['containers', spec.containers]], volumes);
+}
+
+function checkContainers(r: Report, specPath: string, lists: [string, Json[] | undefined][], volumes: Set<string>): void {
+  const names = new Set<string>();
+  for (const [field, list] of lists) {
+    (list ?? []).forEach((c: Json, i: number) => {
+      const p = joinPath(joinPath(specPath, field), i);
+      if (typeof c?.name === 'string') {
+        if (!DNS_LABEL.test(c.name)) r.error('pod/container-name', joinPath(p, 'name'), `container name ${fmt(c.name)} is not a DNS label`);
+        if (names.has(c.name)) r.error('pod/container-name', joinPath(p, 'name'), `container name ${fmt(c.name)} is used twice`);
+        names.add(c.name);
+      }
+      if (!c?.image) r.error('pod/image-required', joinPath(p, 'image'), 'the container has no image');
+      (c?.volumeMounts ?? []).forEach((vm: Json, j: number) => {
+        if (vm?.name !== undefined && !volumes.has(vm.name)) {
+          r.error('pod/volume-mount', joinPath(joinPath(joinPath(p, 'volumeMounts'), j), 'name'),
+            `mounts volume ${fmt(vm.name)}, which the pod does not declare`, 'add the volume to the pod (or a volumeClaimTemplate of that name)');
+        }
+      });
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Update priority and scatter (shared by CloneSet, Advanced StatefulSet and SidecarSet)
+
+function checkPriority(r: Report, path: string, ps: Json): void {
+  if (!ps) return;
+  const weights: Json[] = ps.weightPriority ?? [];
+  const orders: Json[] = ps.orderPriority ?? [];
+  if (weights.length > 0 && orders.length > 0) {
+    r.error('priority/exclusive', path, 'weightPriority and orderPriority cannot be used together', 'choose UpdatePriority.weight(...) or UpdatePriority.order(...)');
+    return;
+  }
+  weights.forEach((w, i) => {
+    const p = joinPath(joinPath(path, 'weightPriority'), i);
+    if (!isInt(w.weight) || w.weight < 0 || w.weight > 100) r.error('priority/weight', joinPath(p, 'weight'), `weight must be between 0 and 100, got ${fmt(w.weight)}`);
+    const sel = w.matchSelector;
+    if (!sel || (Object.keys(sel.matchLabels ?? {}).length === 0 && !(sel.matchExpressions?.length > 0))) {
+      r.error('priority/selector', joinPath(p, 'matchSelector'), 'the selector of a weight priority must not be empty');
+    }
+  });
+  orders.forEach((o, i) => {
+    if (!o.orderedKey) r.error('priority/order-key', joinPath(joinPath(joinPath(path, 'orderPriority'), i), 'orderedKey'), 'the order key must not be empty');
+  });
+}
+
+function checkScatter(r: Report, path: string, ss: Json): void {
+  const seen = new Set<string>();
+  (ss ?? []).forEach((s: Json, i: number) => {
+    const p = joinPath(path, i);
+    if (!s.key) r.error('scatter/key', joinPath(p, 'key'), 'the scatter key must not be empty');
+    const k = `${s.key}=${s.value}`;
+    if (seen.has(k)) r.error('scatter/duplicate', p, `scatter rule ${k} appears twice`);
+    seen.add(k);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// CloneSet
+
+const CLONESET_TYPES = ['ReCreate', 'InPlaceIfPossible', 'InPlaceOnly'];
+
+function checkCloneSet(m: Json, r: Report): void {
+  checkName(r, m, 'subdomain');
+  checkCloneSetSpec(r, 'spec', m.spec ?? {}, { selectorRequired: true });
+}
+
+/** CloneSet spec rules; also applied to a UnitedDeployment's cloneSetTemplate (replicas from the UD). */
+function checkCloneSetSpec(r: Report, base: string, spec: Json, o: { selectorRequired: boolean; replicas?: number }): void {
+  const at = (...keys: string[]) => keys.reduce(joinPath, base);
+  const replicas: number = o.replicas ?? spec.replicas ?? 1;
+  if (isInt(spec.replicas) && spec.replicas < 0) r.error('cloneset/replicas', at('replicas'), `replicas must not be negative, got ${spec.replicas}`);
+  if (o.selectorRequired || spec.selector) {
+    if (checkSelector(r, at('selector'), spec.selector, 'cloneset', { required: o.selectorRequired })) {
+      checkSelectorMatchesTemplate(r, 'cloneset', spec.selector, at('template', 'metadata', 'labels'), spec.template?.metadata?.labels);
+    }
+  }
+  checkPodTemplate(r, at('template'), spec.template, {
+    rulePrefix: 'cloneset', restartPolicies: ['Always'], forbidActiveDeadline: 'CloneSet',
+    claimNames: (spec.volumeClaimTemplates ?? []).map((t: Json) => t?.metadata?.name).filter(Boolean),
+    restartHint: 'CloneSet pods run until replaced',
+  });
+  const toDelete: string[] = spec.scaleStrategy?.podsToDelete ?? [];
+  const dup = toDelete.filter((n, i) => toDelete.indexOf(n) !== i);
+  if (dup.length) r.error('cloneset/pods-to-delete', at('scaleStrategy', 'podsToDelete'), `pods listed twice: ${[...new Set(dup)].join(', ')}`);
+
+  const us = spec.updateStrategy ?? {};
+  const type = us.type ?? 'ReCreate';
+  if (!CLONESET_TYPES.includes(type)) {
+    r.error('cloneset/update-type', at('updateStrategy', 'type'), `update type must be ReCreate, InPlaceIfPossible or InPlaceOnly, got ${fmt(type)}`,
+      type === 'OnDelete' ? 'CloneSet v1alpha1 has no OnDelete; pause the update instead (updateStrategy.paused)' : undefined);
+  }
+  const partition = kruiseScaled(r, 'cloneset/partition', at('updateStrategy', 'partition'), us.partition ?? 0, replicas);
+  if (partition !== undefined && partition < 0) r.error('cloneset/partition', at('updateStrategy', 'partition'), `partition must not be negative, got ${fmt(us.partition)}`);
+  checkPriority(r, at('updateStrategy', 'priorityStrategy'), us.priorityStrategy);
+  checkScatter(r, at('updateStrategy', 'scatterStrategy'), us.scatterStrategy);
+  const maxUnavailable = kruiseScaled(r, 'cloneset/max-unavailable', at('updateStrategy', 'maxUnavailable'), us.maxUnavailable ?? '20%', replicas);
+  const maxSurge = kruiseScaled(r, 'cloneset/max-surge', at('updateStrategy', 'maxSurge'), us.maxSurge ?? 0, replicas);
+  if (type === 'InPlaceOnly' && (maxSurge ?? 0) > 0) {
+    r.error('cloneset/in-place-only-max-surge', at('updateStrategy', 'maxSurge'), `maxSurge must be 0 with update type InPlaceOnly, got ${fmt(us.maxSurge)}`,
+      'in-place updates never create extra pods; use InPlaceIfPossible to allow surge');
+  }
+  if (replicas > 0 && (maxUnavailable ?? 0) < 1 && (maxSurge ?? 0) < 1) {
+    r.error('cloneset/no-progress', at('updateStrategy', 'maxUnavailable'),
+      `maxUnavailable (${fmt(us.maxUnavailable ?? '20%')}) and maxSurge (${fmt(us.maxSurge ?? 0)}) are both less than one pod of ${replicas}, so an update could never start`,
+      'allow at least one unavailable or one surge pod');
+  }
+  const pds = spec.progressDeadlineSeconds;
+  if (isInt(pds)) {
+    if (pds < 0) r.error('cloneset/progress-deadline', at('progressDeadlineSeconds'), `progressDeadlineSeconds must not be negative, got ${pds}`);
+    else if (pds !== MAX_INT32 && pds <= (spec.minReadySeconds ?? 0)) {
+      r.error('cloneset/progress-deadline', at('progressDeadlineSeconds'),
+        `progressDeadlineSeconds (${pds}) must be greater than minReadySeconds (${spec.minReadySeconds ?? 0})`,
+        'a pod must have the chance to become available before the deadline');
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Advanced StatefulSet
+
+const POD_UPDATE_POLICIES = ['ReCreate', 'InPlaceIfPossible', 'InPlaceOnly'];
+
+function checkAdvancedStatefulSet(m: Json, r: Report): void {
+  checkName(r, m, 'label');
+  const spec = m.spec ?? {};
+  checkAdvancedStatefulSetSpec(r, 'spec', spec, { selectorRequired: true });
+  nonNegative(r, 'statefulset/replicas', 'spec.replicas', spec.replicas);
+  (spec.reserveOrdinals ?? []).forEach((o: Json, i: number) => {
+    const p = joinPath('spec.reserveOrdinals', i);
+    if (isInt(o)) {
+      if (o < 0) r.error('statefulset/reserve-ordinals', p, `reserved ordinal ${o} is negative`);
+    } else if (typeof o !== 'string' || !/^\d+-\d+$/.test(o)) {
+      r.error('statefulset/reserve-ordinals', p, `${fmt(o)} is not an ordinal or a range such as "3-5"`,
+        typeof o === 'string' && /^\d+$/.test(o) ? `write a single ordinal as a number: ${o}` : undefined);
+    } else {
+      const [a, b] = o.split('-').map(Number);
+      if (a > b) r.error('statefulset/reserve-ordinals', p, `range ${fmt(o)} starts after it ends`);
+    }
+  });
+  const retention = spec.persistentVolumeClaimRetentionPolicy ?? {};
+  for (const k of ['whenDeleted', 'whenScaled']) {
+    if (retention[k] !== undefined && !['Retain', 'Delete'].includes(retention[k])) {
+      r.error('statefulset/pvc-retention', `spec.persistentVolumeClaimRetentionPolicy.${k}`, `must be Retain or Delete, got ${fmt(retention[k])}`);
+    }
+  }
+}
+
+function checkAdvancedStatefulSetSpec(r: Report, base: string, spec: Json, o: { selectorRequired: boolean }): void {
+  const at = (...keys: string[]) => keys.reduce(joinPath, base);
+  const policy = spec.podManagementPolicy ?? 'OrderedReady';
+  if (!['OrderedReady', 'Parallel'].includes(policy)) {
+    r.error('statefulset/pod-management-policy', at('podManagementPolicy'), `must be OrderedReady or Parallel, got ${fmt(policy)}`);
+  }
+  const parallel = policy === 'Parallel';
+  if (o.selectorRequired) {
+    if (checkSelector(r, at('selector'), spec.selector, 'statefulset', { required: true })) {
+      checkSelectorMatchesTemplate(r, 'statefulset', spec.selector, at('template', 'metadata', 'labels'), spec.template?.metadata?.labels);
+    }
+  }
+  checkPodTemplate(r, at('template'), spec.template, {
+    rulePrefix: 'statefulset', restartPolicies: ['Always'], forbidActiveDeadline: 'StatefulSet',
+    claimNames: (spec.volumeClaimTemplates ?? []).map((t: Json) => t?.metadata?.name).filter(Boolean),
+    restartHint: 'StatefulSet pods run until replaced',
+  });
+  const maxUnavailableRule = (path: string, v: Json) => {
+    if (v === undefined) return;
+    const n = k8sIntOrPercent(r, 'statefulset/max-unavailable', path, v);
+    if (n === undefined) return;
+    if (n < 1) r.error('statefulset/max-unavailable', path, `must be at least 1, got ${fmt(v)}`);
+    else if (!parallel && v !== 1) {
+      r.error('statefulset/max-unavailable-parallel', path, `maxUnavailable ${fmt(v)} needs podManagementPolicy Parallel`,
+        'with OrderedReady pods update one at a time; use PodManagement.parallel({ maxUnavailable })');
+    }
+  };
+  maxUnavailableRule(at('scaleStrategy', 'maxUnavailable'), spec.scaleStrategy?.maxUnavailable);
+  const us = spec.updateStrategy ?? {};
+  const type = us.type ?? 'RollingUpdate';
+  if (!['RollingUpdate', 'OnDelete'].includes(type)) {
+    r.error('statefulset/update-type', at('updateStrategy', 'type'), `must be RollingUpdate or OnDelete, got ${fmt(type)}`);
+  }
+  if (type === 'OnDelete' && us.rollingUpdate !== undefined) {
+    r.error('statefulset/on-delete-rolling-update', at('updateStrategy', 'rollingUpdate'), 'rollingUpdate is only allowed with update type RollingUpdate');
+    return;
+  }
+  const ru = us.rollingUpdate ?? {};
+  if (ru.partition !== undefined && isInt(ru.partition) && ru.partition < 0) {
+    r.error('statefulset/partition', at('updateStrategy', 'rollingUpdate', 'partition'), `partition must not be negative, got ${ru.partition}`);
+  }
+  const mrs = ru.minReadySeconds;
+  if (isInt(mrs) && (mrs < 0 || mrs > 300)) {
+    r.error('statefulset/min-ready', at('updateStrategy', 'rollingUpdate', 'minReadySeconds'), `minReadySeconds must be between 0 and 300, got ${mrs}`);
+  }
+  maxUnavailableRule(at('updateStrategy', 'rollingUpdate', 'maxUnavailable'), ru.maxUnavailable);
+  const pup = ru.podUpdatePolicy ?? 'ReCreate';
+  if (!POD_UPDATE_POLICIES.includes(pup)) {
+    r.error('statefulset/pod-update-policy', at('updateStrategy', 'rollingUpdate', 'podUpdatePolicy'), `must be ReCreate, InPlaceIfPossible or InPlaceOnly, got ${fmt(pup)}`);
+  } else if (pup !== 'ReCreate') {
+    const gates: Json[] = spec.template?.spec?.readinessGates ?? [];
+    if (!gates.some((g) => g?.conditionType === 'InPlaceUpdateReady')) {
+      r.error('statefulset/in-place-readiness-gate', at('template', 'spec', 'readinessGates'),
+        `podUpdatePolicy ${pup} needs the readiness gate InPlaceUpdateReady in the pod template`,
+        'add readinessGates: [{ conditionType: InPlaceUpdateReady }] (the AdvancedStatefulSet construct adds it for you)');
+    }
+  }
+  if (ru.unorderedUpdate !== undefined) {
+    if (!parallel) {
+      r.error('statefulset/unordered-update-parallel', at('updateStrategy', 'rollingUpdate', 'unorderedUpdate'),
+        'unorderedUpdate (an update priority) needs podManagementPolicy Parallel');
+    }
+    checkPriority(r, at('updateStrategy', 'rollingUpdate', 'unorderedUpdate', 'priorityStrategy'), ru.unorderedUpdate.priorityStrategy);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Advanced DaemonSet
+
+function checkDaemonSet(m: Json, r: Report, v1alpha1: boolean): void {
+  checkName(r, m, 'subdomain');
+  const spec = m.spec ?? {};
+  if (checkSelector(r, 'spec.selector', spec.selector, 'daemonset', { required: true })) {
+    checkSelectorMatchesTemplate(r, 'daemonset', spec.selector, 'spec.template.metadata.labels', spec.template?.metadata?.labels);
+  }
+  checkPodTemplate(r, 'spec.template', spec.template, {
+    rulePrefix: 'daemonset', restartPolicies: ['Always'], forbidActiveDeadline: 'DaemonSet', restartHint: 'DaemonSet pods run until replaced',
+  });
+  nonNegative(r, 'daemonset/min-ready', 'spec.minReadySeconds', spec.minReadySeconds);
+  nonNegative(r, 'daemonset/revision-history', 'spec.revisionHistoryLimit', spec.revisionHistoryLimit);
+  if (spec.lifecycle?.inPlaceUpdate !== undefined) {
+    r.error('daemonset/in-place-hook', 'spec.lifecycle.inPlaceUpdate', 'the inPlaceUpdate lifecycle hook is not supported for DaemonSets yet');
+  }
+  const us = spec.updateStrategy ?? {};
+  const type = us.type ?? 'RollingUpdate';
+  if (!['RollingUpdate', 'OnDelete'].includes(type)) r.error('daemonset/update-type', 'spec.updateStrategy.type', `must be RollingUpdate or OnDelete, got ${fmt(type)}`);
+  if (type !== 'RollingUpdate') return;
+  const ru = us.rollingUpdate ?? {};
+  const base = 'spec.updateStrategy.rollingUpdate';
+  const ruType = ru.rollingUpdateType || 'Standard';
+  const types = v1alpha1 ? ['Standard', 'Surging', 'InPlaceIfPossible'] : ['Standard', 'InPlaceIfPossible'];
+  if (!types.includes(ruType)) r.error('daemonset/rolling-update-type', `${base}.rollingUpdateType`, `must be ${types.join(', ')}, got ${fmt(ruType)}`);
+  // Kruise defaults maxUnavailable=1/maxSurge=0 only when both are unset (and turns Surging into surge 1).
+  let mu = ru.maxUnavailable;
+  let ms = ru.maxSurge;
+  if (mu === undefined && ms === undefined) {
+    if (ruType === 'Surging') ms = 1; else mu = 1;
+  }
+  const muN = mu === undefined ? 0 : k8sIntOrPercent(r, 'daemonset/max-unavailable', `${base}.maxUnavailable`, mu, { max100: true }) ?? 0;
+  const msN = ms === undefined ? 0 : k8sIntOrPercent(r, 'daemonset/max-surge', `${base}.maxSurge`, ms, { max100: true }) ?? 0;
+  if (muN > 0 && msN > 0) {
+    r.error('daemonset/surge-and-unavailable', `${base}.maxSurge`, `maxSurge must be 0 when maxUnavailable is non-zero (got maxSurge ${fmt(ms)}, maxUnavailable ${fmt(mu)})`,
+      'either replace pods with surge (maxSurge > 0, maxUnavailable 0) or in place of the old pod (maxUnavailable > 0)');
+  } else if (muN === 0 && msN === 0) {
+    r.error('daemonset/no-progress', `${base}.maxUnavailable`, 'maxUnavailable and maxSurge are both 0, so an update could never start',
+      'set maxUnavailable (e.g. 1) or maxSurge');
+  }
+  if (ruType === 'InPlaceIfPossible' && msN > 0) {
+    r.error('daemonset/in-place-max-surge', `${base}.maxSurge`, `maxSurge must be 0 with rollingUpdateType InPlaceIfPossible, got ${fmt(ms)}`);
+  }
+  if (ru.partition !== undefined) k8sIntOrPercent(r, 'daemonset/partition', `${base}.partition`, ru.partition, { max100: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+// SidecarSet
+
+function checkSidecarSet(m: Json, r: Report): void {
+  checkName(r, m, 'kruise-job');
+  if (m.metadata?.namespace !== undefined) {
+    r.error('sidecarset/namespace', 'metadata.namespace', 'a SidecarSet is cluster-scoped and has no namespace',
+      'select the pods\' namespace with spec.namespace or spec.namespaceSelector');
+  }
+  const spec = m.spec ?? {};
+  const us = spec.updateStrategy ?? {};
+  const type = us.type ?? 'RollingUpdate';
+  checkSelector(r, 'spec.selector', spec.selector, 'sidecarset', { required: true });
+  if (spec.namespaceSelector !== undefined) checkSelector(r, 'spec.namespaceSelector', spec.namespaceSelector, 'sidecarset', { required: false });
+  const containers: Json[] = spec.containers ?? [];
+  const inits: Json[] = spec.initContainers ?? [];
+  if (containers.length === 0 && inits.length === 0) {
+    r.error('sidecarset/containers-required', 'spec', 'a SidecarSet needs at least one container or init container');
+  }
+  if (type === 'RollingUpdate' && inits.some((c) => c?.restartPolicy === 'Always')) {
+    r.error('sidecarset/native-sidecar-upgrade', 'spec.updateStrategy',
+      'init containers with restartPolicy Always cannot be upgraded in place', 'use SidecarSetUpdateStrategy.notUpdate()');
+  }
+  const rev = spec.injectionStrategy?.revision;
+  if (rev && !rev.revisionName && !rev.customVersion) {
+    r.error('sidecarset/injection-revision', 'spec.injectionStrategy.revision', 'set revisionName or customVersion (or remove revision)');
+  }
+  if (type === 'RollingUpdate') {
+    const p = us.partition;
+    const partitionSet = (isInt(p) && p !== 0) || typeof p === 'string';
+    if (partitionSet && us.selector) {
+      r.error('sidecarset/selector-and-partition', 'spec.updateStrategy',
+        `an update selector cannot be combined with a partition (got partition ${fmt(p)})`,
+        'upgrade either the pods a selector picks, or all but a partition of them');
+    }
+    if (us.selector !== undefined) checkSelector(r, 'spec.updateStrategy.selector', us.selector, 'sidecarset', { required: false });
+    k8sIntOrPercent(r, 'sidecarset/partition', 'spec.updateStrategy.partition', p);
+    const mu = k8sIntOrPercent(r, 'sidecarset/max-unavailable', 'spec.updateStrategy.maxUnavailable', us.maxUnavailable);
+    if (mu === 0) {
+      r.warn('sidecarset/max-unavailable-zero', 'spec.updateStrategy.maxUnavailable', 'maxUnavailable is 0, so no sidecar will ever be upgraded',
+        'Kruise accepts 0 but then waits forever; allow at least 1');
+    }
+    checkPriority(r, 'spec.updateStrategy.priorityStrategy', us.priorityStrategy);
+    checkScatter(r, 'spec.updateStrategy.scatterStrategy', us.scatterStrategy);
+  }
+  const volumes = new Set<string>((spec.volumes ?? []).map((v: Json) => v?.name));
+  checkContainers(r, 'spec', [['initContainers', inits], ['containers', containers]], volumes);
+  for (const [field, list] of [['containers', containers], ['initContainers', inits]] as const) {
+    list.forEach((c, i) => {
+      const p = joinPath(joinPath('spec', field), i);
+      if (c?.podInjectPolicy !== undefined && !['BeforeAppContainer', 'AfterAppContainer'].includes(c.podInjectPolicy)) {
+        r.error('sidecarset/inject-policy', joinPath(p, 'podInjectPolicy'), `must be BeforeAppContainer or AfterAppContainer, got ${fmt(c.podInjectPolicy)}`);
+      }
+      if (c?.shareVolumePolicy?.type !== undefined && !['enabled', 'disabled'].includes(c.shareVolumePolicy.type)) {
+        r.error('sidecarset/share-volume-policy', at(p, 'shareVolumePolicy.type'), `must be enabled or disabled, got ${fmt(c.shareVolumePolicy.type)}`);
+      }
+      if (c?.resourcesPolicy && (c.resources?.limits || c.resources?.requests)) {
+        r.error('sidecarset/resources-policy', joinPath(p, 'resourcesPolicy'), 'resourcesPolicy and resources cannot be set together');
+      }
+      (c?.transferEnv ?? []).forEach((t: Json, j: number) => {
+        const fp = t?.sourceContainerNameFrom?.fieldRef?.fieldPath;
+        if (fp !== undefined && !/^metadata\.(labels|annotations)\['[^']+'\]$/.test(fp)) {
+          r.error('sidecarset/transfer-env', at(joinPath(at(p, 'transferEnv'), j), 'sourceContainerNameFrom.fieldRef.fieldPath'),
+            `${fmt(fp)} is not supported: only metadata.labels['<key>'] or metadata.annotations['<key>']`);
+        }
+      });
+    });
+  }
+  const seen = new Set<string>();
+  (spec.patchPodMetadata ?? []).forEach((pm: Json, i: number) => {
+    const p = joinPath('spec.patchPodMetadata', i);
+    if (!pm?.annotations || Object.keys(pm.annotations).length === 0) r.error('sidecarset/patch-pod-metadata', p, 'patchPodMetadata needs annotations');
+    for (const k of Object.keys(pm?.annotations ?? {})) {
+      if (seen.has(k)) r.error('sidecarset/patch-pod-metadata', joinPath(joinPath(p, 'annotations'), k), `annotation ${k} is patched twice`);
+      seen.add(k);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// UnitedDeployment
+
+const UD_TEMPLATES = ['statefulSetTemplate', 'advancedStatefulSetTemplate', 'cloneSetTemplate', 'deploymentTemplate'];
+
+function checkUnitedDeployment(m: Json, r: Report): void {
+  checkName(r, m, 'subdomain');
+  const spec = m.spec ?? {};
+  // Kruise's mutating webhook sets replicas to 1 when unset.
+  const replicas: number = spec.replicas ?? 1;
+  nonNegative(r, 'uniteddeployment/replicas', 'spec.replicas', spec.replicas);
+  const selectorOk = checkSelector(r, 'spec.selector', spec.selector, 'uniteddeployment', { required: true });
+  const present = UD_TEMPLATES.filter((t) => spec.template?.[t] !== undefined);
+  if (present.length === 0) {
+    r.error('uniteddeployment/template', 'spec.template', 'set exactly one of statefulSetTemplate, advancedStatefulSetTemplate, cloneSetTemplate or deploymentTemplate');
+  } else if (present.length > 1) {
+    r.error('uniteddeployment/template', 'spec.template', `set only one template, got ${present.join(' and ')}`);
+  }
+  const adaptive = spec.topology?.scheduleStrategy?.type === 'Adaptive';
+  for (const t of present) {
+    const base = `spec.template.${t}`;
+    const tpl = spec.template[t];
+    const tspec = tpl.spec ?? {};
+    if (selectorOk) checkSelectorMatchesTemplate(r, 'uniteddeployment', spec.selector, `${base}.metadata.labels`, tpl.metadata?.labels);
+    if (t !== 'cloneSetTemplate' && tspec.replicas !== undefined) {
+      r.error('uniteddeployment/template-replicas', `${base}.spec.replicas`, `replicas in ${t} are not used`, 'set replicas on the UnitedDeployment and its subsets');
+    }
+    if ((t === 'statefulSetTemplate' || t === 'advancedStatefulSetTemplate') && tspec.updateStrategy?.type === 'RollingUpdate'
+      && tspec.updateStrategy?.rollingUpdate?.partition !== undefined) {
+      r.error('uniteddeployment/template-partition', `${base}.spec.updateStrategy.rollingUpdate.partition`,
+        `partition in ${t} is not used`, 'set per-subset partitions in spec.updateStrategy.manualUpdate.partitions');
+    }
+    if (adaptive && spec.topology.scheduleStrategy.adaptive?.reserveUnschedulablePods && t.toLowerCase().includes('statefulset')) {
+      r.error('uniteddeployment/reserve-unschedulable', 'spec.topology.scheduleStrategy', 'reserving unschedulable pods works only with Deployment and CloneSet templates');
+    }
+    // The subset workloads inherit the UD selector; check the template as the child controller will.
+    const withSelector = { ...tspec, selector: spec.selector };
+    if (t === 'cloneSetTemplate') {
+      checkCloneSetSpec(r, `${base}.spec`, { ...withSelector, updateStrategy: { ...tspec.updateStrategy, partition: undefined } }, { selectorRequired: false, replicas });
+    } else if (t === 'advancedStatefulSetTemplate') {
+      checkAdvancedStatefulSetSpec(r, `${base}.spec`, withSelector, { selectorRequired: false });
+    } else {
+      checkPodTemplate(r, `${base}.spec.template`, tspec.template, {
+        rulePrefix: 'uniteddeployment', restartPolicies: ['Always'], forbidActiveDeadline: t === 'deploymentTemplate' ? 'Deployment' : 'StatefulSet',
+        claimNames: (tspec.volumeClaimTemplates ?? []).map((v: Json) => v?.metadata?.name).filter(Boolean),
+      });
+      if (selectorOk) checkSelectorMatchesTemplate(r, 'uniteddeployment', spec.selector, `${base}.spec.template.metadata.labels`, tspec.template?.metadata?.labels);
+    }
+  }
+  checkSubsets(r, spec, replicas, adaptive);
+  const ust = spec.updateStrategy ?? {};
+  if (ust.type !== undefined && ust.type !== 'Manual') r.error('uniteddeployment/update-type', 'spec.updateStrategy.type', `the only update type is Manual, got ${fmt(ust.type)}`);
+  const names = new Set((spec.topology?.subsets ?? []).map((s: Json) => s?.name));
+  for (const k of Object.keys(ust.manualUpdate?.partitions ?? {})) {
+    if (!names.has(k)) {
+      r.error('uniteddeployment/partition-unknown-subset', joinPath('spec.updateStrategy.manualUpdate.partitions', k),
+        `partition for subset ${fmt(k)}, which does not exist`, `subsets are: ${[...names].join(', ') || 'none'}`);
+    }
+  }
+}
+
+/** Kruise's ParseSubsetReplicas: an int, or an integer percentage of the UD's replicas rounded half up. */
+function subsetReplicas(r: Report, path: string, v: Json, udReplicas: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (isInt(v)) {
+    if (v < 0) { r.error('uniteddeployment/subset-replicas', path, `must not be negative, got ${v}`); return undefined; }
+    return v;
+  }
+  if (typeof v !== 'string' || !/^\d+%$/.test(v)) {
+    r.error('uniteddeployment/subset-replicas', path, `${fmt(v)} is not a number of pods or a whole percentage`, 'write an integer such as 3 or a percentage such as "50%"');
+    return undefined;
+  }
+  const p = Number(v.slice(0, -1));
+  if (p > 100) { r.error('uniteddeployment/subset-replicas', path, `must be between 0% and 100%, got ${fmt(v)}`); return undefined; }
+  return Math.floor((udReplicas * p) / 100 + 0.5);
+}
+
+function checkSubsets(r: Report, spec: Json, replicas: number, adaptive: boolean): void {
+  const subsets: Json[] = spec.topology?.subsets ?? [];
+  const names = new Set<string>();
+  let anyReplicas = false;
+  let anyMinMax = false;
+  let sum = 0;
+  let allSet = subsets.length > 0;
+  let sumMin = 0;
+  let sumMax = 0;
+  let allMax = subsets.length > 0;
+  subsets.forEach((s, i) => {
+    const p = joinPath('spec.topology.subsets', i);
+    if (!s?.name) r.error('uniteddeployment/subset-name', joinPath(p, 'name'), 'a subset needs a name');
+    else if (!DNS_LABEL.test(s.name)) r.error('uniteddeployment/subset-name', joinPath(p, 'name'), `subset name ${fmt(s.name)} is not a DNS label`);
+    else if (names.has(s.name)) r.error('uniteddeployment/subset-name', joinPath(p, 'name'), `subset name ${fmt(s.name)} is used twice`);
+    names.add(s?.name);
+    if (s?.replicas !== undefined && adaptive) {
+      r.error('uniteddeployment/adaptive-replicas', joinPath(p, 'replicas'), 'adaptive scheduling uses minReplicas/maxReplicas, not replicas');
+    }
+    const n = subsetReplicas(r, joinPath(p, 'replicas'), s?.replicas, replicas);
+    const min = subsetReplicas(r, joinPath(p, 'minReplicas'), s?.minReplicas, replicas) ?? 0;
+    const max = subsetReplicas(r, joinPath(p, 'maxReplicas'), s?.maxReplicas, replicas);
+    if (s?.replicas !== undefined) { anyReplicas = true; sum += n ?? 0; } else allSet = false;
+    if (s?.minReplicas !== undefined || s?.maxReplicas !== undefined) anyMinMax = true;
+    if (max !== undefined && min > max) {
+      r.error('uniteddeployment/subset-min-max', joinPath(p, 'minReplicas'), `minReplicas (${min}) is more than maxReplicas (${max})`);
+    }
+    sumMin += min;
+    sumMax += max ?? 1_000_000;
+    if (s?.maxReplicas === undefined) allMax = false;
+  });
+  if (anyReplicas && anyMinMax) {
+    r.error('uniteddeployment/replicas-and-min-max', 'spec.topology.subsets', 'subsets cannot mix replicas with minReplicas/maxReplicas');
+    return;
+  }
+  if (anyMinMax) {
+    if (allMax) r.error('uniteddeployment/min-max', 'spec.topology.subsets', 'at least one subset must leave maxReplicas unset, to take the remaining pods');
+    if (sumMin > sumMax) r.error('uniteddeployment/min-max', 'spec.topology.subsets', `the minReplicas add up to ${sumMin}, more than the maxReplicas (${sumMax})`);
+    return;
+  }
+  const implicit = spec.replicas === undefined ? ' (unset, so Kruise uses 1)' : '';
+  if (sum > replicas) {
+    r.error('uniteddeployment/subset-sum', 'spec.topology.subsets', `the subsets ask for ${sum} pods, more than the UnitedDeployment's replicas ${replicas}${implicit}`,
+      'raise spec.replicas or lower the subsets\' replicas');
+  } else if (allSet && sum !== replicas) {
+    r.error('uniteddeployment/subset-sum', 'spec.topology.subsets', `every subset sets replicas and they add up to ${sum}, not the UnitedDeployment's replicas ${replicas}${implicit}`,
+      'make them add up, or leave one subset without replicas to take the rest');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BroadcastJob and AdvancedCronJob
+
+function checkBroadcastJobSpec(r: Report, base: string, spec: Json): void {
+  const cp = spec.completionPolicy ?? {};
+  if (cp.type === 'Never') {
+    for (const f of ['ttlSecondsAfterFinished', 'activeDeadlineSeconds']) {
+      if (cp[f] !== undefined) {
+        r.error('broadcastjob/never-completes', joinPath(joinPath(base, 'completionPolicy'), f),
+          `${f} needs completion policy Always: a job that never completes has no end to count from`);
+      }
+    }
+  }
+  const labels = spec.template?.metadata?.labels ?? {};
+  for (const k of ['broadcastjob-name', 'broadcastjob-controller-uid']) {
+    if (labels[k]) r.error('broadcastjob/reserved-label', at(base, 'template.metadata.labels'), `pod label ${k} is set by Kruise and must not be preset`);
+  }
+  checkPodTemplate(r, joinPath(base, 'template'), spec.template, {
+    rulePrefix: 'broadcastjob', restartPolicies: ['Never', 'OnFailure'],
+    restartHint: 'job pods must finish; set restartPolicy Never or OnFailure (the BroadcastJob construct defaults to Never)',
+  });
+}
+
+function checkBroadcastJob(m: Json, r: Report): void {
+  checkName(r, m, 'kruise-job');
+  checkBroadcastJobSpec(r, 'spec', m.spec ?? {});
+}
+
+function checkAdvancedCronJob(m: Json, r: Report): void {
+  checkName(r, m, 'kruise-job');
+  const spec = m.spec ?? {};
+  const schedule = spec.schedule;
+  if (typeof schedule === 'string') {
+    if (!schedule.trim()) {
+      r.error('cronjob/schedule', 'spec.schedule', 'the schedule is empty', 'write a cron expression such as "30 3 * * *" or a descriptor such as "@daily"');
+    } else {
+      try {
+        parseCron(schedule);
+      } catch (e) {
+        if (!(e instanceof CronError)) throw e;
+        r.error('cronjob/schedule', 'spec.schedule', `invalid schedule ${fmt(schedule)}: ${e.message}`,
+          'five fields: minute hour day-of-month month day-of-week, e.g. "30 3 * * *"; or @hourly, @daily, @weekly, @monthly, @every 1h');
+      }
+      if (schedule.includes('TZ') && spec.timeZone !== undefined) {
+        r.error('cronjob/time-zone-twice', 'spec.schedule', 'the schedule has a TZ= prefix and spec.timeZone is set too', 'keep one of them');
+      }
+    }
+  }
+  for (const f of ['startingDeadlineSeconds', 'successfulJobsHistoryLimit', 'failedJobsHistoryLimit']) nonNegative(r, 'cronjob/negative', `spec.${f}`, spec[f]);
+  if (spec.timeZone !== undefined) {
+    const tz = spec.timeZone;
+    if (typeof tz !== 'string' || tz === '') r.error('cronjob/time-zone', 'spec.timeZone', 'timeZone must not be empty (leave it unset for UTC)');
+    else if (tz.toLowerCase() === 'local') r.error('cronjob/time-zone', 'spec.timeZone', 'timeZone must name an explicit IANA zone, not Local');
+    else if (!isValidTimeZone(tz)) r.error('cronjob/time-zone', 'spec.timeZone', `unknown time zone ${fmt(tz)}`, 'use an IANA name such as Europe/Berlin or UTC');
+  }
+  const t = spec.template ?? {};
+  const kinds = ['jobTemplate', 'broadcastJobTemplate', 'imageListPullJobTemplate'].filter((k) => t[k] !== undefined);
+  if (kinds.length !== 1) {
+    r.error('cronjob/template', 'spec.template', kinds.length === 0
+      ? 'set one template: jobTemplate or broadcastJobTemplate'
+      : `set only one template, got ${kinds.join(' and ')}`);
+  }
+  if (t.jobTemplate) {
+    checkPodTemplate(r, 'spec.template.jobTemplate.spec.template', t.jobTemplate.spec?.template, {
+      rulePrefix: 'cronjob', restartPolicies: ['Never', 'OnFailure'],
+      restartHint: 'the Job the controller creates would be rejected; set restartPolicy Never or OnFailure',
+    });
+  }
+  if (t.broadcastJobTemplate) checkBroadcastJobSpec(r, 'spec.template.broadcastJobTemplate.spec', t.broadcastJobTemplate.spec ?? {});
+}

@@ -1,37 +1,59 @@
 /**
- * Where a construct was declared. The stack is captured when the construct is created (cheap:
- * V8 formats it only when read) and turned into `file:line:col` of the first frame outside
- * kruise-gitops and node_modules, so that an error points at the user's own line.
+ * Where a construct was declared. At creation we take V8's structured call sites (no string
+ * formatting, no source-map lookups) and keep the first frame outside kruise-gitops and
+ * node_modules; `toString()` maps that one frame through the source map (tsx compiles the
+ * user's TypeScript) to `file:line:col`, so errors point at the user's own line.
  */
+import { findSourceMap } from 'node:module';
 import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dslDir = fileURLToPath(new URL('.', import.meta.url));
 
+interface Frame { file: string; line: number; column: number }
+
+function isUserFile(file: string | null | undefined): file is string {
+  if (!file || file.startsWith('node:')) return false;
+  const path = file.startsWith('file://') ? fileURLToPath(file) : file;
+  return !path.startsWith(dslDir) && !path.includes(`${sep}node_modules${sep}`);
+}
+
 export class SourceLocation {
   private cached?: string;
-  private constructor(private readonly error: Error) {}
+  private constructor(private readonly frame: Frame | undefined) {}
 
   static capture(): SourceLocation {
+    const prepare = Error.prepareStackTrace;
     const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 16;
-    const e = new Error();
-    Error.stackTraceLimit = limit;
-    return new SourceLocation(e);
+    let frame: Frame | undefined;
+    try {
+      Error.stackTraceLimit = 16;
+      Error.prepareStackTrace = (_e, sites) => sites;
+      const sites = new Error().stack as unknown as NodeJS.CallSite[];
+      const site = sites.find((s) => isUserFile(s.getFileName()));
+      if (site) frame = { file: site.getFileName()!, line: site.getLineNumber() ?? 0, column: site.getColumnNumber() ?? 0 };
+    } finally {
+      Error.prepareStackTrace = prepare;
+      Error.stackTraceLimit = limit;
+    }
+    return new SourceLocation(frame);
   }
 
   /** `examples/main.ts:42:5`, relative to the working directory; undefined if unknown. */
   toString(): string | undefined {
     if (this.cached !== undefined) return this.cached || undefined;
     this.cached = '';
-    for (const line of (this.error.stack ?? '').split('\n').slice(1)) {
-      const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
-      if (!m) continue;
-      const file = m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1];
-      if (file.startsWith(dslDir) || file.includes(`${sep}node_modules${sep}`) || file.startsWith('node:')) continue;
-      this.cached = `${relative(process.cwd(), file) || file}:${m[2]}:${m[3]}`;
-      break;
+    if (!this.frame) return undefined;
+    let { file, line, column } = this.frame;
+    const mapped = findSourceMap(file)?.findEntry(line - 1, column - 1) as
+      { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined;
+    if (mapped?.originalSource && mapped.originalLine !== undefined) {
+      file = mapped.originalSource;
+      line = mapped.originalLine + 1;
+      column = (mapped.originalColumn ?? 0) + 1;
     }
-    return this.cached || undefined;
+    const path = file.startsWith('file://') ? fileURLToPath(file) : file;
+    this.cached = `${relative(process.cwd(), path) || path}:${line}:${column}`;
+    return this.cached;
   }
 }

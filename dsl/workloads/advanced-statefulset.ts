@@ -9,7 +9,7 @@ import * as kruise from '../imports/apps.kruise.io.js';
 import type { IntOrPercent } from '../arithmetic.js';
 import { KruiseWorkload, type KruiseWorkloadProps } from './base.js';
 import {
-  ios, type Lifecycle, lifecycleToKube, PodUpdatePolicy, seconds, UpdatePriority, VolumeClaimTemplates,
+  addInPlaceReadinessGate, ios, type Lifecycle, lifecycleToKube, PodUpdatePolicy, seconds, UpdatePriority, VolumeClaimTemplates,
   type VolumeClaimTemplateProps,
 } from './common.js';
 
@@ -134,6 +134,7 @@ export class AdvancedStatefulSet extends KruiseWorkload {
     const template = this._podTemplate();
     this.claims.stripFrom(template.spec);
     const ru = this.updateStrategy.options;
+    addInPlaceReadinessGate(template.spec, ru?.podUpdatePolicy);
     return {
       replicas: this.replicas,
       serviceName: p.service?.name ?? p.serviceName,

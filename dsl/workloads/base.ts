@@ -47,7 +47,10 @@ export abstract class KruiseWorkload extends kplus.Workload implements IDeclared
    * pod spec (Quantity objects, renamed fields such as setHostnameAsFqdn) here. @internal
    */
   protected _podTemplate(): { metadata: any; spec: any } {
-    return k8s.toJson_PodTemplateSpec({ metadata: this.podMetadata.toJson(), spec: this._toPodSpec() }) as { metadata: any; spec: any };
+    const metadata = this.podMetadata.toJson();
+    const template = k8s.toJson_PodTemplateSpec({ metadata, spec: this._toPodSpec() }) as { metadata: any; spec: any };
+    if (Object.keys(template.metadata ?? {}).length === 0) delete template.metadata;
+    return template;
   }
 
   /**

@@ -110,6 +110,16 @@ export enum PodUpdatePolicy {
   IN_PLACE_ONLY = 'InPlaceOnly',
 }
 
+/**
+ * Adds the InPlaceUpdateReady readiness gate that Kruise requires (and, for Advanced
+ * StatefulSets, does not add itself) before it updates pods in place.
+ */
+export function addInPlaceReadinessGate(podSpec: { readinessGates?: { conditionType: string }[] }, policy: string | undefined): void {
+  if (policy === undefined || policy === PodUpdatePolicy.RECREATE) return;
+  const gates = podSpec.readinessGates ?? [];
+  if (!gates.some((g) => g.conditionType === 'InPlaceUpdateReady')) podSpec.readinessGates = [...gates, { conditionType: 'InPlaceUpdateReady' }];
+}
+
 /** A PersistentVolumeClaim stamped out per pod. */
 export interface VolumeClaimTemplateProps {
   /** Claim name; pods mount it under this volume name. */

@@ -85,7 +85,8 @@ export type SidecarSetRollingUpdateOptions = CommonRollingOptions & (
   | {
     /** Only upgrade pods matching this selector. */
     readonly selector: SelectorLike;
-    readonly partition?: 0 | '0%';
+    /** Only 0: Kruise rejects any other partition (even "0%") next to a selector. */
+    readonly partition?: 0;
   }
 );
 

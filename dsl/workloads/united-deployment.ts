@@ -11,7 +11,7 @@ import type { IntOrPercent } from '../arithmetic.js';
 import { KruiseWorkload, type KruiseWorkloadProps } from './base.js';
 import { CloneSetUpdateStrategy } from './cloneset.js';
 import { PodManagement, StatefulSetUpdateStrategy } from './advanced-statefulset.js';
-import { ios, type Lifecycle, lifecycleToKube, seconds } from './common.js';
+import { addInPlaceReadinessGate, ios, type Lifecycle, lifecycleToKube, seconds } from './common.js';
 
 type Spec = Record<string, unknown>;
 
@@ -43,10 +43,11 @@ export class UnitedDeploymentTemplate {
     readonly updateStrategy?: StatefulSetUpdateStrategy;
     readonly lifecycle?: Lifecycle;
   } = {}): UnitedDeploymentTemplate {
-    return new UnitedDeploymentTemplate('advancedStatefulSetTemplate', () => {
+    return new UnitedDeploymentTemplate('advancedStatefulSetTemplate', (podTemplate) => {
       const pm = options.podManagement ?? PodManagement.orderedReady();
       const us = options.updateStrategy ?? StatefulSetUpdateStrategy.rollingUpdate();
       const ru = us.options;
+      addInPlaceReadinessGate(podTemplate.spec, ru?.podUpdatePolicy);
       return {
         serviceName: options.serviceName,
         podManagementPolicy: pm.policy,
@@ -84,15 +85,16 @@ export class UnitedDeploymentTemplate {
 
   private constructor(
     public readonly field: 'cloneSetTemplate' | 'advancedStatefulSetTemplate' | 'statefulSetTemplate' | 'deploymentTemplate',
-    private readonly spec: () => Spec,
+    private readonly spec: (podTemplate: { spec: any }) => Spec,
   ) {}
 
   /** @internal */
-  _toKube(selector: unknown, podTemplate: { metadata: any }): kruise.UnitedDeploymentSpecTemplate {
+  _toKube(podTemplate: { metadata: any; spec: any }): kruise.UnitedDeploymentSpecTemplate {
+    // No selector in the subset spec: the UnitedDeployment gives each subset its own.
     return {
       [this.field]: {
         metadata: { labels: podTemplate.metadata?.labels },
-        spec: { selector, template: podTemplate, ...this.spec() },
+        spec: { template: podTemplate, ...this.spec(podTemplate) },
       },
     } as kruise.UnitedDeploymentSpecTemplate;
   }
@@ -120,7 +122,10 @@ export type Subset<N extends string = string> = SubsetBase<N> & (
 );
 
 export interface UnitedDeploymentProps<N extends string> extends KruiseWorkloadProps {
-  /** Total pods over all subsets. @default the sum of the subsets' replicas */
+  /**
+   * Total pods over all subsets. @default the sum of the subsets' replicas when every subset
+   * has an integer count (Kruise itself would default to 1)
+   */
   readonly replicas?: number;
   /** @default UnitedDeploymentTemplate.cloneSet() */
   readonly template?: UnitedDeploymentTemplate;
@@ -153,7 +158,9 @@ export class UnitedDeployment<N extends string = string> extends KruiseWorkload 
   constructor(scope: Construct, id: string, props: UnitedDeploymentProps<N>) {
     super(scope, id, props, kruise.UnitedDeployment);
     this.props = props;
-    this.replicas = props.replicas;
+    const counts = props.subsets.map((s) => s.replicas);
+    this.replicas = props.replicas
+      ?? (counts.length > 0 && counts.every((c) => typeof c === 'number') ? (counts as number[]).reduce((a, b) => a + b, 0) : undefined);
     this.template = props.template ?? UnitedDeploymentTemplate.cloneSet();
     this.subsets = props.subsets;
     this.partitions = new Map(Object.entries(props.partitions ?? {}) as [string, number][]);
@@ -172,7 +179,7 @@ export class UnitedDeployment<N extends string = string> extends KruiseWorkload 
     return {
       replicas: this.replicas,
       selector: selector as kruise.UnitedDeploymentSpecSelector,
-      template: this.template._toKube(selector, this._podTemplate()),
+      template: this.template._toKube(this._podTemplate()),
       topology: {
         subsets: this.subsets.map((s) => ({
           name: s.name,

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import type { RenderedObject, SynthProtocolOutput } from '../../dsl/app.js';
@@ -96,11 +96,11 @@ export async function runApp(dir: string, options: RunAppOptions = {}): Promise<
         'look for an endless loop or a network call in the app; synth must be pure', elapsed());
     }
     if (result.code !== 0) {
-      return failed(`the app (${config.app}) exited with code ${result.code}`, undefined, elapsed(), result.stderr);
+      return withUserPaths(appDir, failed(`the app (${config.app}) exited with code ${result.code}`, undefined, elapsed(), result.stderr));
     }
     if (existsSync(protocolFile)) {
       const out = JSON.parse(readFileSync(protocolFile, 'utf8')) as SynthProtocolOutput;
-      return { objects: out.objects, diagnostics: out.diagnostics, protocol: true, durationMs: elapsed() };
+      return withUserPaths(appDir, { objects: out.objects, diagnostics: out.diagnostics, protocol: true, durationMs: elapsed() });
     }
     return { ...readYamlOutput(outdir), protocol: false, durationMs: elapsed() };
   } finally {
@@ -110,16 +110,28 @@ export async function runApp(dir: string, options: RunAppOptions = {}): Promise<
 
 function failed(message: string, hint: string | undefined, durationMs: number, stderr = ''): AppRun {
   const located = locateError(stderr);
+  // When the error is located, its message and line say it all; otherwise show the app's output.
+  const output = located.message && located.source ? undefined : stderr.trim() ? `output of the app:\n${indent(tail(stderr, 40))}` : undefined;
   return {
     objects: [],
     diagnostics: [{
       severity: 'error', rule: 'synth/app-failed',
       message: located.message ? `${message}: ${located.message}` : message,
-      source: located.source,
-      hint: hint ?? (stderr.trim() ? `output of the app:\n${indent(tail(stderr, 40))}` : undefined),
+      ...(located.source ? { source: located.source } : {}),
+      ...(hint ?? output ? { hint: hint ?? output } : {}),
     }],
     protocol: false,
     durationMs,
+  };
+}
+
+/** Source locations come from the app's directory; show them relative to where kgitops runs. */
+function withUserPaths(appDir: string, run: AppRun): AppRun {
+  const fix = (s: string | undefined) => (s ? relative(process.cwd(), resolve(appDir, s)) || s : s);
+  return {
+    ...run,
+    objects: run.objects.map((o) => (o.source ? { ...o, source: fix(o.source) } : o)),
+    diagnostics: run.diagnostics.map((d) => (d.source ? { ...d, source: fix(d.source) } : d)),
   };
 }
 

@@ -1,0 +1,76 @@
+/**
+ * The examples repo (a shop on OpenKruise): every kind is there, everything validates, and the
+ * synthesized YAML is pinned by snapshots (review a snapshot change like a manifest change).
+ */
+import { describe, expect, it } from 'vitest';
+import { App } from '../../../dsl/index.js';
+import { toYaml } from '../../../dsl/output.js';
+import { validateObjects } from '../../../engine/validate/index.js';
+import { PlatformChart } from '../../../examples/lib/platform.js';
+import { ShopChart } from '../../../examples/lib/shop.js';
+
+function renderExamples() {
+  const app = new App();
+  new ShopChart(app, 'shop', { namespace: 'shop' });
+  new PlatformChart(app, 'platform', { namespace: 'platform' });
+  return app.render();
+}
+
+describe('examples', () => {
+  const { objects, diagnostics } = renderExamples();
+  const find = (kind: string) => objects.find((o) => o.manifest.kind === kind)!.manifest;
+
+  it('has all seven Kruise workload kinds at the chosen apiVersions', () => {
+    const kinds = objects.filter((o) => o.manifest.apiVersion.startsWith('apps.kruise.io')).map((o) => `${o.manifest.apiVersion} ${o.manifest.kind}`);
+    expect(kinds.sort()).toEqual([
+      'apps.kruise.io/v1alpha1 AdvancedCronJob', 'apps.kruise.io/v1alpha1 CloneSet', 'apps.kruise.io/v1alpha1 DaemonSet',
+      'apps.kruise.io/v1alpha1 SidecarSet', 'apps.kruise.io/v1alpha1 UnitedDeployment', 'apps.kruise.io/v1beta1 StatefulSet',
+    ]);
+    // The seventh kind, BroadcastJob, is the template of the nightly AdvancedCronJob.
+    expect(find('AdvancedCronJob').spec.template.broadcastJobTemplate.spec.parallelism).toBe('10%');
+  });
+
+  it('validates against the CRD schemas, the Kubernetes schemas and the Kruise rules', () => {
+    expect(diagnostics).toEqual([]);
+    expect(validateObjects(objects)).toEqual([]);
+  });
+
+  it('storefront: in place, 20% surge, a partition and a weight priority', () => {
+    const us = find('CloneSet').spec.updateStrategy;
+    expect(us).toMatchObject({ type: 'InPlaceIfPossible', maxSurge: '20%', partition: 8 });
+    expect(us.priorityStrategy.weightPriority[0]).toEqual({ weight: 100, matchSelector: { matchLabels: { 'shop.example.com/release-group': 'canary' } } });
+  });
+
+  it('zookeeper: parallel, in place, followers before the leader', () => {
+    const spec = find('StatefulSet').spec;
+    expect(spec.podManagementPolicy).toBe('Parallel');
+    expect(spec.updateStrategy.rollingUpdate).toMatchObject({
+      podUpdatePolicy: 'InPlaceIfPossible', unorderedUpdate: { priorityStrategy: { orderPriority: [{ orderedKey: 'zookeeper.example.com/update-order' }] } },
+    });
+    expect(spec.template.spec.readinessGates).toEqual([{ conditionType: 'InPlaceUpdateReady' }]);
+    expect(spec.volumeClaimTemplates[0].metadata.name).toBe('data');
+  });
+
+  it('logging SidecarSet: cluster-scoped and selects the storefront and cart pods', () => {
+    const ss = find('SidecarSet');
+    expect(ss.metadata.namespace).toBeUndefined();
+    const podLabels = find('CloneSet').spec.template.metadata.labels;
+    for (const [k, v] of Object.entries(ss.spec.selector.matchLabels)) expect(podLabels[k]).toBe(v);
+  });
+
+  it('cart: three zones with a partition each', () => {
+    const spec = find('UnitedDeployment').spec;
+    expect(spec.topology.subsets.map((s: any) => s.name)).toEqual(['zone-a', 'zone-b', 'zone-c']);
+    expect(spec.updateStrategy.manualUpdate.partitions).toEqual({ 'zone-a': 3, 'zone-b': 3, 'zone-c': 3 });
+  });
+
+  it.each(['shop', 'platform'])('%s chart YAML matches its snapshot', async (chart) => {
+    const yaml = toYaml(objects.filter((o) => o.chart === chart).map((o) => o.manifest));
+    await expect(yaml).toMatchFileSnapshot(`./__snapshots__/${chart}.k8s.yaml`);
+  });
+
+  it('renders byte-identical YAML every time', () => {
+    const again = renderExamples().objects;
+    expect(toYaml(again.map((o) => o.manifest))).toBe(toYaml(objects.map((o) => o.manifest)));
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * `kgitops synth` end to end, as a user runs it: a child process per run, real cdk8s apps.
+ * Each bad input must say what is wrong and where, exit 1 and write nothing.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+// Inside the package, so that `import ... from 'kruise-gitops'` resolves as in a user repo.
+const WORK = join(ROOT, '.cache', `test-apps-${process.pid}`);
+
+afterAll(() => rmSync(WORK, { recursive: true, force: true }));
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function kgitops(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), ...args], { cwd: ROOT, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Writes a cdk8s app (main.ts + cdk8s.yaml) and returns its directory. */
+function app(name: string, main: string, cdk8sYaml = 'app: npx tsx main.ts\n'): string {
+  const dir = join(WORK, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'cdk8s.yaml'), cdk8sYaml);
+  writeFileSync(join(dir, 'main.ts'), main);
+  return dir;
+}
+
+const HEADER = `import { Chart } from 'cdk8s';
+import { App, CloneSet, CloneSetUpdateStrategy } from 'kruise-gitops';
+const app = new App();
+const chart = new Chart(app, 'web', { namespace: 'web' });
+`;
+
+describe('kgitops synth', () => {
+  it('synthesizes the examples: all kinds, valid, written to dist/', async () => {
+    const r = await kgitops(['synth', 'examples']);
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^10 objects in 2 chart\(s\): AdvancedCronJob 1, CloneSet 1, DaemonSet 1, Namespace 2, Service 2, SidecarSet 1, StatefulSet 1, UnitedDeployment 1$/m);
+    expect(r.stdout).toContain('wrote examples/dist/shop.k8s.yaml (6 objects)');
+    const docs = parseAllDocuments(readFileSync(join(ROOT, 'examples/dist/platform.k8s.yaml'), 'utf8')).map((d) => d.toJS());
+    expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'SidecarSet', 'DaemonSet', 'AdvancedCronJob']);
+  });
+
+  it('prints a machine-readable summary with --output json', async () => {
+    const r = await kgitops(['synth', 'examples', '--no-write', '-o', 'json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ ok: true, files: [], summary: { objects: 10, errors: 0, byChart: { shop: 6, platform: 4 } } });
+  });
+
+  it('reports a TypeScript syntax error with file and line, exit 1, nothing written', async () => {
+    const dir = app('syntax', `${HEADER}new CloneSet(chart, 'web', { containers: [{ image: 'x:1' }] ;\napp.synth();\n`);
+    const r = await kgitops(['synth', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/main\.ts:5:\d+/);
+    expect(r.stderr).toContain('[synth/app-failed]');
+    expect(r.stdout).toContain('invalid: nothing written');
+    expect(existsSync(join(dir, 'dist'))).toBe(false);
+  });
+
+  it('reports a Kruise rule with the construct path and the declaring line', async () => {
+    const dir = app('rule', `${HEADER}
+new CloneSet(chart, 'storefront', {
+  containers: [{ image: 'registry.example.com/web:1' }],
+  updateStrategy: CloneSetUpdateStrategy.inPlaceOnly({ maxSurge: '10%' } as never),
+});
+app.synth();
+`);
+    const r = await kgitops(['synth', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('main.ts:6:1, construct web/storefront, CloneSet web/web-storefront-');
+    expect(r.stderr).toContain('spec.updateStrategy.maxSurge: maxSurge must be 0 with update type InPlaceOnly, got "10%" [cloneset/in-place-only-max-surge]');
+    expect(existsSync(join(dir, 'dist'))).toBe(false);
+  });
+
+  it('reports a schema violation introduced through an escape hatch, with its JSON path', async () => {
+    const dir = app('schema', `${HEADER}import { JsonPatch } from 'cdk8s';
+const cs = new CloneSet(chart, 'storefront', { metadata: { name: 'storefront' }, containers: [{ image: 'registry.example.com/web:1' }] });
+cs.apiObject.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/imagePullPolicyy', 'Always'));
+app.synth();
+`);
+    const r = await kgitops(['synth', dir, '-o', 'json']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.diagnostics).toContainEqual(expect.objectContaining({
+      rule: 'schema/unknown-field', path: 'spec.template.spec.containers[0].imagePullPolicyy', message: 'unknown field "imagePullPolicyy"',
+      constructPath: 'web/storefront', object: { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name: 'storefront', namespace: 'web' },
+    }));
+  });
+
+  it('reports an exception thrown by the app with its line', async () => {
+    const dir = app('throws', `${HEADER}function build(): never { throw new Error('no image configured for web'); }\nbuild();\napp.synth();\n`);
+    const r = await kgitops(['synth', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no image configured for web');
+    expect(r.stderr).toMatch(/main\.ts:5:\d+/);
+  });
+
+  it('gives the app no cluster credentials or tokens', async () => {
+    const dir = app('env', `import { Chart, ApiObject } from 'cdk8s';
+import { App } from 'kruise-gitops';
+const app = new App();
+const chart = new Chart(app, 'env');
+new ApiObject(chart, 'env', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'env' }, data: { keys: Object.keys(process.env).sort().join(',') } });
+app.synth();
+`);
+    const r = await kgitops(['synth', dir, '-o', 'json'], { KUBECONFIG: '/secret/kubeconfig', GITHUB_TOKEN: 'ghp_secret', AWS_SECRET_ACCESS_KEY: 'x' });
+    expect(r.code).toBe(0);
+    const keys = parseAllDocuments(readFileSync(join(dir, 'dist/env.k8s.yaml'), 'utf8'))[0].toJS().data.keys.split(',');
+    expect(keys).toContain('PATH');
+    expect(keys).not.toContain('KUBECONFIG');
+    expect(keys).not.toContain('GITHUB_TOKEN');
+    expect(keys).not.toContain('AWS_SECRET_ACCESS_KEY');
+  });
+
+  it('stops an app that runs too long', async () => {
+    const dir = app('loop', 'while (true) { /* never synthesizes */ }\n');
+    const r = await kgitops(['synth', dir, '--timeout', '3']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('the app did not finish within 3 s and was stopped');
+  });
+
+  it('still validates a plain cdk8s app, and says what it misses', async () => {
+    const dir = app('plain', `import { App, Chart, ApiObject } from 'cdk8s';
+const app = new App();
+const chart = new Chart(app, 'plain');
+new ApiObject(chart, 'cs', { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', metadata: { name: 'cs' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x:1' }] } }, updateStrategy: { type: 'InPlaceOnly', maxSurge: 1 } } });
+app.synth();
+`);
+    const r = await kgitops(['synth', dir, '-o', 'json']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.diagnostics.map((d: any) => d.rule)).toEqual(['synth/plain-cdk8s-app', 'cloneset/in-place-only-max-surge']);
+  });
+
+  it('exits 2 with a hint when there is no cdk8s.yaml', async () => {
+    const r = await kgitops(['synth', join(WORK, 'nowhere')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cdk8s\.yaml not found/);
+    expect(r.stderr).toContain('hint: create cdk8s.yaml with `app: npx tsx main.ts`');
+  });
+
+  it('exits 2 on a bad flag and teaches with --help', async () => {
+    expect((await kgitops(['synth', '--output', 'xml'])).code).toBe(2);
+    const help = await kgitops(['synth', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Exit codes: 0 valid (files written), 1 invalid (nothing written), 2 usage error or crash.');
+  });
+});
