@@ -1,0 +1,399 @@
+/**
+ * KubeCluster: the Cluster interface over a real apiserver's HTTP API.
+ *
+ * Auth and TLS come from @kubernetes/client-node's KubeConfig (kubeconfig files, contexts,
+ * in-cluster service accounts, exec plugins); requests are plain JSON over one keep-alive
+ * agent, so that errors keep their Status body and headers (Retry-After) and every failure
+ * maps to a type in ./errors.ts. Idempotent requests (GET, LIST, server-side apply, DELETE)
+ * are retried on 429/5xx/connection errors.
+ */
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  ApiError, type Conflict, ConflictError, ForbiddenError, NotServedError, RequestError, type RequestInfo, TransientError,
+  UnauthorizedError, withRetry, type RetryOptions,
+} from './errors.js';
+import {
+  type ApplyOptions, type Cluster, type DeleteOptions, type EventInput, groupOf, type KubeObject, type ListOptions, type ListResult,
+  type ObjectKey, type ResourceInfo, type WatchEvent, type WatchHandle, type WatchOptions,
+} from './types.js';
+
+export interface KubeClusterOptions {
+  /** Kubeconfig file; unset: $KUBECONFIG, ~/.kube/config, or in-cluster. */
+  readonly kubeconfig?: string;
+  /** Context in the kubeconfig. @default the current context */
+  readonly context?: string;
+  /** Per-request timeout. @default 30 s */
+  readonly timeoutMs?: number;
+  /** Requests in flight at once. @default 16 */
+  readonly concurrency?: number;
+  readonly retry?: RetryOptions;
+  /** Component name in Events and the user agent. @default kgitops */
+  readonly component?: string;
+}
+
+interface HttpResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+
+type ReqOpts = { method: string; path: string; body?: unknown; contentType?: string; info: RequestInfo };
+
+export class KubeCluster implements Cluster {
+  readonly simulated = false;
+  readonly name: string;
+  private readonly kc: KubeConfig;
+  private readonly server: URL;
+  private baseOptions?: RequestOptions;
+  private readonly discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  static load(options: KubeClusterOptions = {}): KubeCluster {
+    const kc = new KubeConfig();
+    if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+    else kc.loadFromDefault();
+    if (options.context) {
+      if (!kc.getContexts().some((c) => c.name === options.context)) {
+        throw new Error(`context "${options.context}" is not in the kubeconfig (contexts: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+      }
+      kc.setCurrentContext(options.context);
+    }
+    return new KubeCluster(kc, options);
+  }
+
+  constructor(kc: KubeConfig, private readonly options: KubeClusterOptions = {}) {
+    this.kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster; pass --kubeconfig and --context');
+    this.server = new URL(cluster.server);
+    this.name = kc.getCurrentContext() || cluster.name;
+  }
+
+  /** The component that writes (Events, user agent). */
+  get component(): string {
+    return this.options.component ?? 'kgitops';
+  }
+
+  // --- discovery ---------------------------------------------------------------------------
+
+  async resource(apiVersion: string, kind: string): Promise<ResourceInfo> {
+    const resources = await this.discover(apiVersion);
+    const r = resources.get(kind);
+    if (r) return r;
+    throw new NotServedError(apiVersion, kind, await this.servedVersions(apiVersion, kind));
+  }
+
+  private discover(apiVersion: string): Promise<Map<string, ResourceInfo>> {
+    let p = this.discovery.get(apiVersion);
+    if (!p) {
+      p = (async () => {
+        const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+        const map = new Map<string, ResourceInfo>();
+        let list: { resources: { name: string; kind: string; namespaced: boolean }[] };
+        try {
+          list = await this.json({ method: 'GET', path, info: { verb: 'get', resource: path } });
+        } catch (e) {
+          if (e instanceof RequestError && e.status === 404) return map;
+          throw e;
+        }
+        for (const r of list.resources) {
+          if (r.name.includes('/')) continue; // subresources
+          map.set(r.kind, { apiVersion, kind: r.kind, plural: r.name, namespaced: r.namespaced });
+        }
+        return map;
+      })();
+      this.discovery.set(apiVersion, p);
+      p.catch(() => this.discovery.delete(apiVersion));
+    }
+    return p;
+  }
+
+  /** Forgets discovery (after CRDs were installed). */
+  invalidateDiscovery(): void {
+    this.discovery.clear();
+  }
+
+  private async servedVersions(apiVersion: string, kind: string): Promise<string[]> {
+    const group = groupOf(apiVersion);
+    if (!group) return [];
+    try {
+      const g = await this.json<{ versions: { groupVersion: string }[] }>({ method: 'GET', path: `/apis/${group}`, info: { verb: 'get', resource: `/apis/${group}` } });
+      const out: string[] = [];
+      for (const v of g.versions) {
+        if (v.groupVersion !== apiVersion && (await this.discover(v.groupVersion)).has(kind)) out.push(v.groupVersion);
+      }
+      return out;
+    } catch {
+      return [];
+    }
+  }
+
+  private async path(key: { apiVersion: string; kind: string; namespace?: string; name?: string }, subresource?: string): Promise<{ path: string; info: ResourceInfo }> {
+    const info = await this.resource(key.apiVersion, key.kind);
+    const base = key.apiVersion.includes('/') ? `/apis/${key.apiVersion}` : `/api/${key.apiVersion}`;
+    const ns = info.namespaced && key.namespace ? `/namespaces/${encodeURIComponent(key.namespace)}` : '';
+    const name = key.name ? `/${encodeURIComponent(key.name)}` : '';
+    return { path: `${base}${ns}/${info.plural}${name}${subresource ? `/${subresource}` : ''}`, info };
+  }
+
+  private static resourceName(info: ResourceInfo): string {
+    const g = groupOf(info.apiVersion);
+    return g ? `${g}/${info.plural}` : info.plural;
+  }
+
+  // --- objects -------------------------------------------------------------------------------
+
+  async get(key: ObjectKey): Promise<KubeObject | undefined> {
+    const { path, info } = await this.path(key);
+    try {
+      return await this.json({ method: 'GET', path, info: { verb: 'get', resource: KubeCluster.resourceName(info), namespace: key.namespace, name: key.name } });
+    } catch (e) {
+      if (e instanceof RequestError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async list(apiVersion: string, kind: string, options: ListOptions = {}): Promise<ListResult> {
+    const { path, info } = await this.path({ apiVersion, kind, namespace: options.namespace });
+    const items: KubeObject[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      const q = new URLSearchParams({ limit: '500' });
+      if (options.labelSelector) q.set('labelSelector', options.labelSelector);
+      if (cont) q.set('continue', cont);
+      const page = await this.json<{ items: KubeObject[]; metadata: { continue?: string; resourceVersion: string } }>({
+        method: 'GET', path: `${path}?${q}`, info: { verb: 'list', resource: KubeCluster.resourceName(info), namespace: options.namespace },
+      });
+      for (const item of page.items) items.push({ ...item, apiVersion, kind });
+      cont = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion;
+    } while (cont);
+    return { items, resourceVersion };
+  }
+
+  apply(obj: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+    return this.applyTo(obj, options);
+  }
+
+  applyStatus(obj: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+    return this.applyTo(obj, options, 'status');
+  }
+
+  private async applyTo(obj: KubeObject, o: ApplyOptions, subresource?: string): Promise<KubeObject> {
+    const key = { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name };
+    const { path, info } = await this.path(key, subresource);
+    const q = new URLSearchParams({ fieldManager: o.fieldManager });
+    if (o.force) q.set('force', 'true');
+    if (o.dryRun) q.set('dryRun', 'All');
+    return this.json({
+      method: 'PATCH', path: `${path}?${q}`, body: obj, contentType: 'application/apply-patch+yaml',
+      info: { verb: o.dryRun ? 'patch (dry run)' : 'patch', resource: KubeCluster.resourceName(info) + (subresource ? `/${subresource}` : ''), namespace: key.namespace, name: key.name },
+    });
+  }
+
+  async delete(key: ObjectKey, options: DeleteOptions = {}): Promise<boolean> {
+    const { path, info } = await this.path(key);
+    const q = options.dryRun ? '?dryRun=All' : '';
+    const body = {
+      kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: options.propagationPolicy ?? 'Background',
+      ...(options.uid ? { preconditions: { uid: options.uid } } : {}),
+    };
+    try {
+      await this.json({ method: 'DELETE', path: `${path}${q}`, body, info: { verb: 'delete', resource: KubeCluster.resourceName(info), namespace: key.namespace, name: key.name } });
+      return true;
+    } catch (e) {
+      if (e instanceof RequestError && e.status === 404) return false;
+      throw e;
+    }
+  }
+
+  async watch(apiVersion: string, kind: string, options: WatchOptions, onEvent: (e: WatchEvent) => void): Promise<WatchHandle> {
+    const { path, info } = await this.path({ apiVersion, kind, namespace: options.namespace });
+    const q = new URLSearchParams({ watch: '1', allowWatchBookmarks: 'true' });
+    if (options.labelSelector) q.set('labelSelector', options.labelSelector);
+    if (options.resourceVersion) q.set('resourceVersion', options.resourceVersion);
+    const reqInfo: RequestInfo = { verb: 'watch', resource: KubeCluster.resourceName(info), namespace: options.namespace };
+    const base = await this.requestOptions();
+    let stop: () => void = () => {};
+    const done = new Promise<void>((resolve, reject) => {
+      const req = this.transport()({
+        ...base, method: 'GET', path: `${path}?${q}`, timeout: 0,
+        headers: { ...base.headers, Accept: 'application/json' },
+      }, (res) => {
+        if ((res.statusCode ?? 0) >= 400) {
+          let body = '';
+          res.on('data', (d) => { body += d; });
+          res.on('end', () => reject(toApiError({ status: res.statusCode ?? 0, headers: res.headers, body }, reqInfo)));
+          return;
+        }
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let nl: number;
+          while ((nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl).trim();
+            buffer = buffer.slice(nl + 1);
+            if (!line) continue;
+            const ev = JSON.parse(line) as { type: string; object: any };
+            if (ev.type === 'ERROR') {
+              reject(toApiError({ status: ev.object?.code ?? 500, headers: {}, body: JSON.stringify(ev.object) }, reqInfo));
+              req.destroy();
+              return;
+            }
+            if (ev.type === 'BOOKMARK') continue;
+            onEvent({ type: ev.type as WatchEvent['type'], object: { ...ev.object, apiVersion, kind } });
+          }
+        });
+        res.on('end', resolve);
+        res.on('error', reject);
+      });
+      req.on('error', (e) => reject(new TransientError(reqInfo, 0, e.message)));
+      req.end();
+      stop = () => { req.destroy(); resolve(); };
+    });
+    return { stop: () => stop(), done };
+  }
+
+  async event(involved: KubeObject, e: EventInput, component = this.component): Promise<void> {
+    const now = new Date().toISOString();
+    const namespace = involved.metadata.namespace ?? 'default';
+    const body = {
+      apiVersion: 'v1', kind: 'Event',
+      metadata: { generateName: `${involved.metadata.name}.`, namespace },
+      involvedObject: {
+        apiVersion: involved.apiVersion, kind: involved.kind, name: involved.metadata.name,
+        namespace: involved.metadata.namespace, uid: involved.metadata.uid, resourceVersion: involved.metadata.resourceVersion,
+      },
+      type: e.type, reason: e.reason, message: e.message.slice(0, 1024),
+      source: { component }, reportingComponent: component, reportingInstance: component,
+      firstTimestamp: now, lastTimestamp: now, count: 1,
+    };
+    try {
+      await this.json({ method: 'POST', path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, body, info: { verb: 'create', resource: 'events', namespace } });
+    } catch {
+      // Events are best effort: a missing permission must not fail a release.
+    }
+  }
+
+  // --- HTTP ------------------------------------------------------------------------------------
+
+  private transport() {
+    return this.server.protocol === 'http:' ? httpRequest : httpsRequest;
+  }
+
+  private async requestOptions(): Promise<RequestOptions> {
+    if (!this.baseOptions) {
+      const opts: RequestOptions = { headers: {} };
+      await this.kc.applyToHTTPSOptions(opts);
+      // One keep-alive agent for every request (applyToHTTPSOptions made one with the TLS settings).
+      const agent = opts.agent as { keepAlive?: boolean; options?: { keepAlive?: boolean }; maxSockets?: number } | undefined;
+      if (agent) {
+        agent.keepAlive = true;
+        if (agent.options) agent.options.keepAlive = true;
+        agent.maxSockets = this.options.concurrency ?? 16;
+      }
+      this.baseOptions = {
+        ...opts,
+        protocol: this.server.protocol,
+        hostname: this.server.hostname,
+        port: this.server.port || (this.server.protocol === 'http:' ? 80 : 443),
+        headers: { ...opts.headers, 'User-Agent': `${this.component}/0.1.0` },
+      };
+    }
+    return this.baseOptions;
+  }
+
+  private async slot(): Promise<void> {
+    if (this.inFlight < (this.options.concurrency ?? 16)) { this.inFlight++; return; }
+    await new Promise<void>((r) => this.waiting.push(r));
+    this.inFlight++;
+  }
+
+  private release(): void {
+    this.inFlight--;
+    this.waiting.shift()?.();
+  }
+
+  private async json<T = any>(r: ReqOpts): Promise<T> {
+    return withRetry(async () => {
+      await this.slot();
+      try {
+        const res = await this.send(r);
+        if (res.status >= 200 && res.status < 300) return (res.body ? JSON.parse(res.body) : {}) as T;
+        throw toApiError(res, r.info);
+      } finally {
+        this.release();
+      }
+    }, this.options.retry);
+  }
+
+  private async send(r: ReqOpts): Promise<HttpResponse> {
+    const base = await this.requestOptions();
+    const pathPrefix = this.server.pathname.replace(/\/$/, '');
+    const payload = r.body === undefined ? undefined : JSON.stringify(r.body);
+    return new Promise((resolve, reject) => {
+      const req = this.transport()({
+        ...base,
+        method: r.method,
+        path: `${pathPrefix}${r.path}`,
+        timeout: this.options.timeoutMs ?? 30_000,
+        headers: {
+          ...base.headers,
+          Accept: 'application/json',
+          ...(payload !== undefined ? { 'Content-Type': r.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {}),
+        },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (e) => reject(new TransientError(r.info, 0, e.message)));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${(this.options.timeoutMs ?? 30_000) / 1000} s`)));
+      req.on('error', (e) => reject(new TransientError(r.info, 0, (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code}: ${e.message}` : e.message)));
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+}
+
+interface StatusBody {
+  message?: string;
+  reason?: string;
+  details?: { causes?: { reason?: string; message?: string; field?: string }[]; retryAfterSeconds?: number };
+}
+
+/** Maps an HTTP error response to the engine's error types. */
+export function toApiError(res: HttpResponse, info: RequestInfo): ApiError {
+  let status: StatusBody = {};
+  try {
+    status = JSON.parse(res.body) as StatusBody;
+  } catch {
+    status = { message: res.body.slice(0, 500) };
+  }
+  const detail = status.message ?? `HTTP ${res.status}`;
+  switch (true) {
+    case res.status === 401:
+      return new UnauthorizedError(info, detail);
+    case res.status === 403:
+      return new ForbiddenError(info, detail);
+    case res.status === 409 && (status.details?.causes ?? []).some((c) => c.reason === 'FieldManagerConflict'):
+      return new ConflictError(info, parseConflicts(status), detail);
+    case res.status === 409:
+      return new ConflictError(info, [], detail);
+    case res.status === 429 || res.status >= 500: {
+      const header = res.headers['retry-after'];
+      const seconds = Number(Array.isArray(header) ? header[0] : header) || status.details?.retryAfterSeconds;
+      return new TransientError(info, res.status, detail, seconds ? seconds * 1000 : undefined);
+    }
+    default:
+      return new RequestError(info, res.status, status.reason ?? 'Error', detail);
+  }
+}
+
+/** `conflict with "kubectl-edit" using apps/v1` + field `.spec.replicas` -> { field, manager }. */
+function parseConflicts(status: StatusBody): Conflict[] {
+  return (status.details?.causes ?? [])
+    .filter((c) => c.reason === 'FieldManagerConflict')
+    .map((c) => ({ field: c.field ?? '', manager: /conflict with "([^"]+)"/.exec(c.message ?? '')?.[1] ?? 'unknown' }));
+}
