@@ -1,13 +1,23 @@
 // Consumer module that pins the control-plane binaries used by the test harness.
 // It builds nothing of its own: test/cluster/build.sh compiles main packages of the
-// modules required here. Versions follow OpenKruise v1.9.0, which is built against
+// modules required here. Versions follow OpenKruise v1.9, which is built against
 // Kubernetes 1.32.10 (staging modules v0.32.10).
+//
+// github.com/openkruise/kruise is v1.9.1, not v1.9.0: the module proxy serves a v1.9.0 that the
+// checksum database has no record of and whose content is Kruise's unreleased master (v1beta1
+// CloneSet, different webhook paths and CRDs). v1.9.1 is verified by the checksum database and
+// its go.mod, CRDs and webhook manifests are byte-identical to ../shared/kruise/*v1.9.0*.
+//
+// github.com/opencontainers/runc is raised from v1.2.1 (what Kubernetes 1.32.10 asks for) to
+// v1.2.9: Kruise v1.9.1 pulls opencontainers/selinux v1.13 and cyphar/filepath-securejoin
+// v0.6.0, which dropped securejoin.MkdirAllHandle, so kube-controller-manager does not compile
+// with runc v1.2.1. v1.2.9 is the same release line, ported to securejoin's pathrs-lite.
 module kruise-gitops.local/testcluster
 
 go 1.23.0
 
 require (
-	github.com/openkruise/kruise v1.9.0
+	github.com/openkruise/kruise v1.9.1
 	go.etcd.io/etcd/server/v3 v3.5.16
 	k8s.io/kubernetes v1.32.10
 )
@@ -88,9 +98,9 @@ require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/mxk/go-flowrate v0.0.0-20140419014527-cca7078d478f // indirect
 	github.com/opencontainers/go-digest v1.0.0 // indirect
-	github.com/opencontainers/runc v1.2.1 // indirect
+	github.com/opencontainers/runc v1.2.9 // indirect
 	github.com/opencontainers/runtime-spec v1.2.0 // indirect
-	github.com/opencontainers/selinux v1.13.0 // indirect
+	github.com/opencontainers/selinux v1.13.1 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/pquerna/cachecontrol v0.1.0 // indirect
 	github.com/prometheus/client_golang v1.19.1 // indirect
@@ -191,7 +201,7 @@ replace (
 	k8s.io/cli-runtime => k8s.io/cli-runtime v0.32.10
 	k8s.io/client-go => k8s.io/client-go v0.32.10
 	k8s.io/cloud-provider => k8s.io/cloud-provider v0.32.10
-	k8s.io/cluster-bootstrap => k8s.io/cluster-bootstrap v0.32.13 // v0.32.10 unavailable from the module proxy
+	k8s.io/cluster-bootstrap => k8s.io/cluster-bootstrap v0.32.13 // v0.32.10: module proxy answers 403
 	k8s.io/code-generator => k8s.io/code-generator v0.32.10
 	k8s.io/component-base => k8s.io/component-base v0.32.10
 	k8s.io/component-helpers => k8s.io/component-helpers v0.32.10
@@ -199,17 +209,17 @@ replace (
 	k8s.io/cri-api => k8s.io/cri-api v0.32.10
 	k8s.io/cri-client => k8s.io/cri-client v0.32.10
 	k8s.io/csi-translation-lib => k8s.io/csi-translation-lib v0.32.10
-	k8s.io/dynamic-resource-allocation => k8s.io/dynamic-resource-allocation v0.32.13 // v0.32.10 unavailable from the module proxy
-	k8s.io/endpointslice => k8s.io/endpointslice v0.32.5 // v0.32.10 unavailable from the module proxy
-	k8s.io/externaljwt => k8s.io/externaljwt v0.32.13 // v0.32.10 unavailable from the module proxy
+	k8s.io/dynamic-resource-allocation => k8s.io/dynamic-resource-allocation v0.32.13 // v0.32.10: no checksum database record
+	k8s.io/endpointslice => k8s.io/endpointslice v0.32.5 // v0.32.10: module proxy answers 403
+	k8s.io/externaljwt => k8s.io/externaljwt v0.32.13 // v0.32.10: module proxy answers 403
 	k8s.io/kms => k8s.io/kms v0.32.10
-	k8s.io/kube-aggregator => k8s.io/kube-aggregator v0.32.13 // v0.32.10 unavailable from the module proxy
-	k8s.io/kube-controller-manager => k8s.io/kube-controller-manager v0.32.6 // v0.32.10 unavailable from the module proxy
+	k8s.io/kube-aggregator => k8s.io/kube-aggregator v0.32.13 // v0.32.10: module proxy answers 403
+	k8s.io/kube-controller-manager => k8s.io/kube-controller-manager v0.32.6 // v0.32.10: module proxy answers 403
 	k8s.io/kube-proxy => k8s.io/kube-proxy v0.32.10
 	k8s.io/kube-scheduler => k8s.io/kube-scheduler v0.32.10
 	k8s.io/kubectl => k8s.io/kubectl v0.32.10
 	k8s.io/kubelet => k8s.io/kubelet v0.32.10
-	k8s.io/metrics => k8s.io/metrics v0.32.11 // v0.32.10 unavailable from the module proxy
+	k8s.io/metrics => k8s.io/metrics v0.32.11 // v0.32.10: module proxy answers 403
 	k8s.io/mount-utils => k8s.io/mount-utils v0.32.10
 	k8s.io/pod-security-admission => k8s.io/pod-security-admission v0.32.10
 	k8s.io/sample-apiserver => k8s.io/sample-apiserver v0.32.10
