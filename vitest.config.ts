@@ -2,6 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Three projects: unit tests need nothing; integration tests share one real kube-apiserver
 // (+ controller-manager); e2e tests add kwok nodes and the real kruise-manager.
+// The control planes are started by the globalSetup files in test/cluster/ (see its README).
 export default defineConfig({
   test: {
     projects: [
@@ -10,6 +11,24 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/cluster/global-setup-integration.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/cluster/global-setup-e2e.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
         },
       },
     ],
