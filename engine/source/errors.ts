@@ -43,22 +43,23 @@ export interface GitFailure {
 
 type Rule = readonly [RegExp, SourceErrorKind, string | null];
 
-// First match wins, so specific causes come before the generic "could not read from remote"
-// that git prints after most of them. A null reason means: quote git's own line.
+// First match wins. Network failures come before key problems (ssh warns about a missing key
+// file before it even connects), and specific causes before the generic "could not read from
+// remote repository" that git prints after most of them. A null reason quotes git's own line.
 const RULES: readonly Rule[] = [
   [/host key verification failed|remote host identification has changed|no .*host key is known/, 'auth', 'the host key is not in the known_hosts file'],
-  [/permission denied \((publickey|password|keyboard-interactive)/, 'auth', 'the ssh key was rejected'],
+  [/operation too slow|operation timed out after \d+ milliseconds/, 'timeout', 'the server stopped sending data'],
+  [/could not resolve host|name or service not known|temporary failure in name resolution|nodename nor servname|no address associated with hostname/, 'unreachable', 'the host name does not resolve'],
+  [/connection refused|couldn't connect to server|failed to connect to/, 'unreachable', 'connection refused'],
+  [/connection timed out|operation timed out/, 'unreachable', 'the connection timed out'],
+  [/network is unreachable|no route to host/, 'unreachable', 'no route to the host'],
   [/(no such identity|load key .*|identity file .* not accessible)/, 'auth', 'the ssh key file cannot be used'],
+  [/permission denied \((publickey|password|keyboard-interactive)/, 'auth', 'the ssh key was rejected'],
   [/authentication failed|http basic: access denied|invalid username or password|invalid credentials/, 'auth', 'the credentials were rejected'],
   [/could not read (username|password)|terminal prompts disabled/, 'auth', 'the server asks for credentials and none were accepted'],
   [/returned error: 401\b/, 'auth', 'the server answered 401 Unauthorized'],
   [/returned error: 403\b/, 'auth', 'the server answered 403 Forbidden'],
   [/couldn't find remote ref|no such remote ref|not our ref|unadvertised object/, 'ref-not-found', 'the ref is not on the remote'],
-  [/operation too slow|timed out after \d+ milliseconds/, 'timeout', 'the server stopped sending data'],
-  [/could not resolve host|name or service not known|temporary failure in name resolution|nodename nor servname|no address associated with hostname/, 'unreachable', 'the host name does not resolve'],
-  [/connection refused|couldn't connect to server|failed to connect to/, 'unreachable', 'connection refused'],
-  [/connection timed out|operation timed out/, 'unreachable', 'the connection timed out'],
-  [/network is unreachable|no route to host/, 'unreachable', 'no route to the host'],
   [/ssl certificate problem|server certificate verification failed|certificate verify failed|unable to get local issuer certificate|ssl_connect|gnutls|\btls\b/, 'unreachable', 'the TLS connection failed (certificate not trusted?)'],
   [/does not appear to be a git repository|repository .*not found|returned error: 404\b/, 'unreachable', 'there is no git repository at this address'],
   [/returned error: 5\d\d\b/, 'unreachable', 'the server answered with an error (5xx)'],

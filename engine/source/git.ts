@@ -613,9 +613,16 @@ export class GitSource {
     }
     const detail = redact(e.stderr.trim(), this.secrets());
     const { kind, reason } = classifyGitFailure(detail);
-    const said = redact(reason, this.secrets());
+    let said = redact(reason, this.secrets());
     switch (kind) {
       case 'auth': {
+        if (this.remote.transport === 'http' || this.remote.transport === 'https') {
+          // git's own words ("could not read Username") describe its prompt, not the problem.
+          const sent = this.credentials() !== undefined;
+          said = !sent ? 'the server requires credentials'
+            : /403/.test(said) ? 'the server answered 403 Forbidden: the token may not read this repository'
+              : 'the credentials were rejected';
+        }
         const hint = this.authHint(said);
         return new SourceError('auth', `authentication failed for ${url} (${said}): ${hint}`, { url, hint, detail });
       }
