@@ -25,3 +25,13 @@ export {
 } from './git.js';
 export { SourceError, classifyGitFailure, type GitFailure, type SourceErrorKind } from './errors.js';
 export { parseGitUrl, redact, type GitUrl, type Transport } from './url.js';
+export {
+  startWebhookServer,
+  verifySignature,
+  pushMatchesRef,
+  MAX_BODY_BYTES,
+  type PushEvent,
+  type WebhookProvider,
+  type WebhookServer,
+  type WebhookServerOptions,
+} from './webhook.js';
