@@ -640,8 +640,12 @@ export class GitSource {
         const hint = 'set ref to an existing branch, tag or commit SHA';
         return new SourceError('ref-not-found', `ref '${this.ref}' not found in ${url}: ${said}; ${hint}`, { url, hint, detail });
       }
-      default:
-        return new SourceError('git', `git ${what} failed for ${url}: ${said}`, { url, detail });
+      default: {
+        const hint = /\.lock': file exists/i.test(detail)
+          ? `another git process is using the cache (a lock older than ${STALE_LOCK_MS / 1000} s is removed by itself)`
+          : undefined;
+        return new SourceError('git', `git ${what} failed for ${url}: ${said}${hint ? `; ${hint}` : ''}`, { url, hint, detail });
+      }
     }
   }
 

@@ -2,7 +2,7 @@
  * GitSource against real repositories made with git in a temp directory: ref kinds, new commits,
  * checkouts and their repair, force-push detection, and the failure kinds.
  */
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GitSource, SourceError, type GitSourceOptions } from '../../../engine/source/index.js';
@@ -85,6 +85,19 @@ describe('ref resolution', () => {
     expect((await fresh.fetch()).sha).toBe(orphan);
   });
 
+  it('follows a full ref outside heads and tags (a pull request head)', async () => {
+    commit(work, { a: '1' }, 'one');
+    git(work, 'checkout', '-q', '-b', 'pr');
+    const prHead = commit(work, { a: 'pr' }, 'proposed change');
+    git(work, 'checkout', '-q', 'main');
+    git(work, 'update-ref', 'refs/pull/1/head', prHead);
+    git(work, 'branch', '-q', '-D', 'pr');
+    expect(await source({ ref: 'refs/pull/1/head' }).fetch()).toMatchObject({ sha: prHead, refName: 'refs/pull/1/head' });
+    const err = await failure(source({ ref: 'refs/pull/2/head' }).fetch());
+    expect(err.kind).toBe('ref-not-found');
+    expect(err.message).toContain("ref 'refs/pull/2/head' not found in");
+  });
+
   it('prefers a branch over a tag of the same name', async () => {
     const tagged = commit(work, { a: '1' }, 'one');
     git(work, 'tag', 'stable');
@@ -160,6 +173,23 @@ describe('fetching changes', () => {
     rmSync(join(src.mirrorDir, 'HEAD'));
     expect((await src.fetch()).sha).toBe(sha);
     expect(existsSync(join(src.mirrorDir, 'HEAD'))).toBe(true);
+  });
+
+  it('removes a stale lock file left by a killed git, but not a fresh one', async () => {
+    commit(work, { a: '1' }, 'one');
+    const src = source();
+    await src.fetch();
+    const two = commit(work, { a: '2' }, 'two');
+    const lock = join(src.mirrorDir, 'refs', 'heads', 'main.lock');
+    writeFileSync(lock, '');
+    const err = await failure(src.fetch());
+    expect(err.kind).toBe('git');
+    expect(err.message).toContain('main.lock');
+
+    const tenMinutesAgo = new Date(Date.now() - 600_000);
+    utimesSync(lock, tenMinutesAgo, tenMinutesAgo);
+    expect((await src.fetch()).sha).toBe(two);
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('accepts file:// URLs', async () => {

@@ -37,6 +37,8 @@ describe('parseGitUrl', () => {
       'https://host.example.com/': /no repository path/,
       'file://remote-host/x': /local path/,
       'ssh://me:hunter22@host/x.git': /cannot carry a password/,
+      'https://bot:hunter22@git.example.com/': /no repository path/,
+      'ftp://bot:hunter22@git.example.com/x.git': /scheme 'ftp'/,
       'https://x\n.example.com/a': /control characters/,
     };
     for (const [input, why] of Object.entries(cases)) {
