@@ -1,5 +1,7 @@
 /** The `kgitops` command line. */
 import { Command, CommanderError } from 'commander';
+import { registerStatus } from './status.js';
+import { registerSync } from './sync.js';
 import { registerSynth } from './synth.js';
 import { ExitCode } from './output.js';
 
@@ -11,10 +13,15 @@ const program = new Command()
   .exitOverride();
 
 registerSynth(program);
+registerSync(program);
+registerStatus(program);
 
 program.addHelpText('after', `
 Start with:
-  kgitops synth examples     synthesize and validate the example shop`);
+  kgitops synth examples                 synthesize and validate the example shop
+  kgitops sync --repo . --path examples --simulate --once
+                                          apply it once to the built-in simulated cluster
+  kgitops status --app shop --kubeconfig ~/.kube/config`);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,113 @@
+/**
+ * `kgitops status`: what the engine last did (from the ApplySet parent in the cluster) and how
+ * every object is doing right now (health read live).
+ */
+import type { Command } from 'commander';
+import { LABEL_PART_OF, applySetId, parentName, readParent } from '../apply/applyset.js';
+import { type Cluster, keyOf, objectId } from '../cluster/types.js';
+import { ConfigError, type ConfigFlags, loadConfig } from '../config.js';
+import { assessHealth, worstHealth } from '../health/index.js';
+import type { HistoryEntry, ObjectStatus, StatusSnapshot } from '../state.js';
+import { ExitCode, type OutputFormat, parseFormat } from './output.js';
+import { addEngineOptions, connect } from './sync.js';
+import { reportCrash } from './synth.js';
+
+export interface AppStatus {
+  readonly app: string;
+  readonly cluster: string;
+  readonly simulated: boolean;
+  readonly status?: StatusSnapshot;
+  readonly objects: ObjectStatus[];
+  readonly health: string;
+  readonly history: HistoryEntry[];
+}
+
+export function registerStatus(program: Command): void {
+  addEngineOptions(program.command('status'))
+    .description('Show the app\'s commit, sync state, per-object health and the last reconciles')
+    .option('-o, --output <format>', 'text or json', parseFormat, 'text')
+    .addHelpText('after', `
+Exit codes: 0 synced, 1 failed or never synced, 2 error (e.g. the cluster is unreachable).
+
+Health: Current, Progressing, PausedAtPartition (a partition or paused holds the update, the
+allowed pods are updated and ready), Failed, Missing.`)
+    .action(async (opts: ConfigFlags & { output: OutputFormat }) => {
+      process.exitCode = await runStatus(opts);
+    });
+}
+
+/** Reads the parent and the live members; the health is re-assessed from the live objects. */
+export async function readStatus(cluster: Cluster, app: string, parentNamespace: string): Promise<AppStatus> {
+  const ref = { name: parentName(app), namespace: parentNamespace };
+  const parent = await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', ...ref });
+  const state = readParent(parent);
+  const recorded = state.data.status?.objects ?? [];
+  const selector = `${LABEL_PART_OF}=${applySetId(ref)}`;
+  const live = new Map<string, any>();
+  const groups = new Map<string, { apiVersion: string; kind: string; namespaces: Set<string | undefined> }>();
+  for (const o of recorded) {
+    const g = groups.get(`${o.apiVersion}/${o.kind}`) ?? { apiVersion: o.apiVersion, kind: o.kind, namespaces: new Set() };
+    g.namespaces.add(o.namespace);
+    groups.set(`${o.apiVersion}/${o.kind}`, g);
+  }
+  await Promise.all([...groups.values()].flatMap((g) => [...g.namespaces].map(async (namespace) => {
+    const { items } = await cluster.list(g.apiVersion, g.kind, { namespace, labelSelector: selector }).catch(() => ({ items: [] }));
+    for (const item of items) live.set(objectId(keyOf(item)), item);
+  })));
+  const objects = recorded.map((o) => {
+    const h = assessHealth(live.get(o.id));
+    return { ...o, health: h.status, message: h.message };
+  });
+  return {
+    app, cluster: cluster.name, simulated: cluster.simulated, status: state.data.status, objects,
+    health: objects.length ? worstHealth(objects.map((o) => o.health)) : 'Unknown', history: state.data.history,
+  };
+}
+
+async function runStatus(opts: ConfigFlags & { output: OutputFormat }): Promise<number> {
+  try {
+    const config = loadConfig({ repo: '.', ...opts });
+    const cluster = await connect(config);
+    const s = await readStatus(cluster, config.app, config.parentNamespace);
+    if (opts.output === 'json') process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    else process.stdout.write(formatStatus(s));
+    if (!s.status) {
+      process.stderr.write(`no state found: app "${config.app}" has no ConfigMap ${parentName(config.app)} in namespace ${config.parentNamespace}\n`);
+      return ExitCode.INVALID;
+    }
+    return s.status.sync === 'Synced' ? ExitCode.OK : ExitCode.INVALID;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+      return ExitCode.ERROR;
+    }
+    return reportCrash(e);
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n';
+}
+
+export function formatStatus(s: AppStatus): string {
+  const st = s.status;
+  let out = s.simulated ? 'SIMULATION: this cluster is simulated in-process\n' : '';
+  out += table([
+    ['APP', 'CLUSTER', 'COMMIT', 'SYNC', 'HEALTH', 'MESSAGE'],
+    [s.app, s.cluster, st?.appliedCommit?.slice(0, 12) ?? '-', st?.sync ?? 'Unknown', s.health, st?.message ?? 'never synced'],
+  ]);
+  if (st?.attemptedCommit && st.attemptedCommit !== st.appliedCommit) out += `last attempt: commit ${st.attemptedCommit.slice(0, 12)}\n`;
+  for (const e of st?.errors ?? []) out += `error: ${e.object ? `${e.object.kind} ${e.object.name}: ` : ''}${e.message}\n`;
+  if (s.objects.length) {
+    out += `\n${table([['KIND', 'NAMESPACE', 'NAME', 'HEALTH', 'MESSAGE'], ...s.objects.map((o) => [o.kind, o.namespace ?? '-', o.name, o.health, o.message])])}`;
+  }
+  if (s.history.length) {
+    out += `\n${table([['TIME', 'COMMIT', 'RESULT', 'DURATION', 'CHANGES'], ...s.history.map((h) => [
+      h.time.replace('T', ' ').slice(0, 19), h.commit.slice(0, 12), h.result + (h.historyRewritten ? ' (history rewritten)' : ''),
+      `${(h.durationMs / 1000).toFixed(1)} s`,
+      `+${h.changes.created} ~${h.changes.updated} -${h.changes.pruned}${h.changes.driftCorrected ? ` drift ${h.changes.driftCorrected}` : ''}`,
+    ])])}`;
+  }
+  return out;
+}

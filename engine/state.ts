@@ -1,0 +1,85 @@
+/**
+ * What the engine remembers between reconciles. It lives in the cluster (on the ApplySet parent
+ * ConfigMap), never only in memory: a restarted engine reads it and carries on.
+ */
+import type { Diagnostic } from '../dsl/diagnostics.js';
+import type { HealthStatus } from './health/index.js';
+
+/** Per member: what we last wrote, for the no-op fast path. Keyed by objectId(). */
+export type Inventory = Record<string, InventoryEntry>;
+
+export interface InventoryEntry {
+  readonly apiVersion: string;
+  /** Desired hash we applied. */
+  readonly hash: string;
+  /** metadata.generation right after our write (kinds with a spec and a status subresource). */
+  readonly generation?: number;
+  /** metadata.resourceVersion right after our write (kinds without a generation). */
+  readonly resourceVersion?: string;
+}
+
+export type SyncState = 'Synced' | 'OutOfSync' | 'Failed' | 'Progressing';
+
+export interface ObjectStatus {
+  readonly id: string;
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name: string;
+  readonly health: HealthStatus;
+  readonly message: string;
+}
+
+export interface StatusSnapshot {
+  readonly app: string;
+  /** Commit the cluster runs (last good). */
+  readonly appliedCommit?: string;
+  /** Commit of the last attempt (may be a failed one). */
+  readonly attemptedCommit?: string;
+  readonly sync: SyncState;
+  readonly message: string;
+  readonly time: string;
+  readonly objects: ObjectStatus[];
+  /** Errors of the last attempt (synth, validation, API). */
+  readonly errors?: Diagnostic[];
+}
+
+export interface ChangeCounts {
+  readonly created: number;
+  readonly updated: number;
+  readonly pruned: number;
+  readonly unchanged: number;
+  readonly driftCorrected: number;
+}
+
+export interface DriftRecord {
+  readonly id: string;
+  /** Fields that differed, e.g. `.spec.replicas`; empty when only a diff was seen. */
+  readonly fields: string[];
+  /** Field managers that had changed them, e.g. `kubectl-edit`. */
+  readonly managers: string[];
+}
+
+export interface HistoryEntry {
+  readonly commit: string;
+  readonly time: string;
+  readonly durationMs: number;
+  readonly result: 'Succeeded' | 'Failed' | 'Interrupted';
+  readonly message: string;
+  readonly changes: ChangeCounts;
+  readonly drift?: DriftRecord[];
+  /** Set when the new commit is not a descendant of the previous one (force-push). */
+  readonly historyRewritten?: boolean;
+}
+
+export interface ConfigMapData {
+  readonly inventory: Inventory;
+  readonly status: StatusSnapshot | undefined;
+  readonly history: HistoryEntry[];
+}
+
+export const HISTORY_LIMIT = 10;
+
+export function pushHistory(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
+  return [entry, ...history].slice(0, HISTORY_LIMIT);
+}

@@ -1,0 +1,109 @@
+/**
+ * Dependencies of a repo's cdk8s app, per checked-out commit:
+ *  - a repo with a lockfile gets `npm ci --ignore-scripts` (no install scripts from the repo run)
+ *    into a node_modules cached by the lockfile's hash, so a commit that does not touch the
+ *    lockfile installs nothing;
+ *  - a repo without one runs against the engine's own packages (kruise-gitops, cdk8s,
+ *    cdk8s-plus-33, constructs, tsx) through a node_modules of symlinks, so one module instance
+ *    of cdk8s serves both the DSL and the app.
+ */
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { appEnvironment } from './run-app.js';
+
+const ENGINE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface DependencyOptions {
+  /** Where cached node_modules directories live. */
+  readonly cacheDir: string;
+  /** @default 10 minutes */
+  readonly installTimeoutMs?: number;
+  readonly onProgress?: (message: string) => void;
+}
+
+export class DependencyError extends Error {
+  constructor(message: string, public readonly hint?: string) {
+    super(message);
+    this.name = 'DependencyError';
+  }
+}
+
+const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json'];
+
+/** Finds the nearest directory (from appDir up to repoRoot) with a package.json. */
+function packageRoot(appDir: string, repoRoot: string): string | undefined {
+  for (let d = appDir; d.startsWith(repoRoot); d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    if (d === repoRoot) break;
+  }
+  return undefined;
+}
+
+/** Makes `node_modules` available to the app in `appDir` (inside the checkout at `repoRoot`). */
+export async function prepareDependencies(appDir: string, repoRoot: string, o: DependencyOptions): Promise<'lockfile' | 'engine'> {
+  const root = packageRoot(appDir, repoRoot);
+  const lock = root && LOCKFILES.map((f) => join(root, f)).find(existsSync);
+  if (root && lock) {
+    const hash = createHash('sha256').update(readFileSync(lock)).update(readFileSync(join(root, 'package.json'))).digest('hex').slice(0, 24);
+    const cached = join(o.cacheDir, 'node_modules', hash);
+    if (!existsSync(join(cached, 'node_modules'))) await install(root, cached, o);
+    link(join(root, 'node_modules'), join(cached, 'node_modules'));
+    return 'lockfile';
+  }
+  link(join(root ?? appDir, 'node_modules'), engineRuntime(o.cacheDir));
+  return 'engine';
+}
+
+async function install(pkgRoot: string, cached: string, o: DependencyOptions): Promise<void> {
+  o.onProgress?.('installing the repo\'s dependencies (npm ci --ignore-scripts; the lockfile changed) ...');
+  const tmp = `${cached}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  for (const f of ['package.json', ...LOCKFILES]) if (existsSync(join(pkgRoot, f))) copyFileSync(join(pkgRoot, f), join(tmp, f));
+  await new Promise<void>((resolve, reject) => {
+    execFile('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], {
+      cwd: tmp, env: appEnvironment(), timeout: o.installTimeoutMs ?? 600_000, maxBuffer: 16 * 1024 * 1024,
+    }, (err, _stdout, stderr) => {
+      if (err) reject(new DependencyError(`npm ci failed: ${stderr.trim().split('\n').slice(-5).join(' | ') || err.message}`,
+        'check package.json and the lockfile of the repo; install scripts are not run'));
+      else resolve();
+    });
+  });
+  // Rename into place last, so that a half-finished install is never mistaken for a cached one.
+  renameSync(tmp, cached);
+}
+
+function link(at: string, target: string): void {
+  try {
+    const st = lstatSync(at);
+    if (st.isSymbolicLink()) rmSync(at);
+    else return; // a real node_modules in the checkout: leave it
+  } catch { /* absent */ }
+  symlinkSync(target, at, 'dir');
+}
+
+/**
+ * A node_modules of symlinks to the engine's packages, plus `kruise-gitops` itself. Built once
+ * per cache directory (rebuilt when the engine's dependencies change).
+ */
+export function engineRuntime(cacheDir: string): string {
+  const lockHash = createHash('sha256').update(readFileSync(join(ENGINE_ROOT, 'package-lock.json'))).digest('hex').slice(0, 16);
+  const dir = join(cacheDir, 'runtime', lockHash, 'node_modules');
+  if (existsSync(join(dir, 'kruise-gitops'))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const source = join(ENGINE_ROOT, 'node_modules');
+  for (const entry of readdirSync(source)) {
+    if (entry === 'kruise-gitops') continue;
+    symlinkSync(join(source, entry), join(tmp, entry), 'dir');
+  }
+  symlinkSync(ENGINE_ROOT.replace(/\/$/, ''), join(tmp, 'kruise-gitops'), 'dir');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dirname(dir), { recursive: true });
+  renameSync(tmp, dir);
+  return dir;
+}
