@@ -26,6 +26,8 @@ export interface RenderedObject {
   readonly constructPath: string;
   /** `file:line:col` of the declaration, when known. */
   readonly source?: string;
+  /** Indexes (in the same result) of the objects this one depends on (cdk8s addDependency). */
+  readonly dependsOn?: number[];
 }
 
 export interface RenderResult {
@@ -67,6 +69,8 @@ export class App extends Cdk8sApp {
     linkApiObjectDependencies(all);
 
     const objects: RenderedObject[] = [];
+    const indexOf = new Map<ApiObject, number>();
+    const dependencies: [number, ApiObject[]][] = [];
     const stems = chartStems(this.charts);
     for (const chart of this.charts) {
       const stem = stems.get(chart)!;
@@ -89,12 +93,19 @@ export class App extends Cdk8sApp {
           delete manifest.metadata.namespace;
         }
         const rendered: RenderedObject = { manifest, chart: stem, constructPath: declaredBy.node.path, ...sourceOf(declaredBy) };
+        indexOf.set(o, objects.length);
+        const deps = o.node.dependencies.filter((d): d is ApiObject => d instanceof ApiObject);
+        if (deps.length) dependencies.push([objects.length, deps]);
         objects.push(rendered);
         if (!rules) continue;
         for (const d of checkRules(manifest)) {
           diagnostics.push({ ...d, object: objectRef(manifest), constructPath: rendered.constructPath, source: rendered.source });
         }
       }
+    }
+    for (const [i, deps] of dependencies) {
+      const idx = deps.map((d) => indexOf.get(d)).filter((x): x is number => x !== undefined);
+      if (idx.length) objects[i] = { ...objects[i], dependsOn: idx };
     }
     return { objects, diagnostics };
   }

@@ -51,7 +51,7 @@ export interface ReconcileResult {
   readonly historyRewritten?: boolean;
 }
 
-interface SynthCacheEntry { readonly objects: { manifest: KubeObject; constructPath?: string; source?: string }[]; readonly errors: Diagnostic[] }
+interface SynthCacheEntry { readonly objects: { manifest: KubeObject; constructPath?: string; source?: string; dependsOn?: number[] }[]; readonly errors: Diagnostic[] }
 
 const NO_CHANGES: ChangeCounts = { created: 0, updated: 0, pruned: 0, unchanged: 0, driftCorrected: 0 };
 
@@ -171,6 +171,10 @@ export class Reconciler {
       }
     }
     if (discoveryErrors.length) return fail(dedupe(discoveryErrors), `commit ${short} cannot be applied: ${discoveryErrors[0].message}`);
+    // cdk8s dependencies, from object indexes to ids.
+    render.objects.forEach((o, i) => {
+      if (o.dependsOn?.length) desired[i] = { ...desired[i], dependsOn: o.dependsOn.map((j) => desired[j].id) };
+    });
 
     // 5. Plan
     let planned: Plan;

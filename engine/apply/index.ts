@@ -181,8 +181,16 @@ export async function applyPlan(planned: PlannedObject[], prune: PruneCandidate[
       record(d.planned, d.planned.live!);
     }
     const todo = decisions.filter((x) => x.write !== 'none');
+    // cdk8s dependencies: an object waits for the writes of the objects it depends on.
+    const written = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+    for (const d of todo) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => { resolve = r; });
+      written.set(d.planned.desired.id, { promise, resolve });
+    }
     await pool(todo, concurrency, o.signal, async (d) => {
       const p = d.planned;
+      await Promise.all((p.desired.dependsOn ?? []).map((id) => written.get(id)?.promise));
       try {
         const live = await cluster.apply(p.desired.manifest, { fieldManager: FIELD_MANAGER, force: d.write === 'force' });
         out.writes++;
@@ -192,6 +200,8 @@ export async function applyPlan(planned: PlannedObject[], prune: PruneCandidate[
         o.onProgress?.(`${p.action === 'create' ? 'created' : d.drift ? 'corrected drift in' : 'updated'} ${describeKey(keyOf(p.desired.manifest))}`);
       } catch (e) {
         out.errors.push(errorDiagnostic(p, e, e instanceof ApiError ? `apply/${e.reason.toLowerCase()}` : 'apply/error'));
+      } finally {
+        written.get(p.desired.id)!.resolve();
       }
     });
   };

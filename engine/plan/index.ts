@@ -21,6 +21,8 @@ export interface DesiredObject {
   readonly hash: string;
   readonly constructPath?: string;
   readonly source?: string;
+  /** Ids of desired objects that must be written before this one (cdk8s dependencies). */
+  readonly dependsOn?: string[];
 }
 
 export interface PlannedObject {
