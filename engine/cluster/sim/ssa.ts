@@ -108,7 +108,10 @@ export function applyFields(o: {
   for (const e of entries) {
     if (own(e)) continue;
     for (const q of e.fields) {
-      const touched = A.has(q) || aPrefixes.has(q) || hasAncestorIn(q, A);
+      // A field this apply sets, or one inside a field it replaces. An owned map that only
+      // gains children is no conflict (the apiserver compares leaves), unless it stops being a map.
+      const touched = A.has(q) || hasAncestorIn(q, A)
+        || (aPrefixes.has(q) && !isPlainObject(valueAt(o.live, pathOf(q)).value));
       if (!touched || leafEqual(merged0, o.live, q)) continue;
       conflicts.push({ field: describePath(pathOf(q)), manager: e.manager });
       taken.set(e, [...(taken.get(e) ?? []), q]);
