@@ -218,8 +218,8 @@ describe('CloneSet', () => {
     expect(cs.status.labelSelector).toBe('app=web');
     expect(cs.status.availableReplicas).toBe(3);
     for (const p of e.sim.pods(KEY)) {
-      expect(p.metadata.labels['controller-revision-hash']).toBe(cs.status.updateRevision);
-      expect(p.metadata.labels['apps.kruise.io/cloneset-instance-id']).toBe(p.metadata.name.slice('web-'.length));
+      expect(p.metadata.labels?.['controller-revision-hash']).toBe(cs.status.updateRevision);
+      expect(p.metadata.labels?.['apps.kruise.io/cloneset-instance-id']).toBe(p.metadata.name.slice('web-'.length));
     }
     expect(cs.metadata.managedFields!.find((m) => m.manager === 'kruise-manager')).toMatchObject({ operation: 'Update', subresource: 'status' });
   });
