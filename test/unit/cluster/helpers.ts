@@ -11,6 +11,8 @@ export interface Env {
   readonly clock: FakeClock;
   /** Current stored object. */
   get(key: ObjectKey): Promise<KubeObject>;
+  /** The status once the controller has observed the current generation, else {} (never trust a stale counter). */
+  observed(key: ObjectKey): Promise<Record<string, any>>;
   /** Advances the clock in steps, calling `check` after each. */
   tick(ms: number, step?: number, check?: () => void | Promise<void>): Promise<void>;
   /** Advances until `cond` holds (or fails after `limitMs`). */
@@ -27,6 +29,10 @@ export async function env(o: SimClusterOptions = {}, namespaces: string[] = ['sh
       const o = await sim.get(key);
       if (!o) throw new Error(`${key.kind} ${key.name} not found`);
       return o;
+    },
+    async observed(key) {
+      const o = await e.get(key);
+      return o.status && o.status.observedGeneration >= (o.metadata.generation ?? 0) ? o.status : {};
     },
     async tick(ms, step = 100, check) {
       for (let t = 0; t < ms; t += step) {
