@@ -15,7 +15,7 @@ import type {
 import { applyDefaults, validate } from './admission.js';
 import { Discovery, isKruiseGroup } from './discovery.js';
 import { Faults, type FaultHandle, type FaultRule, type SimRequest, type SimVerb } from './faults.js';
-import { clone, deepEqual, isPlainObject } from './fields.js';
+import { clone, deepEqual, describePath, isPlainObject, pathOf } from './fields.js';
 import { Random } from './hash.js';
 import { Runtime, DEFAULT_TIMING, type SimTiming } from './runtime.js';
 import { matchesRequirements, parseSelector } from './selector.js';
@@ -265,6 +265,21 @@ export class SimCluster implements Cluster {
         && (e.involvedObject.namespace ?? '') === (involved.namespace ?? '')))
       .sort((a, b) => Number(a.metadata.annotations?.['sim.kgitops.io/seq'] ?? 0) - Number(b.metadata.annotations?.['sim.kgitops.io/seq'] ?? 0))
       .map((e) => clone(e));
+  }
+
+  /**
+   * Field ownership of an object in a readable list form: per managedFields entry, the paths it
+   * owns as the apiserver prints them in conflicts (`.spec.replicas`,
+   * `.spec.template.spec.containers[name="web"].image`). Undefined if the object does not exist.
+   */
+  owners(key: ObjectKey): { manager: string; operation: 'Apply' | 'Update'; subresource?: string; fields: string[] }[] | undefined {
+    const info = this.discovery.resource(key.apiVersion, key.kind);
+    const s = this.store.get(idOf(gkOf(key.apiVersion, key.kind), info?.namespaced === false ? undefined : key.namespace ?? 'default', key.name));
+    if (!s) return undefined;
+    return s.entries.map((e) => ({
+      manager: e.manager, operation: e.operation, ...(e.subresource ? { subresource: e.subresource } : {}),
+      fields: [...e.fields].map(pathOf).filter((p) => p[p.length - 1] !== '.').map(describePath).sort(),
+    }));
   }
 
   /** The simulated pods, optionally only those a workload controls. */

@@ -146,6 +146,20 @@ describe('server-side apply', () => {
     expect(fields(fixed, 'kubectl-edit', 'Update')).toEqual({ 'f:metadata': { 'f:labels': { 'f:edited': {} } } });
   });
 
+  it('owners() lists each manager\'s fields as conflict paths', async () => {
+    const sim = new SimCluster({ clock: new FakeClock() });
+    const live = await sim.apply(cloneSet(), { fieldManager: 'kgitops' });
+    await sim.update({ ...live, spec: { ...live.spec, replicas: 7 } }, 'kubectl-edit');
+    expect(sim.owners({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name: 'web', namespace: 'default' })).toEqual([
+      {
+        manager: 'kgitops', operation: 'Apply',
+        fields: ['.spec.selector.matchLabels.app', '.spec.template.metadata.labels.app', '.spec.template.spec.containers[name="web"].image', '.spec.template.spec.containers[name="web"].name'],
+      },
+      { manager: 'kubectl-edit', operation: 'Update', fields: ['.spec.replicas'] },
+    ]);
+    expect(sim.owners({ ...KEY, name: 'missing' })).toBeUndefined();
+  });
+
   it('an Update with a stale resourceVersion is a 409', async () => {
     const sim = new SimCluster({ clock: new FakeClock() });
     const a = await sim.apply(cm({ a: '1' }), { fieldManager: 'kgitops' });
