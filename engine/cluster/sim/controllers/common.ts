@@ -84,7 +84,6 @@ export interface Condition {
 
 /** Sets a condition; lastTransitionTime moves only when the status changes. */
 export function setCondition(conds: Condition[] | undefined, c: Condition, now: string, withUpdateTime = false): Condition[] {
-  const list = (conds ?? []).filter((x) => x.type !== c.type);
   const prev = (conds ?? []).find((x) => x.type === c.type);
   const next: Condition = {
     type: c.type, status: c.status,
@@ -93,7 +92,8 @@ export function setCondition(conds: Condition[] | undefined, c: Condition, now: 
     ...(withUpdateTime ? { lastUpdateTime: c.lastUpdateTime ?? now } : {}),
     lastTransitionTime: prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : now,
   };
-  return [...list, next];
+  // A condition keeps its place in the list; a new one goes last.
+  return prev ? (conds ?? []).map((x) => (x.type === c.type ? next : x)) : [...(conds ?? []), next];
 }
 
 /** In-place update of a pod: marks it not ready (Kruise's InPlaceUpdateReady gate), then patches images. */
