@@ -475,12 +475,17 @@ export class SimCluster implements Cluster {
   /**
    * Stores a new version unless nothing changed (a no-op write does not bump resourceVersion,
    * as on a real apiserver). metadata.generation moves when anything but metadata and status
-   * changed, as for a custom resource with a status subresource.
+   * changed, as for a custom resource with a status subresource; kinds the apiserver keeps no
+   * generation for (ConfigMap, Service, Pod, ...) have none.
    */
   private commit(id: string, gk: string, next: KubeObject, entries: FieldEntry[], live: Stored | undefined, dryRun: boolean): { obj: KubeObject; wrote: boolean } {
-    const prevGen = live?.obj.metadata.generation ?? 0;
-    const specChanged = !live || !deepEqual(specPart(live.obj), specPart(next));
-    next.metadata.generation = specChanged ? prevGen + 1 : prevGen;
+    if (this.discovery.hasGeneration(gk)) {
+      const prevGen = live?.obj.metadata.generation ?? 0;
+      const specChanged = !live || !deepEqual(specPart(live.obj), specPart(next));
+      next.metadata.generation = specChanged ? prevGen + 1 : prevGen;
+    } else {
+      delete next.metadata.generation;
+    }
     if (live && deepEqual(withoutVolatile(live.obj), withoutVolatile(next)) && sameEntries(live.entries, entries)) {
       return { obj: this.out(live.obj, next.apiVersion), wrote: false };
     }

@@ -16,6 +16,18 @@ const NOT_RESOURCES = new Set([
   'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'LocalSubjectAccessReview',
 ]);
 
+/**
+ * Built-in kinds whose registry strategy maintains metadata.generation; other built-ins (ConfigMap,
+ * Secret, Service, Pod, Namespace, ...) have none. Custom resources always have one.
+ */
+const BUILTIN_WITH_GENERATION = new Set([
+  'Deployment.apps', 'StatefulSet.apps', 'DaemonSet.apps', 'ReplicaSet.apps', 'ReplicationController',
+  'Job.batch', 'CronJob.batch', 'Ingress.networking.k8s.io', 'NetworkPolicy.networking.k8s.io',
+  'PodDisruptionBudget.policy', 'HorizontalPodAutoscaler.autoscaling', 'CustomResourceDefinition.apiextensions.k8s.io',
+  'MutatingWebhookConfiguration.admissionregistration.k8s.io', 'ValidatingWebhookConfiguration.admissionregistration.k8s.io',
+  'ValidatingAdmissionPolicy.admissionregistration.k8s.io', 'ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io',
+]);
+
 export const isKruiseGroup = (apiVersion: string): boolean => KRUISE_GROUPS.has(groupOf(apiVersion));
 
 /** The resource name of a core kind: Pod -> pods, Ingress -> ingresses, NetworkPolicy -> networkpolicies. */
@@ -46,6 +58,16 @@ export class Discovery {
     if (!info) return undefined;
     if (isKruiseGroup(apiVersion) && !this.kruise) return undefined;
     return { apiVersion, kind, plural: info.plural ?? pluralOf(kind), namespaced: info.namespaced ?? true };
+  }
+
+  /** Whether objects of a group-kind (`CloneSet.apps.kruise.io`) carry metadata.generation. */
+  hasGeneration(gk: string): boolean {
+    if (BUILTIN_WITH_GENERATION.has(gk)) return true;
+    const dot = gk.indexOf('.');
+    const group = dot === -1 ? '' : gk.slice(dot + 1);
+    if (KRUISE_GROUPS.has(group)) return true;
+    for (const list of this.crds.values()) if (list.some((r) => `${r.kind}.${groupOf(r.apiVersion)}` === gk)) return true;
+    return false;
   }
 
   /** Other served apiVersions of the same group and kind (for NotServedError's hint). */

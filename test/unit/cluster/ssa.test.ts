@@ -49,13 +49,14 @@ describe('field paths', () => {
 });
 
 describe('server-side apply', () => {
-  it('creates with uid, resourceVersion, generation 1, creationTimestamp from the clock and FieldsV1 managedFields', async () => {
+  it('creates with uid, resourceVersion, creationTimestamp from the clock and FieldsV1 managedFields (a ConfigMap has no generation)', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 23, 9, 0, 0));
     const sim = new SimCluster({ clock });
     const o = await sim.apply(cm({ a: '1' }, { team: 'x' }), { fieldManager: 'kgitops' });
     expect(o.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
     expect(o.metadata.resourceVersion).toMatch(/^\d+$/);
-    expect(o.metadata.generation).toBe(1);
+    expect(o.metadata.generation).toBeUndefined();
+    expect((await sim.apply(cloneSet(), { fieldManager: 'kgitops' })).metadata.generation).toBe(1);
     expect(o.metadata.creationTimestamp).toBe('2026-11-23T09:00:00Z');
     expect(o.metadata.managedFields).toEqual([{
       manager: 'kgitops', operation: 'Apply', apiVersion: 'v1', time: '2026-11-23T09:00:00Z', fieldsType: 'FieldsV1',
