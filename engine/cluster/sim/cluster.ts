@@ -621,6 +621,11 @@ export class SimCluster implements Cluster {
       return;
     }
     const seq = ++this.eventSeq;
+    // Like the apiserver's event TTL (1 h), so a long simulation does not pile them up.
+    if (seq % 100 === 0) {
+      const horizon = this.clock.now() - 3_600_000;
+      for (const s of this.store.list('Event')) if (Date.parse(s.obj.lastTimestamp ?? '') < horizon) this.store.remove(s.id);
+    }
     this.internalWrite({
       apiVersion: 'v1', kind: 'Event',
       metadata: {
