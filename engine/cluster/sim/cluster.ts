@@ -351,7 +351,9 @@ export class SimCluster implements Cluster {
 
   private async serve<T>(req: SimRequest, fn: () => T, wrote?: () => boolean): Promise<T> {
     await Promise.resolve(); // like a network call: never synchronous
-    const fault = this.faults.take(req, { verb: req.verb, ...(req.name ? { name: req.name } : {}), ...(req.namespace ? { namespace: req.namespace } : {}) });
+    const served = req.apiVersion && req.kind ? this.discovery.resource(req.apiVersion, req.kind) : undefined;
+    const info = served ? this.info(req.verb, served, req.name, req.namespace) : { verb: req.verb, ...(req.name ? { name: req.name } : {}), ...(req.namespace ? { namespace: req.namespace } : {}) };
+    const fault = this.faults.take(req, info);
     try {
       if (fault) throw fault;
       const r = fn();

@@ -280,6 +280,15 @@ describe('fault injection', () => {
     await expect(sim.apply(cm('a'), { fieldManager: 'kgitops-release' })).rejects.toMatchObject({ conflicts: [{ field: '.spec.updateStrategy.partition', manager: 'someone' }] });
   });
 
+  it('an error builder gets the request and the resource it is about', async () => {
+    const sim = new SimCluster({ clock: new FakeClock() });
+    await withNamespace(sim);
+    sim.failNext({ verb: 'delete', error: (req, info) => new ForbiddenError({ ...info, verb: req.verb }, 'RBAC') });
+    const err = await sim.delete({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name: 'web', namespace: 'shop' }).catch((e) => e);
+    expect(err.request).toEqual({ verb: 'delete', resource: 'apps.kruise.io/clonesets', name: 'web', namespace: 'shop' });
+    expect(err.message).toContain('delete apps.kruise.io/clonesets web in namespace shop is forbidden');
+  });
+
   it('times: Infinity fails until cancelled', async () => {
     const sim = new SimCluster({ clock: new FakeClock() });
     const h = sim.failNext({ verb: ['list', 'watch'], error: new TransientError({ verb: 'list' }, 429, 'slow down'), times: Infinity });
