@@ -457,6 +457,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
       `--kubeconfig=${kubeconfigPath}`,
       `--authentication-kubeconfig=${kubeconfigPath}`,
       `--authorization-kubeconfig=${kubeconfigPath}`,
+      '--authentication-skip-lookup', // no client CA configured: don't poll for its ConfigMap
       '--leader-elect=false',
       '--bind-address=127.0.0.1',
       `--secure-port=${kcmPort}`,
@@ -488,6 +489,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
         `--kubeconfig=${kubeconfigPath}`,
         `--authentication-kubeconfig=${kubeconfigPath}`,
         `--authorization-kubeconfig=${kubeconfigPath}`,
+        '--authentication-skip-lookup',
         '--leader-elect=false',
         '--bind-address=127.0.0.1',
         `--secure-port=${schedPort}`,
