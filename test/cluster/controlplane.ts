@@ -280,6 +280,15 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
   const logsDir = path.join(stateDir, 'logs');
   fs.mkdirSync(logsDir);
   const kubeconfigPath = path.join(stateDir, 'kubeconfig');
+  // Written first, so a concurrent reapStaleRuns() never mistakes this run for an orphan.
+  writeRunRecord(stateDir, {
+    ownerPid: process.pid,
+    persistent: !!opts.persistent,
+    level,
+    stateDir,
+    kubeconfigPath,
+    startedAt: new Date().toISOString(),
+  });
 
   const processes: TrackedProcess[] = [];
   let stopped = false;
@@ -381,14 +390,6 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
   };
 
   try {
-    writeRunRecord(stateDir, {
-      ownerPid: process.pid,
-      persistent: !!opts.persistent,
-      level,
-      stateDir,
-      kubeconfigPath,
-      startedAt: new Date().toISOString(),
-    });
     const [etcdPort, peerPort, apiPort, kcmPort, schedPort, webhookPort, kruiseProbePort] = await freePorts(7);
 
     // --- credentials: an admin bearer token (system:masters) and a service-account signing key
@@ -581,8 +582,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
     };
   } catch (e) {
     starting = false;
-    copyLogs();
-    await stop();
+    await stop(); // also copies the logs when KGITOPS_LOG_DIR is set
     if (e instanceof ControlPlaneError) throw e;
     const err = e as Error & { body?: unknown };
     throw new ControlPlaneError(

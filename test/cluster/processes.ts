@@ -174,6 +174,14 @@ export async function reapStaleRuns(
   for (const entry of entries) {
     const dir = path.join(runsDir, entry);
     const rec = readRunRecord(dir);
+    if (!rec) {
+      // A run being created right now has no record for a moment: leave young directories alone.
+      try {
+        if (Date.now() - fs.statSync(dir).mtimeMs < 60_000) continue;
+      } catch {
+        continue;
+      }
+    }
     if (rec?.persistent && !opts.includePersistent) continue;
     if (rec && !rec.persistent && rec.ownerPid !== process.pid && isAlive(rec.ownerPid)) continue;
     if (rec && rec.ownerPid === process.pid) continue;
