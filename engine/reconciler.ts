@@ -24,7 +24,8 @@ import {
   type StatusSnapshot,
 } from './state.js';
 import { prepareDependencies } from './synth/dependencies.js';
-import { synthesize } from './synth/index.js';
+import { appEnvironment, synthesize } from './synth/index.js';
+import { WarmSynthPool } from './synth/warm.js';
 
 /** Where commits come from. GitSource implements it; tests may use their own. */
 export interface Source {
@@ -60,6 +61,8 @@ export class Reconciler {
   private readonly synthCache = new Map<string, SynthCacheEntry>();
   private readonly parent: ApplySetParentRef;
   private readonly id: string;
+  /** A synth process started ahead of the next commit (apps on the engine's packages). */
+  private readonly warm = new WarmSynthPool(appEnvironment({ NODE_OPTIONS: '--max-old-space-size=2048' }));
 
   constructor(
     private readonly config: EngineConfig,
@@ -74,6 +77,11 @@ export class Reconciler {
 
   get applySetId(): string {
     return this.id;
+  }
+
+  /** Stops the spare synth worker. */
+  close(): void {
+    this.warm.close();
   }
 
   async reconcile(signal?: AbortSignal): Promise<ReconcileResult> {
@@ -137,8 +145,8 @@ export class Reconciler {
       try {
         const wt = await this.source.checkout(sha);
         const appDir = join(wt.dir, this.config.path);
-        await prepareDependencies(appDir, wt.dir, { cacheDir: this.config.cacheDir, onProgress: (m) => this.log.info(m) });
-        const r = await synthesize(appDir, { timeoutMs: this.config.synthTimeoutMs });
+        const deps = await prepareDependencies(appDir, wt.dir, { cacheDir: this.config.cacheDir, onProgress: (m) => this.log.info(m) });
+        const r = await synthesize(appDir, { timeoutMs: this.config.synthTimeoutMs, warm: deps === 'engine' ? this.warm : undefined });
         rendered = { objects: r.objects as unknown as SynthCacheEntry['objects'], errors: r.diagnostics.filter((d) => d.severity === 'error') };
         for (const w of r.diagnostics.filter((d) => d.severity === 'warning')) this.log.warn({ rule: w.rule }, w.message);
       } catch (e) {

@@ -104,6 +104,7 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
 
   if (opts.once) {
     const r = await reconciler.reconcile(controller.signal);
+    reconciler.close();
     printResult(r, opts.output);
     return r.result === 'Succeeded' || r.result === 'NoChange' ? ExitCode.OK : ExitCode.INVALID;
   }
@@ -122,6 +123,7 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
     log.info({ port: config.webhook.port }, 'push webhooks: POST /hooks/github, /hooks/gitlab, /hooks/generic');
   }
   await engine.run(controller.signal);
+  reconciler.close();
   await webhook?.close();
   log.info('stopped');
   return ExitCode.OK;

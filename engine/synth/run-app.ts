@@ -11,6 +11,7 @@ import { join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import type { RenderedObject, SynthProtocolOutput } from '../../dsl/app.js';
+import { type SpawnResult, tsxEntry, type WarmSynthPool } from './warm.js';
 
 export interface Cdk8sConfig {
   /** The command that runs the app, e.g. `npx tsx main.ts`. */
@@ -26,6 +27,11 @@ export interface RunAppOptions {
   readonly maxHeapMiB?: number;
   /** Extra environment for the app (after the allow-list). */
   readonly env?: Record<string, string>;
+  /**
+   * Pre-started workers for `npx tsx <file>` apps that use the engine's packages (the sync
+   * engine passes one; a one-off `kgitops synth` runs the command as written).
+   */
+  readonly warm?: WarmSynthPool;
 }
 
 export interface AppRun {
@@ -82,14 +88,12 @@ export async function runApp(dir: string, options: RunAppOptions = {}): Promise<
   const protocolFile = join(work, 'synth.json');
   const outdir = join(work, 'dist');
   try {
-    const env = appEnvironment({
-      ...options.env,
-      KGITOPS_SYNTH_OUTPUT: protocolFile,
-      CDK8S_OUTDIR: outdir,
-      NODE_OPTIONS: `--max-old-space-size=${options.maxHeapMiB ?? 2048}`,
-      FORCE_COLOR: '0',
-    });
-    const result = await spawnWithTimeout(config.app, appDir, env, options.timeoutMs ?? 120_000);
+    const job = { ...options.env, KGITOPS_SYNTH_OUTPUT: protocolFile, CDK8S_OUTDIR: outdir, FORCE_COLOR: '0' };
+    const env = appEnvironment({ ...job, NODE_OPTIONS: `--max-old-space-size=${options.maxHeapMiB ?? 2048}` });
+    const entry = tsxEntry(config.app);
+    const result = options.warm && entry
+      ? await options.warm.run(appDir, entry, job, options.timeoutMs ?? 120_000)
+      : await spawnWithTimeout(config.app, appDir, env, options.timeoutMs ?? 120_000);
     const elapsed = () => Math.round(performance.now() - started);
     if (result.timedOut) {
       return failed(`the app did not finish within ${Math.round((options.timeoutMs ?? 120_000) / 1000)} s and was stopped`,
@@ -165,8 +169,6 @@ function readYamlOutput(outdir: string): { objects: RenderedObject[]; diagnostic
   }
   return { objects, diagnostics };
 }
-
-interface SpawnResult { code: number | null; stderr: string; timedOut: boolean }
 
 function spawnWithTimeout(command: string, cwd: string, env: Record<string, string>, timeoutMs: number): Promise<SpawnResult> {
   return new Promise((resolvePromise, reject) => {

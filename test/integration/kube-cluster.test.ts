@@ -70,7 +70,7 @@ describe('KubeCluster on a real apiserver', () => {
       await c.apply(cm(ns, 'w', { v: '1' }), { fieldManager: 'kgitops' });
       await c.apply(cm(ns, 'w', { v: '2' }), { fieldManager: 'kgitops' });
       await c.delete({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'w' });
-      await waitFor(() => events.length >= 3 || undefined, { timeoutMs: 10_000 });
+      await waitFor(async () => events.length >= 3 || undefined, { timeoutMs: 10_000 });
       w.stop();
       await w.done;
       expect(events.map((e) => `${e.type} ${e.object.metadata.name} ${e.object.data?.v ?? ''}`)).toEqual(['ADDED w 1', 'MODIFIED w 2', 'DELETED w 2']);
