@@ -225,6 +225,7 @@ export class Reconciler {
       // Steady state: the recorded status stands; rewrite it only when health changed.
       const objects = this.health(desired, planned.members);
       const previous = state.data.status!;
+      this.logHealthChanges(previous.objects, objects);
       const status: StatusSnapshot = { ...previous, sync: 'Synced', objects, time: new Date(this.clock.now()).toISOString() };
       if (!sameStatus(previous, status)) await writeState({ ...state.data, status }, state.groupKinds, state.namespaces).catch(() => {});
       return done({ result: 'NoChange', commit: sha, message: 'in sync', changes: { ...NO_CHANGES, unchanged: desired.length }, drift: [], errors: [], objects, historyRewritten });
@@ -233,8 +234,13 @@ export class Reconciler {
     // 6. Apply. First widen the parent's group-kinds so that a crash mid-apply still finds every member.
     this.log.info({ commit: short, changes: changes.length, prune: pruneCount }, 'applying');
     if (changes.length || pruneCount) {
-      await writeState({ ...state.data, status: this.snapshot(lastApplied, sha, 'Progressing', `applying commit ${short}`, state.data.status?.objects ?? []) },
-        [...new Set([...state.groupKinds, ...gks])], [...new Set([...state.namespaces, ...namespaces])]);
+      try {
+        await writeState({ ...state.data, status: this.snapshot(lastApplied, sha, 'Progressing', `applying commit ${short}`, state.data.status?.objects ?? []) },
+          [...new Set([...state.groupKinds, ...gks])], [...new Set([...state.namespaces, ...namespaces])]);
+      } catch (e) {
+        // Without a record of what we are about to do, we do not start: the state must stay findable.
+        return fail([diag('state/write', e)], `cannot record state on ConfigMap ${this.parent.namespace}/${this.parent.name}: ${(e as Error).message}`);
+      }
     }
     let outcome: ApplyOutcome;
     try {
@@ -262,6 +268,7 @@ export class Reconciler {
     const finalGks = outcome.errors.length || outcome.interrupted ? [...new Set([...state.groupKinds, ...gks])] : [...new Set([...gks, ...failedPrunes])];
     const liveNow = new Map([...planned.members, ...outcome.objects]);
     const objects = this.health(desired, liveNow);
+    this.logHealthChanges(state.data.status?.objects, objects);
     const ok = outcome.errors.length === 0 && !outcome.interrupted;
     const result: ReconcileResultKind = outcome.interrupted ? 'Interrupted' : ok ? 'Succeeded' : 'Failed';
     const message = outcome.interrupted
@@ -283,6 +290,19 @@ export class Reconciler {
     if (ok) this.log.info({ commit: short, durationMs: entry.durationMs }, message);
     else for (const e of outcome.errors) this.log.error({ rule: e.rule }, e.message);
     return done({ result, commit: sha, message, changes: counts, drift: outcome.drift, errors: outcome.errors, objects, historyRewritten });
+  }
+
+  /** Logs each object whose health changed since the recorded status. */
+  private logHealthChanges(before: ObjectStatus[] | undefined, after: ObjectStatus[]): void {
+    const was = new Map((before ?? []).map((o) => [o.id, o]));
+    for (const o of after) {
+      const prev = was.get(o.id);
+      if (prev?.health === o.health && prev?.message === o.message) continue;
+      const name = `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+      const line = `${name}: ${prev ? `${prev.health} -> ` : ''}${o.health} (${o.message})`;
+      if (o.health === 'Failed' || o.health === 'Missing') this.log.warn(line);
+      else this.log.info(line);
+    }
   }
 
   private health(desired: DesiredObject[], live: Map<string, KubeObject>): ObjectStatus[] {

@@ -1,5 +1,6 @@
 /** The `kgitops` command line. */
 import { Command, CommanderError } from 'commander';
+import { registerDemo } from './demo.js';
 import { registerStatus } from './status.js';
 import { registerSync } from './sync.js';
 import { registerSynth } from './synth.js';
@@ -15,6 +16,7 @@ const program = new Command()
 registerSynth(program);
 registerSync(program);
 registerStatus(program);
+registerDemo(program);
 
 program.addHelpText('after', `
 Start with:

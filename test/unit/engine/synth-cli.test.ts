@@ -45,17 +45,17 @@ describe('kgitops synth', () => {
     const r = await kgitops(['synth', 'examples']);
     expect(r.stderr).not.toMatch(/error/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^10 objects in 2 chart\(s\): AdvancedCronJob 1, CloneSet 1, DaemonSet 1, Namespace 2, Service 2, SidecarSet 1, StatefulSet 1, UnitedDeployment 1$/m);
+    expect(r.stdout).toMatch(/^11 objects in 2 chart\(s\): AdvancedCronJob 1, BroadcastJob 1, CloneSet 1, DaemonSet 1, Namespace 2, Service 2, SidecarSet 1, StatefulSet 1, UnitedDeployment 1$/m);
     expect(r.stdout).toContain('wrote examples/dist/shop.k8s.yaml (6 objects)');
     const docs = parseAllDocuments(readFileSync(join(ROOT, 'examples/dist/platform.k8s.yaml'), 'utf8')).map((d) => d.toJS());
-    expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'SidecarSet', 'DaemonSet', 'AdvancedCronJob']);
+    expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'SidecarSet', 'DaemonSet', 'BroadcastJob', 'AdvancedCronJob']);
   });
 
   it('prints a machine-readable summary with --output json', async () => {
     const r = await kgitops(['synth', 'examples', '--no-write', '-o', 'json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ ok: true, files: [], summary: { objects: 10, errors: 0, byChart: { shop: 6, platform: 4 } } });
+    expect(out).toMatchObject({ ok: true, files: [], summary: { objects: 11, errors: 0, byChart: { shop: 6, platform: 5 } } });
   });
 
   it('reports a TypeScript syntax error with file and line, exit 1, nothing written', async () => {

@@ -1,0 +1,101 @@
+/**
+ * `kgitops demo` (what `npm start` runs): the sync engine on the examples/ repo against the
+ * built-in simulated cluster, so that it runs on a fresh machine with nothing installed. With
+ * --kubeconfig the same engine runs against a real cluster instead.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { readStatus, formatStatus } from './status.js';
+import { connect, gitSource, printResult } from './sync.js';
+import { realClock } from '../clock.js';
+import { loadConfig } from '../config.js';
+import { SyncEngine } from '../engine.js';
+import { createLogger, type LogFormat } from '../log.js';
+import { Reconciler } from '../reconciler.js';
+import { ExitCode } from './output.js';
+import { reportCrash } from './synth.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+
+function git(args: string[], cwd: string): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+}
+
+/**
+ * The repo to watch: this checkout (its current branch, or commit when detached) when it is a
+ * git checkout; otherwise a fresh repo made from a copy of examples/.
+ */
+function examplesRepo(): { repo: string; ref: string; path: string; local: boolean } {
+  try {
+    const branch = git(['rev-parse', '--abbrev-ref', 'HEAD'], ROOT);
+    const ref = branch === 'HEAD' ? git(['rev-parse', 'HEAD'], ROOT) : branch;
+    if (git(['ls-tree', '--name-only', 'HEAD', 'examples/cdk8s.yaml'], ROOT)) return { repo: ROOT, ref, path: 'examples', local: true };
+  } catch { /* not a git checkout */ }
+  const dir = mkdtempSync(join(tmpdir(), 'kgitops-examples-'));
+  cpSync(join(ROOT, 'examples'), dir, { recursive: true, filter: (src) => !/\/(dist|node_modules)(\/|$)/.test(src) });
+  git(['init', '-q', '-b', 'main'], dir);
+  execFileSync('git', ['-c', 'user.name=kgitops', '-c', 'user.email=kgitops@localhost', 'commit', '-q', '--allow-empty', '-m', 'examples'], { cwd: dir });
+  git(['add', '-A'], dir);
+  execFileSync('git', ['-c', 'user.name=kgitops', '-c', 'user.email=kgitops@localhost', 'commit', '-q', '-m', 'examples'], { cwd: dir });
+  return { repo: dir, ref: 'main', path: '.', local: false };
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('Run the sync engine on the examples/ repo against the built-in simulated cluster (what npm start runs)')
+    .option('--kubeconfig <file>', 'use a real cluster instead of the simulation')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--interval <duration>', 'poll interval', '5s')
+    .option('--once', 'one reconcile, then print the status once the workloads settle, and exit')
+    .option('--log-format <format>', 'text or json', 'text')
+    .action(async (opts: { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat }) => {
+      process.exitCode = await runDemo(opts);
+    });
+}
+
+async function runDemo(opts: { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat }): Promise<number> {
+  try {
+    const src = examplesRepo();
+    const config = loadConfig({
+      repo: src.repo, ref: src.ref, path: src.path, app: 'shop', interval: opts.interval,
+      simulate: !opts.kubeconfig, kubeconfig: opts.kubeconfig, context: opts.context,
+    }, ROOT);
+    const log = createLogger({ format: opts.logFormat });
+    const cluster = await connect(config);
+    const banner = cluster.simulated
+      ? 'SIMULATION: kgitops runs against a cluster simulated in this process (Kruise-like controllers, pods that start and become ready); nothing reaches a real cluster. Pass --kubeconfig to use a real one.'
+      : `kgitops demo against the real cluster ${cluster.name}`;
+    process.stderr.write(`\n${banner}\nwatching ${src.repo}${src.path === '.' ? '' : `/${src.path}`} at ${src.ref}${src.local ? ' (commit a change under examples/ to see it applied)' : ''}\n\n`);
+    const reconciler = new Reconciler(config, cluster, gitSource(config), realClock, log);
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    process.once('SIGTERM', () => controller.abort());
+    if (opts.once) {
+      const r = await reconciler.reconcile(controller.signal);
+      printResult(r, 'text');
+      // Let the simulated controllers bring the pods up, then show where everything stands.
+      for (let i = 0; i < 40 && !controller.signal.aborted; i++) {
+        const s = await readStatus(cluster, config.app, config.parentNamespace);
+        if (!s.objects.some((o) => o.health === 'Progressing')) break;
+        await realClock.sleep(500, controller.signal).catch(() => {});
+      }
+      await reconciler.reconcile(controller.signal);
+      process.stdout.write(`\n${formatStatus(await readStatus(cluster, config.app, config.parentNamespace))}`);
+      reconciler.close();
+      (cluster as { stop?: () => void }).stop?.();
+      return r.result === 'Succeeded' || r.result === 'NoChange' ? ExitCode.OK : ExitCode.INVALID;
+    }
+    const engine = new SyncEngine(reconciler, { intervalMs: config.intervalMs, clock: realClock, log });
+    await engine.run(controller.signal);
+    reconciler.close();
+    (cluster as { stop?: () => void }).stop?.();
+    return ExitCode.OK;
+  } catch (e) {
+    return reportCrash(e);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The reconciler on the simulated cluster: quick, deterministic checks of the error paths
+ * (the same paths run against the real apiserver in test/integration/sync.test.ts), with
+ * faults injected where a real apiserver cannot be made to fail on demand.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gitSource } from '../../../engine/cli/sync.js';
+import { ConflictError, ForbiddenError, TransientError } from '../../../engine/cluster/errors.js';
+import { SimCluster } from '../../../engine/cluster/sim/index.js';
+import { realClock } from '../../../engine/clock.js';
+import { loadConfig } from '../../../engine/config.js';
+import { createLogger } from '../../../engine/log.js';
+import { Reconciler } from '../../../engine/reconciler.js';
+import { configMap, GitApp } from '../../fixtures/git-app.js';
+
+const CACHE = mkdtempSync(join(tmpdir(), 'kgitops-sim-cache-'));
+const repos: GitApp[] = [];
+const sims: SimCluster[] = [];
+const reconcilers: Reconciler[] = [];
+afterAll(() => {
+  for (const r of repos) r.remove();
+  for (const s of sims) s.stop();
+  for (const r of reconcilers) r.close();
+  rmSync(CACHE, { recursive: true, force: true });
+});
+
+function setup() {
+  const repo = new GitApp();
+  repos.push(repo);
+  const sim = new SimCluster({ clock: realClock, namespaces: ['default', 'shop'] });
+  sims.push(sim);
+  const config = loadConfig({ repo: repo.dir, app: 'shop', namespace: 'shop', cacheDir: CACHE });
+  const reconciler = new Reconciler(config, sim, gitSource(config), realClock, createLogger({ level: 'silent' }));
+  reconcilers.push(reconciler);
+  return { repo, sim, reconciler };
+}
+
+const req = { verb: 'patch', resource: 'configmaps', namespace: 'shop', name: 'a' };
+
+describe('reconciler on the simulated cluster', () => {
+  it('reports a missing permission with the verb and resource, and applies once it is granted', async () => {
+    const { repo, sim, reconciler } = setup();
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '1' })] });
+    const fault = sim.failNext({ verb: 'apply', kind: 'ConfigMap', name: 'a', error: new ForbiddenError(req, 'User "kgitops" cannot patch resource "configmaps" in the namespace "shop"'), times: Infinity });
+    const r = await reconciler.reconcile();
+    expect(r.result).toBe('Failed');
+    expect(r.errors[0].message).toMatch(/^missing permission: patch configmaps a in namespace shop is forbidden \(403\)/);
+    expect(r.errors[0].hint).toContain('grant the verb "patch" on configmaps');
+    fault.cancel();
+    expect((await reconciler.reconcile()).result).toBe('Succeeded');
+  });
+
+  it('fails a reconcile on a 429 that outlasts the client\'s retries, keeps the cluster as it was, and applies on the next one', async () => {
+    // (KubeCluster retries 429/5xx itself: see test/integration/kube-cluster.test.ts.)
+    const { repo, sim, reconciler } = setup();
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '1' })] });
+    sim.failNext({ verb: 'apply', kind: 'ConfigMap', name: 'a', error: new TransientError(req, 429, 'too many requests', 10) });
+    const first = await reconciler.reconcile();
+    expect(first.result).toBe('Failed');
+    expect(first.errors[0].message).toBe('HTTP 429 for patch configmaps a in namespace shop: too many requests');
+    expect(await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' })).toBeUndefined();
+    expect((await reconciler.reconcile()).result).toBe('Succeeded');
+  });
+
+  it('reports, and does not crash on, a parent ConfigMap it may not write', async () => {
+    const { repo, sim, reconciler } = setup();
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '1' })] });
+    sim.failNext({ verb: 'apply', kind: 'ConfigMap', name: 'kgitops-shop', error: new ForbiddenError({ ...req, name: 'kgitops-shop' }, 'no'), times: Infinity });
+    const r = await reconciler.reconcile();
+    expect(r).toMatchObject({ result: 'Failed' });
+    expect(r.errors[0].rule).toBe('state/write');
+    expect(await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' })).toBeUndefined();
+  });
+
+  it('names the other field manager on a conflict it must not force', async () => {
+    const { repo, sim, reconciler } = setup();
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '1' })] });
+    sim.failNext({ verb: 'apply', kind: 'ConfigMap', name: 'a', error: new ConflictError(req, [{ field: '.data.v', manager: 'argocd-controller' }], 'conflict') });
+    const r = await reconciler.reconcile();
+    expect(r.errors[0]).toMatchObject({ rule: 'apply/conflict', message: 'apply conflict on patch configmaps a in namespace shop: .data.v is owned by "argocd-controller"' });
+  });
+
+  it('corrects a kubectl edit and reports it as drift', async () => {
+    const { repo, sim, reconciler } = setup();
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '1' })] });
+    await reconciler.reconcile();
+    const live = (await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' }))!;
+    await sim.update({ ...live, data: { v: 'by hand' } }, 'kubectl-edit');
+    const r = await reconciler.reconcile();
+    expect(r.drift).toEqual([{ id: 'ConfigMap/shop/a', fields: ['.data.v'], managers: ['kubectl-edit'] }]);
+    expect((await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' }))!.data).toEqual({ v: '1' });
+  });
+
+  it('says OpenKruise is missing when the cluster does not serve its kinds', async () => {
+    const repo = new GitApp();
+    repos.push(repo);
+    const sim = new SimCluster({ clock: realClock, kruise: false, namespaces: ['default', 'shop'] });
+    sims.push(sim);
+    const config = loadConfig({ repo: repo.dir, app: 'shop', namespace: 'shop', cacheDir: CACHE });
+    const reconciler = new Reconciler(config, sim, gitSource(config), realClock, createLogger({ level: 'silent' }));
+    reconcilers.push(reconciler);
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '1' })], clonesets: [{ name: 'web', replicas: 1, image: 'x:1' }] });
+    const r = await reconciler.reconcile();
+    expect(r.result).toBe('Failed');
+    expect(r.errors[0].message).toBe('OpenKruise is not installed or too old: apps.kruise.io/v1alpha1 CloneSet is not served');
+    expect(await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' })).toBeUndefined();
+  });
+});
