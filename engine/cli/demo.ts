@@ -79,7 +79,7 @@ async function runDemo(opts: { kubeconfig?: string; context?: string; interval: 
       const r = await reconciler.reconcile(controller.signal);
       printResult(r, 'text');
       // Let the simulated controllers bring the pods up, then show where everything stands.
-      for (let i = 0; i < 40 && !controller.signal.aborted; i++) {
+      for (let i = 0; i < 120 && !controller.signal.aborted; i++) {
         const s = await readStatus(cluster, config.app, config.parentNamespace);
         if (!s.objects.some((o) => o.health === 'Progressing')) break;
         await realClock.sleep(500, controller.signal).catch(() => {});

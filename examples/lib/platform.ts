@@ -52,11 +52,11 @@ export class PlatformChart extends Chart {
       }],
     });
 
-    // Before a storefront release, pull its new image on every node, 20% of the nodes at a time,
+    // Before a storefront release, pull its new image on every node, half of the nodes at a time,
     // so in-place updates do not wait for the registry. The job is deleted an hour after it ends.
     new BroadcastJob(this, 'storefront-image-prewarm', {
       metadata: { name: 'storefront-image-prewarm' },
-      parallelism: '20%',
+      parallelism: '50%',
       completionPolicy: CompletionPolicy.always({ ttlAfterFinished: Duration.hours(1), activeDeadline: Duration.minutes(20) }),
       failurePolicy: FailurePolicy.continue(),
       containers: [{

@@ -44,7 +44,8 @@ export const broadcastJobController: Controller = {
     const startTime: string = old.startTime ?? nowS;
     const failure = spec.failurePolicy?.type ?? 'FailFast';
     const paused = spec.paused === true || (failure === 'Pause' && failed > 0);
-    const parallelism = scaled(spec.parallelism ?? 2147483647, nodes.length, false, 2147483647);
+    // Kruise rounds a percentage parallelism up (broadcastjob_controller.go: GetValueFromIntOrPercent(..., true)).
+    const parallelism = scaled(spec.parallelism ?? 2147483647, nodes.length, true, 2147483647);
 
     let conditions: Condition[] = old.conditions ?? [];
     let phase = paused ? 'paused' : 'running';
