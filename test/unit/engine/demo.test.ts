@@ -15,9 +15,10 @@ it('applies the examples to the simulated cluster, says it is a simulation, and 
   expect(code).toBe(0);
   expect(stdout).toMatch(/^Succeeded: applied commit [0-9a-f]{12}: 11 created|^Succeeded|NoChange/m);
   expect(stdout).toContain('SIMULATION: this cluster is simulated in-process');
-  for (const line of ['CloneSet          shop       storefront     Current', 'UnitedDeployment  shop       cart           Current',
-    'StatefulSet       shop       zookeeper      Current', 'SidecarSet        -          shop-logging   Current', 'DaemonSet         platform   node-agent     Current',
-    'BroadcastJob      platform   storefront-image-prewarm  Current']) {
-    expect(stdout).toContain(line);
+  const rows = stdout.split('\n').map((l) => l.split(/\s{2,}/)).filter((c) => c.length >= 4);
+  const health = (kind: string, name: string) => rows.find((c) => c[0] === kind && c[2] === name)?.[3];
+  for (const [kind, name] of [['CloneSet', 'storefront'], ['UnitedDeployment', 'cart'], ['StatefulSet', 'zookeeper'], ['SidecarSet', 'shop-logging'],
+    ['DaemonSet', 'node-agent'], ['BroadcastJob', 'storefront-image-prewarm'], ['AdvancedCronJob', 'image-cleanup']]) {
+    expect(health(kind, name), `${kind} ${name}`).toBe('Current');
   }
 }, 180_000);
