@@ -69,6 +69,29 @@ describe('the engine process', () => {
       repo.remove();
     }), 240_000);
 
+  it('kgitops status shows the commit, sync state, per-object health and history, as a table and as JSON', () =>
+    withNamespace(async (ns) => {
+      const repo = new GitApp();
+      const sha = repo.commit({ namespace: ns, objects: [configMap('a', { v: '1' })], clonesets: [{ name: 'web', replicas: 2, image: 'registry.example.com/web:1' }] });
+      expect((await kgitops(syncArgs(repo, ns, '--once')).exit).code).toBe(0);
+      const statusArgs = ['status', '--app', 'shop', '-n', ns, '--kubeconfig', kubeconfigPath()];
+      const text = await kgitops(statusArgs).exit;
+      expect(text.code).toBe(0);
+      expect(text.out).toMatch(new RegExp(`^shop\\s+\\S+\\s+${sha.slice(0, 12)}\\s+Synced\\s+Progressing\\s+applied commit`, 'm'));
+      // No Kruise controller at this level: the CloneSet waits for its controller.
+      expect(text.out).toMatch(/CloneSet\s+\S+\s+web\s+Progressing\s+waiting for the controller to observe generation 1/);
+      expect(text.out).toMatch(/ConfigMap\s+\S+\s+a\s+Current\s+exists/);
+      expect(text.out).toMatch(new RegExp(`${sha.slice(0, 12)}\\s+Succeeded`));
+      const json = JSON.parse((await kgitops([...statusArgs, '-o', 'json']).exit).out);
+      expect(json).toMatchObject({ app: 'shop', simulated: false, status: { sync: 'Synced', appliedCommit: sha }, history: [{ commit: sha, result: 'Succeeded' }] });
+      expect(json.objects.map((o: any) => `${o.kind}/${o.name}=${o.health}`).sort()).toEqual(['CloneSet/web=Progressing', 'ConfigMap/a=Current']);
+      // An app that never synced: exit 1 and say so.
+      const none = await kgitops(['status', '--app', 'nothing', '-n', ns, '--kubeconfig', kubeconfigPath()]).exit;
+      expect(none.code).toBe(1);
+      expect(none.out).toContain('no state found: app "nothing" has no ConfigMap kgitops-nothing');
+      repo.remove();
+    }), 120_000);
+
   it('finishes the requests in flight on SIGTERM and records the reconcile as interrupted', () =>
     withNamespace(async (ns) => {
       const cluster = KubeCluster.load({ kubeconfig: kubeconfigPath() });

@@ -1,0 +1,58 @@
+/**
+ * A repo that pins its own dependencies (package.json + package-lock.json) gets them installed
+ * with `npm ci --ignore-scripts`, once per lockfile: the second commit with the same lockfile
+ * reuses the cached node_modules. (Needs the npm registry, which this machine reaches.)
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { prepareDependencies } from '../../../engine/synth/dependencies.js';
+import { runApp } from '../../../engine/synth/run-app.js';
+
+const work = mkdtempSync(join(tmpdir(), 'kgitops-deps-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function checkout(name: string): string {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'shop-deploy', private: true, type: 'module', dependencies: { yaml: '2.9.1' } }));
+  // The app uses a dependency only the repo declares.
+  writeFileSync(join(dir, 'main.mjs'), `import { stringify } from 'yaml';
+import { mkdirSync, writeFileSync } from 'node:fs';
+const out = process.env.CDK8S_OUTDIR;
+mkdirSync(out, { recursive: true });
+writeFileSync(out + '/app.k8s.yaml', stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'from-lockfile-deps' }, data: { a: 'b' } }));
+`);
+  writeFileSync(join(dir, 'cdk8s.yaml'), 'app: node main.mjs\n');
+  return dir;
+}
+
+it('installs a lockfile repo\'s dependencies once, without install scripts, and the app uses them', async () => {
+  const cache = join(work, 'cache');
+  const first = checkout('commit-1');
+  execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: first, stdio: 'ignore' });
+  const progress: string[] = [];
+  expect(await prepareDependencies(first, first, { cacheDir: cache, onProgress: (m) => progress.push(m) })).toBe('lockfile');
+  expect(progress).toEqual(["installing the repo's dependencies (npm ci --ignore-scripts; the lockfile changed) ..."]);
+  expect(existsSync(join(first, 'node_modules', 'yaml', 'package.json'))).toBe(true);
+  const run = await runApp(first);
+  expect(run.objects.map((o) => o.manifest.metadata.name)).toEqual(['from-lockfile-deps']);
+
+  // Another commit with the same lockfile: no install, the same cached node_modules.
+  const second = checkout('commit-2');
+  execFileSync('cp', [join(first, 'package-lock.json'), second]);
+  const again: string[] = [];
+  await prepareDependencies(second, second, { cacheDir: cache, onProgress: (m) => again.push(m) });
+  expect(again).toEqual([]);
+  expect(readlinkSync(join(second, 'node_modules'))).toBe(readlinkSync(join(first, 'node_modules')));
+}, 120_000);
+
+it('links the engine\'s own packages for a repo without a lockfile', async () => {
+  const dir = join(work, 'plain');
+  mkdirSync(dir, { recursive: true });
+  expect(await prepareDependencies(dir, dir, { cacheDir: join(work, 'cache') })).toBe('engine');
+  expect(existsSync(join(dir, 'node_modules', 'kruise-gitops', 'dsl', 'index.ts'))).toBe(true);
+  expect(existsSync(join(dir, 'node_modules', 'cdk8s', 'package.json'))).toBe(true);
+});
