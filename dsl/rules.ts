@@ -14,6 +14,7 @@
  */
 import { joinPath } from './diagnostics.js';
 import { CronError, isValidTimeZone, parseCron } from './cron.js';
+import { ANNOTATION_RELEASE_PLAN, validateReleasePlan } from './release.js';
 
 export interface RuleDiagnostic {
   readonly severity: 'error' | 'warning';
@@ -56,7 +57,32 @@ export function checkRules(manifest: Json): RuleDiagnostic[] {
   if (!check) return [];
   const r = new Report();
   check(manifest, r);
+  checkReleasePlan(manifest, r);
   return r.out;
+}
+
+const RELEASABLE = new Set(['CloneSet', 'StatefulSet', 'DaemonSet', 'SidecarSet', 'UnitedDeployment']);
+
+/** A release plan (kgitops.io/release-plan) must be valid for the kind it is attached to. */
+function checkReleasePlan(m: Json, r: Report): void {
+  const raw = m.metadata?.annotations?.[ANNOTATION_RELEASE_PLAN];
+  if (raw === undefined) return;
+  const base = `metadata.annotations["${ANNOTATION_RELEASE_PLAN}"]`;
+  if (!RELEASABLE.has(m.kind)) {
+    r.error('release/kind', base, `release plans drive CloneSets, Advanced StatefulSets and DaemonSets, SidecarSets and UnitedDeployments, not ${m.kind}`);
+    return;
+  }
+  let plan: unknown;
+  try {
+    plan = JSON.parse(raw);
+  } catch (e) {
+    r.error('release/plan', base, `the release plan is not JSON: ${(e as Error).message}`);
+    return;
+  }
+  const subsets = (m.spec?.topology?.subsets ?? []).map((s: Json) => s?.name);
+  for (const p of validateReleasePlan(plan, m.kind, subsets)) {
+    r.error('release/plan', p.path ? `${base}.${p.path}` : base, p.message);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,6 +23,13 @@ import {
   type ChangeCounts, type ConfigMapData, type DriftRecord, type HistoryEntry, type Inventory, type ObjectStatus, pushHistory,
   type StatusSnapshot,
 } from './state.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { ReleaseController, TrackedRelease } from './release/controller.js';
+import { ANNOTATION_RELEASE_PLAN } from '../dsl/release.js';
+import { releaseKind } from './release/plan.js';
+import { parseApprovals, prepareRelease, type ReleasePreparation } from './release/start.js';
+import { RELEASE_FIELD_MANAGER } from './release/state.js';
 import { prepareDependencies } from './synth/dependencies.js';
 import { appEnvironment, synthesize } from './synth/index.js';
 import { WarmSynthPool } from './synth/warm.js';
@@ -52,7 +59,12 @@ export interface ReconcileResult {
   readonly historyRewritten?: boolean;
 }
 
-interface SynthCacheEntry { readonly objects: { manifest: KubeObject; constructPath?: string; source?: string; dependsOn?: number[] }[]; readonly errors: Diagnostic[] }
+interface SynthCacheEntry {
+  readonly objects: { manifest: KubeObject; constructPath?: string; source?: string; dependsOn?: number[] }[];
+  readonly errors: Diagnostic[];
+  /** Approvals committed next to the app (approvals.yaml), by release id. */
+  readonly approvals: Record<string, import('./release/machine.js').GitApproval[]>;
+}
 
 const NO_CHANGES: ChangeCounts = { created: 0, updated: 0, pruned: 0, unchanged: 0, driftCorrected: 0 };
 
@@ -70,6 +82,8 @@ export class Reconciler {
     private readonly source: Source,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** Drives the releases of workloads with release plans (absent: templates apply at once). */
+    private readonly releases?: ReleaseController,
   ) {
     this.parent = { name: parentName(config.app), namespace: config.parentNamespace };
     this.id = applySetId(this.parent);
@@ -147,10 +161,15 @@ export class Reconciler {
         const appDir = join(wt.dir, this.config.path);
         const deps = await prepareDependencies(appDir, wt.dir, { cacheDir: this.config.cacheDir, onProgress: (m) => this.log.info(m) });
         const r = await synthesize(appDir, { timeoutMs: this.config.synthTimeoutMs, warm: deps === 'engine' ? this.warm : undefined });
-        rendered = { objects: r.objects as unknown as SynthCacheEntry['objects'], errors: r.diagnostics.filter((d) => d.severity === 'error') };
+        const approvals = readApprovals(appDir, sha);
+        rendered = {
+          objects: r.objects as unknown as SynthCacheEntry['objects'],
+          errors: [...r.diagnostics.filter((d) => d.severity === 'error'), ...approvals.problems.map((m) => ({ severity: 'error' as const, rule: 'release/approvals', message: m }))],
+          approvals: approvals.byRelease,
+        };
         for (const w of r.diagnostics.filter((d) => d.severity === 'warning')) this.log.warn({ rule: w.rule }, w.message);
       } catch (e) {
-        rendered = { objects: [], errors: [diag('synth/failed', e)] };
+        rendered = { objects: [], errors: [diag('synth/failed', e)], approvals: {} };
       }
       this.synthCache.clear(); // keep only the latest commit's render
       this.synthCache.set(sha, rendered);
@@ -163,10 +182,22 @@ export class Reconciler {
     // 4. Desired objects: discovery (fails closed when a kind is not served)
     const desired: DesiredObject[] = [];
     const discoveryErrors: Diagnostic[] = [];
+    const releaseStarts = new Map<string, NonNullable<ReleasePreparation['start']>>();
+    const tracked: TrackedRelease[] = [];
     for (const o of render.objects) {
       try {
         const info = await this.cluster.resource(o.manifest.apiVersion, o.manifest.kind);
-        const manifest = prepareDesired(o.manifest, { id: this.id, namespaced: info.namespaced, defaultNamespace: this.config.namespace });
+        let source = o.manifest;
+        if (this.releases && o.manifest.metadata?.annotations?.[ANNOTATION_RELEASE_PLAN] !== undefined && releaseKind(o.manifest)) {
+          const located = info.namespaced ? { ...source, metadata: { ...source.metadata, namespace: source.metadata.namespace ?? this.config.namespace } } : source;
+          const prep = prepareRelease(located, await this.cluster.get(keyOf(located)), this.clock.now(), render.approvals);
+          if (prep) {
+            source = prep.desired;
+            tracked.push(prep.tracked);
+            if (prep.start) releaseStarts.set(objectId(keyOf(located)), prep.start);
+          }
+        }
+        const manifest = prepareDesired(source, { id: this.id, namespaced: info.namespaced, defaultNamespace: this.config.namespace });
         desired.push({ manifest, id: objectId(keyOf(manifest)), hash: manifest.metadata.annotations!['kgitops.io/desired-hash'], constructPath: o.constructPath, source: o.source });
       } catch (e) {
         // A CRD defined in this very commit is not served yet: it is created in stage 0.
@@ -228,6 +259,7 @@ export class Reconciler {
       this.logHealthChanges(previous.objects, objects);
       const status: StatusSnapshot = { ...previous, sync: 'Synced', objects, time: new Date(this.clock.now()).toISOString() };
       if (!sameStatus(previous, status)) await writeState({ ...state.data, status }, state.groupKinds, state.namespaces).catch(() => {});
+      await this.releases?.track(tracked).catch((e) => this.log.error(`release tracking failed: ${(e as Error).message}`));
       return done({ result: 'NoChange', commit: sha, message: 'in sync', changes: { ...NO_CHANGES, unchanged: desired.length }, drift: [], errors: [], objects, historyRewritten });
     }
 
@@ -247,6 +279,17 @@ export class Reconciler {
       outcome = await applyPlan(planned.objects, pruneAll, {
         cluster: this.cluster, clock: this.clock, forceConflicts: this.config.forceConflicts, driftManagers: this.config.driftManagers,
         signal, onProgress: (m) => this.log.info(m),
+        beforeWrite: async (p) => {
+          const start = releaseStarts.get(p.desired.id);
+          if (!start) return;
+          // The hold first, so that Kruise never sees the new template without it.
+          const held = await this.cluster.apply(start.write, { fieldManager: RELEASE_FIELD_MANAGER, force: true });
+          this.log.info({ release: start.id }, start.message);
+          void this.cluster.event(held, { type: 'Normal', reason: 'ReleaseStarted', message: start.message }, 'kgitops-release');
+          if (start.superseded) {
+            void this.cluster.event(held, { type: 'Normal', reason: 'ReleaseSuperseded', message: `release ${start.superseded} superseded by ${start.id}` }, 'kgitops-release');
+          }
+        },
       });
     } catch (e) {
       return fail([diag('apply/failed', e)], `applying commit ${short} failed: ${(e as Error).message}`);
@@ -289,6 +332,7 @@ export class Reconciler {
       .catch((e) => this.log.error(`could not record the result on the parent: ${(e as Error).message}`));
     if (ok) this.log.info({ commit: short, durationMs: entry.durationMs }, message);
     else for (const e of outcome.errors) this.log.error({ rule: e.rule }, e.message);
+    await this.releases?.track(tracked).catch((e) => this.log.error(`release tracking failed: ${(e as Error).message}`));
     return done({ result, commit: sha, message, changes: counts, drift: outcome.drift, errors: outcome.errors, objects, historyRewritten });
   }
 
@@ -326,6 +370,17 @@ function sameStatus(a: StatusSnapshot | undefined, b: StatusSnapshot): boolean {
   if (!a) return false;
   const strip = (s: StatusSnapshot) => JSON.stringify({ ...s, time: undefined });
   return strip(a) === strip(b);
+}
+
+/** approvals.yaml next to cdk8s.yaml, if there is one. */
+function readApprovals(appDir: string, commit: string): ReturnType<typeof parseApprovals> {
+  const file = join(appDir, 'approvals.yaml');
+  if (!existsSync(file)) return { byRelease: {}, problems: [] };
+  try {
+    return parseApprovals(parseYaml(readFileSync(file, 'utf8')), commit);
+  } catch (e) {
+    return { byRelease: {}, problems: [`approvals.yaml: invalid YAML: ${(e as Error).message}`] };
+  }
 }
 
 function definesKind(crd: KubeObject, o: KubeObject): boolean {

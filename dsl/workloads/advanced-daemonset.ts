@@ -6,7 +6,7 @@ import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kruise from '../imports/apps.kruise.io.js';
 import type { IntOrPercent } from '../arithmetic.js';
-import { KruiseWorkload, type KruiseWorkloadProps } from './base.js';
+import { attachRelease, KruiseWorkload, type KruiseWorkloadProps, type ReleasableProps } from './base.js';
 import { ios, type Lifecycle, lifecycleToKube, seconds, type SelectorLike, selectorToKube } from './common.js';
 
 export interface DaemonSetRollingUpdateOptions {
@@ -64,7 +64,7 @@ export class DaemonSetUpdateStrategy {
   }
 }
 
-export interface AdvancedDaemonSetProps extends KruiseWorkloadProps {
+export interface AdvancedDaemonSetProps extends KruiseWorkloadProps, ReleasableProps {
   /** @default DaemonSetUpdateStrategy.rollingUpdate() */
   readonly updateStrategy?: DaemonSetUpdateStrategy;
   /** Most pods created at once on new nodes. @default 250 */
@@ -85,6 +85,7 @@ export class AdvancedDaemonSet extends KruiseWorkload {
   constructor(scope: Construct, id: string, props: AdvancedDaemonSetProps = {}) {
     super(scope, id, props, kruise.DaemonSet);
     this.props = props;
+    attachRelease(this.apiObject, props.release);
     this.updateStrategy = props.updateStrategy ?? DaemonSetUpdateStrategy.rollingUpdate();
   }
 

@@ -7,6 +7,7 @@ import { ApiObject, Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
+import { ANNOTATION_RELEASE_PLAN, type Release } from '../release.js';
 import { SourceLocation } from '../source.js';
 
 /** Implemented by every kruise-gitops construct, so synth can say where it was declared. */
@@ -21,6 +22,21 @@ export function isDeclared(x: unknown): x is IDeclared {
 
 /** Props every Kruise workload with a pod template accepts (all of cdk8s-plus's WorkloadProps). */
 export interface KruiseWorkloadProps extends kplus.WorkloadProps {}
+
+/** Props of the workloads a release plan can drive. */
+export interface ReleasableProps {
+  /**
+   * How a new template reaches the pods: steps, each with gates that must pass before the release
+   * moves on. The engine drives it by moving the partition; partition and paused then belong to
+   * the release. @default none: a new template rolls out as the update strategy says
+   */
+  readonly release?: Release;
+}
+
+/** Serializes a release plan into the annotation the engine reads. */
+export function attachRelease(apiObject: ApiObject, release: Release | undefined): void {
+  if (release) apiObject.metadata.addAnnotation(ANNOTATION_RELEASE_PLAN, JSON.stringify(release._toSpec()));
+}
 
 type L1Class = new (scope: Construct, id: string, props: { metadata?: any; spec?: any }) => ApiObject;
 

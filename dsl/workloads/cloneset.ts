@@ -6,7 +6,7 @@ import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kruise from '../imports/apps.kruise.io.js';
 import type { IntOrPercent } from '../arithmetic.js';
-import { KruiseWorkload, type KruiseWorkloadProps } from './base.js';
+import { attachRelease, KruiseWorkload, type KruiseWorkloadProps, type ReleasableProps } from './base.js';
 import {
   ios, type Lifecycle, lifecycleToKube, type ScatterRule, seconds, UpdatePriority, VolumeClaimTemplates,
   type VolumeClaimTemplateProps,
@@ -100,7 +100,7 @@ export interface CloneSetScaleStrategy {
   readonly disablePvcReuse?: boolean;
 }
 
-export interface CloneSetProps extends KruiseWorkloadProps {
+export interface CloneSetProps extends KruiseWorkloadProps, ReleasableProps {
   /** Number of pods. @default 1 (Kruise's default) */
   readonly replicas?: number;
   /** How pods are replaced on a template change. @default CloneSetUpdateStrategy.reCreate() */
@@ -132,6 +132,7 @@ export class CloneSet extends KruiseWorkload {
   constructor(scope: Construct, id: string, props: CloneSetProps = {}) {
     super(scope, id, props, kruise.CloneSet);
     this.props = props;
+    attachRelease(this.apiObject, props.release);
     this.replicas = props.replicas ?? 1;
     this.updateStrategy = props.updateStrategy ?? CloneSetUpdateStrategy.reCreate();
     this.claims = new VolumeClaimTemplates(this);

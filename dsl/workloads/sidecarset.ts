@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import * as kruise from '../imports/apps.kruise.io.js';
 import type { IntOrPercent } from '../arithmetic.js';
 import { SourceLocation } from '../source.js';
-import type { IDeclared } from './base.js';
+import { attachRelease, type IDeclared, type ReleasableProps } from './base.js';
 import { type ScatterRule, type SelectorLike, selectorToKube, UpdatePriority } from './common.js';
 
 /** Where an injected container goes relative to the pod's own containers. */
@@ -118,7 +118,7 @@ export class SidecarSetUpdateStrategy {
   }
 }
 
-export interface SidecarSetProps {
+export interface SidecarSetProps extends ReleasableProps {
   /** Object metadata (SidecarSets are cluster-scoped: a namespace is ignored). */
   readonly metadata?: ApiObjectMetadata;
   /** Pods to inject into. Required: Kruise rejects an empty selector. */
@@ -164,6 +164,7 @@ export class SidecarSet extends Construct implements IDeclared {
       metadata: props.metadata,
       spec: Lazy.any({ produce: () => this._toKube() }),
     });
+    attachRelease(this.apiObject, props.release);
   }
 
   public get name(): string {

@@ -8,7 +8,7 @@ import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as kruise from '../imports/apps.kruise.io.js';
 import type { IntOrPercent } from '../arithmetic.js';
-import { KruiseWorkload, type KruiseWorkloadProps } from './base.js';
+import { attachRelease, KruiseWorkload, type KruiseWorkloadProps, type ReleasableProps } from './base.js';
 import { CloneSetUpdateStrategy } from './cloneset.js';
 import { PodManagement, StatefulSetUpdateStrategy } from './advanced-statefulset.js';
 import { addInPlaceReadinessGate, ios, type Lifecycle, lifecycleToKube, seconds } from './common.js';
@@ -121,7 +121,7 @@ export type Subset<N extends string = string> = SubsetBase<N> & (
   | { readonly replicas?: undefined; readonly minReplicas?: IntOrPercent; readonly maxReplicas?: IntOrPercent }
 );
 
-export interface UnitedDeploymentProps<N extends string> extends KruiseWorkloadProps {
+export interface UnitedDeploymentProps<N extends string> extends KruiseWorkloadProps, ReleasableProps {
   /**
    * Total pods over all subsets. @default the sum of the subsets' replicas when every subset
    * has an integer count (Kruise itself would default to 1)
@@ -158,6 +158,7 @@ export class UnitedDeployment<N extends string = string> extends KruiseWorkload 
   constructor(scope: Construct, id: string, props: UnitedDeploymentProps<N>) {
     super(scope, id, props, kruise.UnitedDeployment);
     this.props = props;
+    attachRelease(this.apiObject, props.release);
     const counts = props.subsets.map((s) => s.replicas);
     this.replicas = props.replicas
       ?? (counts.length > 0 && counts.every((c) => typeof c === 'number') ? (counts as number[]).reduce((a, b) => a + b, 0) : undefined);

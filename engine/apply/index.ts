@@ -33,6 +33,8 @@ export interface ApplyOptions {
   readonly onProgress?: (message: string) => void;
   /** How long to wait for CRDs and namespaces of stage 0. @default 60 s */
   readonly stageTimeoutMs?: number;
+  /** Runs right before an object's write (after every dry-run passed): releases write their hold here. */
+  readonly beforeWrite?: (p: PlannedObject) => Promise<void>;
 }
 
 export const DEFAULT_DRIFT_MANAGERS = ['kubectl', 'k9s', 'Mozilla', 'dashboard', 'headlamp', 'Lens', 'OpenLens', 'kgitops-manual'];
@@ -192,6 +194,7 @@ export async function applyPlan(planned: PlannedObject[], prune: PruneCandidate[
       const p = d.planned;
       await Promise.all((p.desired.dependsOn ?? []).map((id) => written.get(id)?.promise));
       try {
+        await o.beforeWrite?.(p);
         const live = await cluster.apply(p.desired.manifest, { fieldManager: FIELD_MANAGER, force: d.write === 'force' });
         out.writes++;
         record(p, live);

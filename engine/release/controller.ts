@@ -1,0 +1,400 @@
+/**
+ * The release controller: runs `decide` for every workload with a release in progress, driven
+ * by watches (a status change re-evaluates at once) and by timers (bake ends, windows open,
+ * measurements fall due). It performs the decisions: one server-side apply by field manager
+ * kgitops-release carries the state annotation together with the partition and paused fields it
+ * describes, guarded by the object's resourceVersion so that it never writes from a stale read.
+ *
+ * People talk to it through a commands annotation (`kgitops approve|pause|resume|abort`, field
+ * manager kgitops-cli); it never writes that annotation, so the two never fight.
+ */
+import type { ReleasePlanSpec } from '../../dsl/release.js';
+import { ConflictError } from '../cluster/errors.js';
+import { type Cluster, describeKey, type KubeObject, keyOf, type ObjectKey, objectId, type WatchHandle } from '../cluster/types.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Logger } from '../log.js';
+import { emptyMeasurementState as emptyMeasurement, measureHttp, measureMetric, recordMeasurement } from './gates/index.js';
+import type { Measurement } from './gates/types.js';
+import { decide, type Decision, gateKeys, type GitApproval, type Observation } from './machine.js';
+import {
+  ANNOTATION_TEMPLATE_REVISION, getPath, type PartitionValue, type ReleaseKind, releaseKind, scaleOf, setPath, strategyPaths,
+} from './plan.js';
+import {
+  ANNOTATION_RELEASE_PREVIOUS, ANNOTATION_RELEASE_STATE, isFinal, parseReleaseState, RELEASE_FIELD_MANAGER, type ReleaseState,
+  withTransition,
+} from './state.js';
+
+export const ANNOTATION_RELEASE_COMMANDS = 'kgitops.io/release-commands';
+export const CLI_FIELD_MANAGER = 'kgitops-cli';
+
+export interface ReleaseCommand {
+  /** Release id the command is for (a command for another release is ignored). */
+  readonly release: string;
+  readonly action: 'approve' | 'pause' | 'resume' | 'abort';
+  /** approve: the step (0-based); unset: the current one. */
+  readonly step?: number;
+  readonly by: string;
+  readonly at: string;
+}
+
+export function parseCommands(s: string | undefined): ReleaseCommand[] {
+  try {
+    const v = JSON.parse(s ?? '[]');
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A workload whose releases this controller drives, as the last reconcile saw it in git. */
+export interface TrackedRelease {
+  readonly key: ObjectKey;
+  readonly kind: ReleaseKind;
+  readonly plan: ReleasePlanSpec;
+  /** The revision git wants. */
+  readonly revision: string;
+  /** Approvals committed to git, for this workload's releases, by release id. */
+  readonly gitApprovals: Record<string, GitApproval[]>;
+}
+
+export interface Measurers {
+  metric: typeof measureMetric;
+  http: typeof measureHttp;
+}
+
+export interface ReleaseControllerOptions {
+  readonly cluster: Cluster;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Asks the sync engine for a reconcile (abort re-applies the previous template through it). */
+  readonly requestReconcile?: (reason: string) => void;
+  readonly measurers?: Measurers;
+  /** Called after every evaluation (tests, benchmarks). */
+  readonly onEvaluated?: (key: ObjectKey, d: Decision | undefined) => void;
+}
+
+/** What the controller sees of a workload: the counters its kind reports. */
+export function observe(kind: ReleaseKind, live: KubeObject): Observation {
+  const s = live.status ?? {};
+  const paths = strategyPaths(kind);
+  const base = {
+    generation: live.metadata.generation ?? 0,
+    observedGeneration: s.observedGeneration,
+    scale: scaleOf(live),
+    partition: getPath(live, paths.partition) as PartitionValue | undefined,
+    paused: paths.paused ? getPath(live, paths.paused) === true : false,
+  };
+  switch (kind) {
+    case 'CloneSet': {
+      const minReady = (live.spec?.minReadySeconds ?? 0) > 0;
+      return { ...base, updated: s.updatedReplicas ?? 0, updatedReady: minReady ? s.updatedAvailableReplicas ?? 0 : s.updatedReadyReplicas ?? 0 };
+    }
+    case 'StatefulSet':
+      return { ...base, updated: s.updatedReplicas ?? 0, updatedReady: s.updatedReadyReplicas ?? 0 };
+    case 'DaemonSet': {
+      const desired = s.desiredNumberScheduled ?? 0;
+      const updated = s.updatedNumberScheduled ?? 0;
+      // No per-revision availability on DaemonSets: count the unavailable pods against the updated ones.
+      return { ...base, updated, updatedReady: Math.max(0, Math.min(updated, (s.numberAvailable ?? 0) - (desired - updated))) };
+    }
+    case 'SidecarSet':
+      return { ...base, updated: s.updatedPods ?? 0, updatedReady: s.updatedReadyPods ?? 0 };
+    case 'UnitedDeployment':
+      return { ...base, updated: s.updatedReplicas ?? 0, updatedReady: s.updatedReadyReplicas ?? 0 };
+  }
+}
+
+/**
+ * The object kgitops-release applies: the state, the previous template, partition and paused.
+ * It always carries every field the manager owns (server-side apply removes the ones left out).
+ */
+export function releaseWrite(live: KubeObject, kind: ReleaseKind, state: ReleaseState, o: {
+  partition: PartitionValue | undefined; paused: boolean | undefined; previous?: string; guard?: boolean;
+}): KubeObject {
+  const previous = o.previous ?? live.metadata.annotations?.[ANNOTATION_RELEASE_PREVIOUS];
+  const obj: KubeObject = {
+    apiVersion: live.apiVersion, kind: live.kind,
+    metadata: {
+      name: live.metadata.name, ...(live.metadata.namespace ? { namespace: live.metadata.namespace } : {}),
+      // A write based on a stale read fails (409) instead of undoing what it did not see.
+      ...(o.guard !== false && live.metadata.resourceVersion ? { resourceVersion: live.metadata.resourceVersion } : {}),
+      annotations: { [ANNOTATION_RELEASE_STATE]: JSON.stringify(state), ...(previous !== undefined ? { [ANNOTATION_RELEASE_PREVIOUS]: previous } : {}) },
+    },
+  };
+  const paths = strategyPaths(kind);
+  if (o.partition !== undefined) setPath(obj, paths.partition, o.partition);
+  if (paths.paused && o.paused !== undefined) setPath(obj, paths.paused, o.paused);
+  return obj;
+}
+
+export class ReleaseController {
+  private readonly tracked = new Map<string, TrackedRelease>();
+  private readonly watches = new Map<string, WatchHandle>();
+  private readonly timers = new Map<string, TimerHandle>();
+  private readonly queue = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly measurers: Measurers;
+  private stopped = false;
+
+  constructor(private readonly o: ReleaseControllerOptions) {
+    this.measurers = o.measurers ?? { metric: measureMetric, http: measureHttp };
+  }
+
+  /** Sets the workloads with release plans (after each reconcile) and evaluates them. */
+  async track(list: TrackedRelease[]): Promise<void> {
+    const ids = new Set(list.map((t) => objectId(t.key)));
+    for (const id of this.tracked.keys()) {
+      if (!ids.has(id)) {
+        this.tracked.delete(id);
+        this.timers.get(id)?.cancel();
+        this.timers.delete(id);
+      }
+    }
+    for (const t of list) this.tracked.set(objectId(t.key), t);
+    await this.ensureWatches();
+    await Promise.all(list.map((t) => this.evaluate(t.key)));
+  }
+
+  /** Stops watches and timers. */
+  stop(): void {
+    this.stopped = true;
+    for (const w of this.watches.values()) w.stop();
+    for (const t of this.timers.values()) t.cancel();
+    this.watches.clear();
+    this.timers.clear();
+  }
+
+  /** Waits until no evaluation is running (tests). */
+  async idle(): Promise<void> {
+    while (this.queue.size) await Promise.all([...this.queue.values()]);
+  }
+
+  private async ensureWatches(): Promise<void> {
+    const scopes = new Map<string, ObjectKey>();
+    for (const t of this.tracked.values()) scopes.set(`${t.key.apiVersion}/${t.key.kind}/${t.key.namespace ?? ''}`, t.key);
+    for (const [scope, w] of this.watches) {
+      if (!scopes.has(scope)) { w.stop(); this.watches.delete(scope); }
+    }
+    for (const [scope, key] of scopes) {
+      if (this.watches.has(scope) || this.stopped) continue;
+      await this.startWatch(scope, key);
+    }
+  }
+
+  private async startWatch(scope: string, key: ObjectKey): Promise<void> {
+    try {
+      const handle = await this.o.cluster.watch(key.apiVersion, key.kind, { namespace: key.namespace }, (e) => {
+        const id = objectId(keyOf(e.object));
+        if (this.tracked.has(id)) void this.evaluate(keyOf(e.object));
+      });
+      this.watches.set(scope, handle);
+      // A watch ends (timeouts, 410 Gone): start it again, and re-evaluate in case we missed something.
+      handle.done.catch(() => {}).finally(() => {
+        if (this.watches.get(scope) !== handle || this.stopped) return;
+        this.watches.delete(scope);
+        this.o.clock.setTimer(1000, () => {
+          void this.ensureWatches().then(() => Promise.all([...this.tracked.values()].map((t) => this.evaluate(t.key))));
+        });
+      });
+    } catch (e) {
+      this.o.log.warn({ scope, err: (e as Error).message }, 'could not watch; relying on timers');
+    }
+  }
+
+  /** Evaluates one workload now (serialized per workload; a request during a run runs once after it). */
+  evaluate(key: ObjectKey): Promise<void> {
+    const id = objectId(key);
+    const running = this.queue.get(id);
+    if (running) {
+      this.again.add(id);
+      return running;
+    }
+    const run = (async () => {
+      do {
+        this.again.delete(id);
+        try {
+          await this.evaluateOnce(key);
+        } catch (e) {
+          this.o.log.error({ workload: describeKey(key), err: (e as Error).message }, 'release evaluation failed; retrying in 5s');
+          this.schedule(id, key, this.o.clock.now() + 5000);
+        }
+      } while (this.again.has(id) && !this.stopped);
+    })().finally(() => this.queue.delete(id));
+    this.queue.set(id, run);
+    return run;
+  }
+
+  private schedule(id: string, key: ObjectKey, at: number | undefined): void {
+    this.timers.get(id)?.cancel();
+    this.timers.delete(id);
+    if (at === undefined || this.stopped) return;
+    this.timers.set(id, this.o.clock.setTimer(Math.max(0, at - this.o.clock.now()), () => void this.evaluate(key)));
+  }
+
+  private async evaluateOnce(key: ObjectKey): Promise<void> {
+    const id = objectId(key);
+    const t = this.tracked.get(id);
+    if (!t || this.stopped) return;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const live = await this.o.cluster.get(key);
+      if (!live) return;
+      let state = parseReleaseState(live.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
+      if (!state || state.phase === 'Completed' || state.phase === 'Superseded') {
+        this.o.onEvaluated?.(key, undefined);
+        return;
+      }
+      const now = this.o.clock.now();
+      const iso = new Date(now).toISOString();
+      const events: Decision['events'][number][] = [];
+      let abortReason: string | undefined;
+      if (state.phase === 'Aborted') {
+        await this.finishAbort(live, t, state);
+        this.o.onEvaluated?.(key, undefined);
+        return;
+      }
+      // A release for another revision than git's: the reconciler starts the new one.
+      if (state.revision !== t.revision) return;
+
+      // Git has not applied this release's template yet (the hold went first): nothing to roll out.
+      if (live.metadata.annotations?.[ANNOTATION_TEMPLATE_REVISION] !== state.revision) return;
+
+      // 1. Commands from people.
+      const commands = parseCommands(live.metadata.annotations?.[ANNOTATION_RELEASE_COMMANDS]).filter((c) => c.release === state!.id);
+      for (const c of commands.slice(state.commands ?? 0)) {
+        const r = applyCommand(state, c, t.plan, iso);
+        state = { ...r.state, commands: (state.commands ?? 0) + 1 };
+        if (r.event) events.push(r.event);
+        if (r.abort) abortReason = r.abort;
+      }
+
+      // 2. Measurements that are due (metric, http), then the decision.
+      let d = decide({ plan: t.plan, kind: t.kind, state, observed: observe(t.kind, live), now, gitApprovals: t.gitApprovals[state.id] });
+      if (d.measure.length && !abortReason) {
+        state = await this.measure(d.state, t, d.measure);
+        d = decide({ plan: t.plan, kind: t.kind, state, observed: observe(t.kind, live), now: this.o.clock.now(), gitApprovals: t.gitApprovals[state.id] });
+      }
+      state = d.state;
+      events.push(...d.events);
+      abortReason ??= d.abort?.reason;
+
+      if (abortReason) {
+        // Stop here: hold every pod where it is, then the sync engine re-applies the previous template.
+        const aborted = withTransition({ ...state, phase: 'Aborted', pause: { reason: abortReason, by: 'engine', at: iso } },
+          { at: iso, step: state.step, reason: 'ReleaseAborting', message: `rolling back: ${abortReason}` });
+        const written = await this.write(live, t.kind, aborted, holdFor(t.kind, live), false);
+        if (!written) continue;
+        this.emit(written, { type: 'Warning', reason: 'ReleaseAborting', message: `rolling back to the previous template: ${abortReason}` }, events);
+        this.o.requestReconcile?.(`abort of ${state.id}`);
+        return;
+      }
+      const stateChanged = state !== parseReleaseState(live.metadata.annotations?.[ANNOTATION_RELEASE_STATE]) && JSON.stringify(state) !== live.metadata.annotations?.[ANNOTATION_RELEASE_STATE];
+      if (stateChanged || d.write.partition !== undefined || d.write.paused !== undefined) {
+        const observed = observe(t.kind, live);
+        const written = await this.write(live, t.kind, state, d.write.partition ?? observed.partition, d.write.paused ?? (t.kind === 'UnitedDeployment' ? undefined : observed.paused));
+        if (!written) continue; // stale read: look again
+        this.emit(written, undefined, events);
+      }
+      this.schedule(id, key, d.wakeAt);
+      this.o.onEvaluated?.(key, d);
+      return;
+    }
+    throw new Error('the workload kept changing under us (5 conflicts in a row)');
+  }
+
+  private emit(obj: KubeObject, first: Decision['events'][number] | undefined, events: Decision['events']): void {
+    for (const e of first ? [first, ...events] : events) {
+      const line = `${describeKey(keyOf(obj))}: ${e.message}`;
+      if (e.type === 'Warning') this.o.log.warn({ reason: e.reason }, line);
+      else this.o.log.info({ reason: e.reason }, line);
+      void this.o.cluster.event(obj, e, 'kgitops-release');
+    }
+  }
+
+  /** Writes the state with partition and paused; undefined on a 409 (stale read). */
+  private async write(live: KubeObject, kind: ReleaseKind, state: ReleaseState, partition: PartitionValue | undefined, paused: boolean | undefined): Promise<KubeObject | undefined> {
+    try {
+      return await this.o.cluster.apply(releaseWrite(live, kind, state, { partition, paused }), { fieldManager: RELEASE_FIELD_MANAGER, force: true });
+    } catch (e) {
+      if (e instanceof ConflictError && e.conflicts.length === 0) return undefined;
+      throw e;
+    }
+  }
+
+  private async measure(state: ReleaseState, t: TrackedRelease, keys: string[]): Promise<ReleaseState> {
+    const gates = new Map(gateKeys(t.plan, state.step));
+    const results = await Promise.all(keys.map(async (key): Promise<[string, Measurement]> => {
+      const g = gates.get(key)!;
+      const m = g.type === 'metric'
+        ? await this.measurers.metric(g, { now: () => this.o.clock.now() })
+        : g.type === 'http' ? await this.measurers.http(g, { now: () => this.o.clock.now() }) : undefined;
+      return [key, m!];
+    }));
+    let gateStates = { ...state.gates };
+    for (const [key, m] of results) {
+      const old = gateStates[key];
+      gateStates = { ...gateStates, [key]: { status: old?.status ?? 'Pending', message: old?.message ?? '', since: old?.since ?? m.at, measurement: recordMeasurement(old?.measurement ?? emptyMeasurement(), m) } };
+      this.o.log.info({ gate: key, phase: m.phase }, `${t.key.name}: measured ${gates.get(key)!.type === 'metric' ? (gates.get(key) as { name: string }).name : 'http'}: ${m.message}`);
+    }
+    return { ...state, gates: gateStates };
+  }
+
+  /**
+   * Abort, second half: once the sync engine has re-applied the previous template, release the
+   * hold so that every pod returns to it (Kruise updates pods to the current template; raising a
+   * partition never rolls pods back by itself).
+   */
+  private async finishAbort(live: KubeObject, t: TrackedRelease, state: ReleaseState): Promise<void> {
+    const applied = live.metadata.annotations?.[ANNOTATION_TEMPLATE_REVISION];
+    if (!state.previousRevision || applied !== state.previousRevision) return; // the reconcile has not run yet
+    const observed = observe(t.kind, live);
+    const release: PartitionValue = t.kind === 'UnitedDeployment' ? Object.fromEntries(Object.keys(observed.scale.subsets ?? {}).map((s) => [s, 0])) : 0;
+    if (JSON.stringify(observed.partition) === JSON.stringify(release) && state.finishedAt) return;
+    const iso = new Date(this.o.clock.now()).toISOString();
+    const done = withTransition({ ...state, finishedAt: iso }, { at: iso, step: state.step, reason: 'ReleaseAborted', message: `rolled back to revision ${state.previousRevision}` });
+    const written = await this.write(live, t.kind, done, release, t.kind === 'UnitedDeployment' ? undefined : false);
+    if (written) this.emit(written, { type: 'Warning', reason: 'ReleaseAborted', message: `release ${state.id} aborted: every pod goes back to revision ${state.previousRevision}` }, []);
+  }
+}
+
+function holdFor(kind: ReleaseKind, live: KubeObject): PartitionValue {
+  const scale = scaleOf(live);
+  return kind === 'StatefulSet' ? scale.total : kind === 'UnitedDeployment' ? { ...scale.subsets } : '100%';
+}
+
+/** Folds one person's command into the state. */
+export function applyCommand(state: ReleaseState, c: ReleaseCommand, plan: ReleasePlanSpec, iso: string): { state: ReleaseState; event?: Decision['events'][number]; abort?: string } {
+  const record = (s: ReleaseState, message: string) => withTransition(s, { at: iso, step: s.step, reason: `ReleaseCommand${c.action[0].toUpperCase()}${c.action.slice(1)}`, message });
+  switch (c.action) {
+    case 'approve': {
+      const step = c.step ?? state.step;
+      // Approving a step paused on an inconclusive or failed measurement accepts it.
+      let gates = state.gates;
+      let s: ReleaseState = state;
+      if (state.phase === 'Paused' && step === state.step) {
+        gates = Object.fromEntries(Object.entries(gates).map(([k, g]) => [k, g.status === 'Inconclusive' || g.status === 'Failed'
+          ? { ...g, status: 'Passed' as const, message: `${g.message} (accepted by ${c.by})` } : g]));
+        s = { ...s, phase: 'Progressing', pause: undefined, gates };
+      }
+      s = { ...s, approvals: [...s.approvals, { step, by: c.by, at: c.at, via: 'cli' }] };
+      const message = `step ${step + 1}/${plan.steps.length} approved by ${c.by}`;
+      return { state: record(s, message), event: { type: 'Normal', reason: 'ReleaseApproved', message } };
+    }
+    case 'pause': {
+      if (state.phase !== 'Progressing') return { state: record(state, `pause by ${c.by}: already ${state.phase}`) };
+      const message = `paused by ${c.by}`;
+      return { state: record({ ...state, phase: 'Paused', pause: { reason: message, by: c.by, at: c.at } }, message), event: { type: 'Normal', reason: 'ReleasePaused', message } };
+    }
+    case 'resume': {
+      if (state.phase !== 'Paused') return { state: record(state, `resume by ${c.by}: not paused`) };
+      // Resume retries what stopped it: failed or inconclusive measurements start over, and the step's clock restarts.
+      const gates = Object.fromEntries(Object.entries(state.gates).filter(([, g]) => g.status !== 'Failed' && g.status !== 'Inconclusive'));
+      const message = `resumed by ${c.by}`;
+      return {
+        state: record({ ...state, phase: 'Progressing', pause: undefined, gates, stepStartedAt: iso }, message),
+        event: { type: 'Normal', reason: 'ReleaseResumed', message },
+      };
+    }
+    case 'abort':
+      return { state: record(state, `abort by ${c.by}`), abort: `aborted by ${c.by}` };
+  }
+}
