@@ -82,7 +82,10 @@ function tokenize(src: string): Tok[] {
     const c = src[i];
     if (/\s/.test(c)) { i++; continue; }
     const s = i;
-    if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(src[i + 1] ?? ''))) {
+    // ".5" is a number, but in "body.items.0" the dot is member access (reported by the parser).
+    const prev = out[out.length - 1];
+    const afterValue = prev && (prev.t !== 'op' || prev.v === ')' || prev.v === ']');
+    if (/[0-9]/.test(c) || (c === '.' && !afterValue && /[0-9]/.test(src[i + 1] ?? ''))) {
       const m = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?/.exec(src.slice(i))!;
       i += m[0].length;
       if (/[A-Za-z_]/.test(src[i] ?? '')) fail(`invalid number "${src.slice(s, i + 1)}"`, s);
@@ -246,7 +249,7 @@ class Parser {
       if (this.isOp('.')) {
         this.next();
         const t = this.peek();
-        if (t.t !== 'name') this.fail(`expected a field name after ".", found ${describe(t)}`, t);
+        if (t.t !== 'name') this.fail(`expected a field name after ".", found ${describe(t)}${t.t === 'num' ? ` (a list element is [${t.v}])` : ''}`, t);
         this.next();
         n = { k: 'member', obj: n, name: t.v, s: n.s, e: t.e };
       } else if (this.isOp('[')) {

@@ -36,8 +36,9 @@ function networkReason(e: unknown): string {
   const parts: string[] = [];
   for (let c: unknown = e, i = 0; c && i < 4; c = (c as { cause?: unknown }).cause, i++) {
     const err = c as { code?: string; message?: string };
-    if (err.code && !parts.includes(err.code)) parts.push(err.code);
-    else if (err.message && err.message !== 'fetch failed' && !parts.some((p) => err.message!.includes(p))) parts.push(err.message);
+    // "connect ECONNREFUSED 127.0.0.1:9090" says more than the bare code.
+    const text = err.message && err.message !== 'fetch failed' ? err.message : err.code;
+    if (text && !parts.some((p) => p.includes(text) || text.includes(p))) parts.push(text);
   }
   return parts.join(': ') || String(e);
 }
