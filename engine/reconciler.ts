@@ -28,8 +28,7 @@ import { parse as parseYaml } from 'yaml';
 import type { ReleaseController, TrackedRelease } from './release/controller.js';
 import { ANNOTATION_RELEASE_PLAN } from '../dsl/release.js';
 import { releaseKind } from './release/plan.js';
-import { parseApprovals, prepareRelease, type ReleasePreparation } from './release/start.js';
-import { RELEASE_FIELD_MANAGER } from './release/state.js';
+import { parseApprovals, prepareRelease, type ReleasePreparation, startRelease } from './release/start.js';
 import { prepareDependencies } from './synth/dependencies.js';
 import { appEnvironment, synthesize } from './synth/index.js';
 import { WarmSynthPool } from './synth/warm.js';
@@ -281,14 +280,8 @@ export class Reconciler {
         signal, onProgress: (m) => this.log.info(m),
         beforeWrite: async (p) => {
           const start = releaseStarts.get(p.desired.id);
-          if (!start) return;
           // The hold first, so that Kruise never sees the new template without it.
-          const held = await this.cluster.apply(start.write, { fieldManager: RELEASE_FIELD_MANAGER, force: true });
-          this.log.info({ release: start.id }, start.message);
-          void this.cluster.event(held, { type: 'Normal', reason: 'ReleaseStarted', message: start.message }, 'kgitops-release');
-          if (start.superseded) {
-            void this.cluster.event(held, { type: 'Normal', reason: 'ReleaseSuperseded', message: `release ${start.superseded} superseded by ${start.id}` }, 'kgitops-release');
-          }
+          if (start) await startRelease(this.cluster, start, (m) => this.log.info({ release: start.id }, m));
         },
       });
     } catch (e) {

@@ -12,7 +12,7 @@
  * template are two requests, in that order, right after each other.
  */
 import { ANNOTATION_RELEASE_PLAN } from '../../dsl/release.js';
-import type { KubeObject } from '../cluster/types.js';
+import type { Cluster, KubeObject } from '../cluster/types.js';
 import type { GitApproval } from './machine.js';
 import {
   ANNOTATION_TEMPLATE_REVISION, holdPartition, type ReleaseKind, releaseId, releaseKind, readPlan, revisionOf, rolloutParts, scaleOf,
@@ -20,7 +20,7 @@ import {
 } from './plan.js';
 import type { TrackedRelease } from './controller.js';
 import { releaseWrite } from './controller.js';
-import { ANNOTATION_RELEASE_PREVIOUS, ANNOTATION_RELEASE_STATE, isFinal, parseReleaseState, type ReleaseState } from './state.js';
+import { ANNOTATION_RELEASE_PREVIOUS, ANNOTATION_RELEASE_STATE, isFinal, parseReleaseState, RELEASE_FIELD_MANAGER, type ReleaseState } from './state.js';
 
 export interface ReleasePreparation {
   /** What git applies for this workload. */
@@ -68,6 +68,19 @@ export function prepareRelease(desired: KubeObject, live: KubeObject | undefined
     guard: false,
   });
   return { desired: out, tracked, start: { write, id, superseded, message } };
+}
+
+/**
+ * Writes a release's start (the hold, the state, the previous template) and records it as
+ * Events on the workload. Call it right before git's apply of the new template.
+ */
+export async function startRelease(cluster: Cluster, start: NonNullable<ReleasePreparation['start']>, log?: (m: string) => void): Promise<void> {
+  const held = await cluster.apply(start.write, { fieldManager: RELEASE_FIELD_MANAGER, force: true });
+  log?.(start.message);
+  await cluster.event(held, { type: 'Normal', reason: 'ReleaseStarted', message: start.message }, 'kgitops-release');
+  if (start.superseded) {
+    await cluster.event(held, { type: 'Normal', reason: 'ReleaseSuperseded', message: `release ${start.superseded} superseded by ${start.id}` }, 'kgitops-release');
+  }
 }
 
 /** The desired object with the template of before the aborted release. */
