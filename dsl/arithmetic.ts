@@ -69,3 +69,41 @@ export function statefulSetPartitionKeep(partition: number | undefined, replicas
 export function holdAllPartition(kind: 'CloneSet' | 'SidecarSet' | 'DaemonSet' | 'StatefulSet', replicas: number): IntOrPercent {
   return kind === 'StatefulSet' ? replicas : '100%';
 }
+
+/** Kruise's ParseSubsetReplicas: a percentage of the UD's replicas, rounded half up. */
+export function subsetReplicas(v: unknown, total: number): number | undefined {
+  if (typeof v === 'number') return Math.max(0, Math.trunc(v));
+  const m = typeof v === 'string' ? /^(\d+)%$/.exec(v) : null;
+  return m ? Math.floor((total * Number(m[1])) / 100 + 0.5) : undefined;
+}
+
+/**
+ * Replicas per UnitedDeployment subset (Kruise's allocation): specified subsets get their count
+ * (percentages of the total rounded half up), the rest is spread evenly over the others, the
+ * remainder going to the subsets with the fewest pods now. An error message when the specified
+ * ones do not fit.
+ */
+export function unitedDeploymentAllocation(total: number, subsets: { name: string; replicas?: unknown }[], current: Map<string, number>): Map<string, number> | string {
+  const specified = new Map<string, number>();
+  for (const s of subsets) {
+    const n = s.replicas === undefined ? undefined : subsetReplicas(s.replicas, total);
+    if (n !== undefined) specified.set(s.name, n);
+  }
+  const sum = [...specified.values()].reduce((a, b) => a + b, 0);
+  if (sum > total) return `specified subsets' replica (${sum}) is greater than UnitedDeployment replica (${total})`;
+  if (sum < total && specified.size === subsets.length) return `specified subsets' replica (${sum}) is less than UnitedDeployment replica (${total})`;
+  const order = [...subsets].sort((a, b) => (current.get(a.name) ?? 0) - (current.get(b.name) ?? 0) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out = new Map<string, number>();
+  for (const s of order) if (specified.has(s.name)) out.set(s.name, specified.get(s.name)!);
+  const left = order.filter((s) => !specified.has(s.name));
+  if (left.length) {
+    const rest = total - sum;
+    const avg = Math.floor(rest / left.length);
+    let remainder = rest % left.length;
+    for (let i = left.length - 1; i >= 0; i--) {
+      out.set(left[i]!.name, avg + (remainder > 0 ? 1 : 0));
+      if (remainder > 0) remainder--;
+    }
+  }
+  return out;
+}

@@ -16,6 +16,7 @@ import { loadConfig } from '../config.js';
 import { SyncEngine } from '../engine.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { Reconciler } from '../reconciler.js';
+import { ReleaseController } from '../release/controller.js';
 import { ExitCode } from './output.js';
 import { reportCrash } from './synth.js';
 
@@ -71,7 +72,9 @@ async function runDemo(opts: { kubeconfig?: string; context?: string; interval: 
       ? 'SIMULATION: kgitops runs against a cluster simulated in this process (Kruise-like controllers, pods that start and become ready); nothing reaches a real cluster. Pass --kubeconfig to use a real one.'
       : `kgitops demo against the real cluster ${cluster.name}`;
     process.stderr.write(`\n${banner}\nwatching ${src.repo}${src.path === '.' ? '' : `/${src.path}`} at ${src.ref}${src.local ? ' (commit a change under examples/ to see it applied)' : ''}\n\n`);
-    const reconciler = new Reconciler(config, cluster, gitSource(config), realClock, log);
+    let engine: SyncEngine | undefined;
+    const releases = new ReleaseController({ cluster, clock: realClock, log, requestReconcile: (reason) => engine?.trigger(reason) });
+    const reconciler = new Reconciler(config, cluster, gitSource(config), realClock, log, releases);
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
     process.once('SIGTERM', () => controller.abort());
@@ -86,12 +89,14 @@ async function runDemo(opts: { kubeconfig?: string; context?: string; interval: 
       }
       await reconciler.reconcile(controller.signal);
       process.stdout.write(`\n${formatStatus(await readStatus(cluster, config.app, config.parentNamespace))}`);
+      releases.stop();
       reconciler.close();
       (cluster as { stop?: () => void }).stop?.();
       return r.result === 'Succeeded' || r.result === 'NoChange' ? ExitCode.OK : ExitCode.INVALID;
     }
-    const engine = new SyncEngine(reconciler, { intervalMs: config.intervalMs, clock: realClock, log });
+    engine = new SyncEngine(reconciler, { intervalMs: config.intervalMs, clock: realClock, log });
     await engine.run(controller.signal);
+    releases.stop();
     reconciler.close();
     (cluster as { stop?: () => void }).stop?.();
     return ExitCode.OK;

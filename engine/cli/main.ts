@@ -1,6 +1,7 @@
 /** The `kgitops` command line. */
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
+import { registerRelease } from './release.js';
 import { registerStatus } from './status.js';
 import { registerSync } from './sync.js';
 import { registerSynth } from './synth.js';
@@ -17,13 +18,16 @@ registerSynth(program);
 registerSync(program);
 registerStatus(program);
 registerDemo(program);
+registerRelease(program);
 
 program.addHelpText('after', `
 Start with:
   kgitops synth examples                 synthesize and validate the example shop
   kgitops sync --repo . --path examples --simulate --once
                                           apply it once to the built-in simulated cluster
-  kgitops status --app shop --kubeconfig ~/.kube/config`);
+  kgitops status --app shop --kubeconfig ~/.kube/config
+  kgitops preview examples               the release plans, step by step
+  kgitops approve shop/storefront        approve the current step of a release`);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,9 +8,21 @@ import { type Cluster, keyOf, objectId } from '../cluster/types.js';
 import { ConfigError, type ConfigFlags, loadConfig } from '../config.js';
 import { assessHealth, worstHealth } from '../health/index.js';
 import type { HistoryEntry, ObjectStatus, StatusSnapshot } from '../state.js';
+import { ANNOTATION_RELEASE_STATE, parseReleaseState } from '../release/state.js';
 import { ExitCode, type OutputFormat, parseFormat } from './output.js';
 import { addEngineOptions, connect } from './sync.js';
 import { reportCrash } from './synth.js';
+
+export interface ReleaseStatus {
+  readonly workload: string;
+  readonly id: string;
+  readonly phase: string;
+  readonly step: number;
+  readonly steps: number;
+  readonly gates: { key: string; status: string; message: string }[];
+  readonly pause?: string;
+  readonly approvals: { step: number; by: string; at: string; via: string }[];
+}
 
 export interface AppStatus {
   readonly app: string;
@@ -20,6 +32,7 @@ export interface AppStatus {
   readonly objects: ObjectStatus[];
   readonly health: string;
   readonly history: HistoryEntry[];
+  readonly releases: ReleaseStatus[];
 }
 
 export function registerStatus(program: Command): void {
@@ -58,9 +71,20 @@ export async function readStatus(cluster: Cluster, app: string, parentNamespace:
     const h = assessHealth(live.get(o.id));
     return { ...o, health: h.status, message: h.message };
   });
+  const releases: ReleaseStatus[] = [];
+  for (const o of recorded) {
+    const r = parseReleaseState(live.get(o.id)?.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
+    if (!r) continue;
+    releases.push({
+      workload: `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`, id: r.id, phase: r.phase, step: r.step + 1, steps: r.steps,
+      gates: Object.entries(r.gates).map(([key, g]) => ({ key, status: g.status, message: g.message })),
+      ...(r.pause ? { pause: `${r.pause.reason} (${r.pause.by}, ${r.pause.at})` } : {}),
+      approvals: r.approvals.map((a) => ({ step: a.step + 1, by: a.by, at: a.at, via: a.via })),
+    });
+  }
   return {
     app, cluster: cluster.name, simulated: cluster.simulated, status: state.data.status, objects,
-    health: objects.length ? worstHealth(objects.map((o) => o.health)) : 'Unknown', history: state.data.history,
+    health: objects.length ? worstHealth(objects.map((o) => o.health)) : 'Unknown', history: state.data.history, releases,
   };
 }
 
@@ -101,6 +125,12 @@ export function formatStatus(s: AppStatus): string {
   for (const e of st?.errors ?? []) out += `error: ${e.object ? `${e.object.kind} ${e.object.name}: ` : ''}${e.message}\n`;
   if (s.objects.length) {
     out += `\n${table([['KIND', 'NAMESPACE', 'NAME', 'HEALTH', 'MESSAGE'], ...s.objects.map((o) => [o.kind, o.namespace ?? '-', o.name, o.health, o.message])])}`;
+  }
+  if (s.releases.length) {
+    out += `\n${table([['RELEASE', 'WORKLOAD', 'PHASE', 'STEP', 'GATES'], ...s.releases.map((r) => [
+      r.id, r.workload, r.phase, `${r.step}/${r.steps}`,
+      r.pause ?? (r.gates.map((g) => `${g.status === 'Passed' ? '✓' : g.status === 'Pending' ? '…' : '✗'} ${g.message}`).join('; ') || '-'),
+    ])])}`;
   }
   if (s.history.length) {
     out += `\n${table([['TIME', 'COMMIT', 'RESULT', 'DURATION', 'CHANGES'], ...s.history.map((h) => [

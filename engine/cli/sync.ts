@@ -8,6 +8,7 @@ import { ConfigError, type ConfigFlags, type EngineConfig, loadConfig } from '..
 import { SyncEngine } from '../engine.js';
 import { createLogger, type LogFormat, redactUrl } from '../log.js';
 import { type ReconcileResult, Reconciler, type Source } from '../reconciler.js';
+import { ReleaseController } from '../release/controller.js';
 import { GitSource } from '../source/git.js';
 import { startWebhookServer } from '../source/webhook.js';
 import { ExitCode, type OutputFormat, parseFormat } from './output.js';
@@ -92,7 +93,9 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
   }
   if (cluster.simulated) log.warn('SIMULATION: the cluster is simulated in this process; nothing reaches a real cluster');
   log.info({ app: config.app, source: `${redactUrl(config.repo)}@${config.ref}`, path: config.path, cluster: cluster.name }, 'kgitops sync starting');
-  const reconciler = new Reconciler(config, cluster, gitSource(config), realClock, log);
+  let engine: SyncEngine | undefined;
+  const releases = new ReleaseController({ cluster, clock: realClock, log, requestReconcile: (reason) => engine?.trigger(reason) });
+  const reconciler = new Reconciler(config, cluster, gitSource(config), realClock, log, releases);
   const controller = new AbortController();
   const stop = (sig: string) => {
     if (controller.signal.aborted) return;
@@ -104,11 +107,12 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
 
   if (opts.once) {
     const r = await reconciler.reconcile(controller.signal);
+    releases.stop();
     reconciler.close();
     printResult(r, opts.output);
     return r.result === 'Succeeded' || r.result === 'NoChange' ? ExitCode.OK : ExitCode.INVALID;
   }
-  const engine = new SyncEngine(reconciler, { intervalMs: config.intervalMs, clock: realClock, log });
+  engine = new SyncEngine(reconciler, { intervalMs: config.intervalMs, clock: realClock, log });
   let webhook: { close(): Promise<void> } | undefined;
   if (config.webhook) {
     const secret = process.env[config.webhook.secretEnv];
@@ -123,6 +127,7 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
     log.info({ port: config.webhook.port }, 'push webhooks: POST /hooks/github, /hooks/gitlab, /hooks/generic');
   }
   await engine.run(controller.signal);
+  releases.stop();
   reconciler.close();
   await webhook?.close();
   log.info('stopped');

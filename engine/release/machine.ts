@@ -86,10 +86,13 @@ export function describeGate(g: GateSpec): string {
   }
 }
 
+/** 90 -> 1m30s, 3600 -> 1h, 45 -> 45s */
 export function formatSeconds(s: number): string {
-  if (s % 3600 === 0 && s >= 3600) return `${s / 3600}h`;
-  if (s % 60 === 0 && s >= 60) return `${s / 60}m`;
-  return `${s}s`;
+  if (s <= 0) return '0s';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = Math.round(s % 60);
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${sec ? `${sec}s` : ''}`;
 }
 
 function samePartition(a: PartitionValue | undefined, b: PartitionValue): boolean {

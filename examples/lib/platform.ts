@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import {
   AdvancedCronJob, AdvancedDaemonSet, BroadcastJob, CompletionPolicy, ConcurrencyPolicy, CronJobTemplate,
-  DaemonSetUpdateStrategy, FailurePolicy, SidecarSet, SidecarSetUpdateStrategy, SidecarUpgrade,
+  DaemonSetUpdateStrategy, FailurePolicy, Release, SidecarSet, SidecarSetUpdateStrategy, SidecarUpgrade,
 } from 'kruise-gitops';
 import { SHOP_LOGGING_LABEL } from './shop.js';
 
@@ -13,7 +13,7 @@ export class PlatformChart extends Chart {
     new kplus.Namespace(this, 'namespace', { metadata: { name: props.namespace } });
 
     // Every shop pod that asks for logging gets a log shipper, upgraded in place 2 pods at a
-    // time; the partition keeps 50% of the pods on the old shipper until a release moves it.
+    // time; a new shipper goes to a quarter of the pods first, then to all.
     const logs = kplus.Volume.fromEmptyDir(this, 'app-logs', 'app-logs');
     new SidecarSet(this, 'logging', {
       metadata: { name: 'shop-logging' },
@@ -30,15 +30,17 @@ export class PlatformChart extends Chart {
           memory: { request: Size.mebibytes(64), limit: Size.mebibytes(128) },
         },
       }],
-      updateStrategy: SidecarSetUpdateStrategy.rollingUpdate({ maxUnavailable: 2, partition: '50%' }),
+      updateStrategy: SidecarSetUpdateStrategy.rollingUpdate({ maxUnavailable: 2 }),
+      release: Release.canary('25%', '100%').bakeFor(Duration.minutes(10)),
     });
 
-    // The node agent runs on every node and updates in place, one node at a time, starting
-    // with the nodes labelled as canaries.
+    // The node agent runs on every node and updates in place, one node at a time: a tenth of the
+    // nodes first, then half, then all.
     new AdvancedDaemonSet(this, 'node-agent', {
       metadata: { name: 'node-agent' },
       podMetadata: { labels: { app: 'node-agent' } },
-      updateStrategy: DaemonSetUpdateStrategy.inPlaceIfPossible({ maxUnavailable: 1, partition: 0 }),
+      updateStrategy: DaemonSetUpdateStrategy.inPlaceIfPossible({ maxUnavailable: 1 }),
+      release: Release.canary('10%', '50%', '100%'),
       minReady: Duration.seconds(5),
       hostNetwork: true,
       containers: [{

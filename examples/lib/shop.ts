@@ -2,9 +2,15 @@ import { Chart, type ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import {
-  AdvancedStatefulSet, CloneSet, CloneSetUpdateStrategy, PodManagement, PodUpdatePolicy,
-  StatefulSetUpdateStrategy, UnitedDeployment, UnitedDeploymentTemplate, UpdatePriority,
+  AdvancedStatefulSet, CloneSet, CloneSetUpdateStrategy, Gate, PodManagement, PodUpdatePolicy, Release,
+  StatefulSetUpdateStrategy, Step, UnitedDeployment, UnitedDeploymentTemplate, UpdatePriority,
 } from 'kruise-gitops';
+
+/** The shop's Prometheus; metric gates query it. */
+const PROMETHEUS = 'http://prometheus.monitoring.svc:9090';
+
+/** No releases from Friday noon to Monday 06:00, Berlin time. */
+const NO_WEEKEND_RELEASES = Gate.window.deny('0 12 * * 5', Duration.hours(66), 'Europe/Berlin');
 
 /** Labels every pod of the shop carries, so the logging SidecarSet can find them. */
 export const SHOP_LOGGING_LABEL = { 'shop.example.com/logging': 'enabled' };
@@ -15,15 +21,31 @@ export class ShopChart extends Chart {
     new kplus.Namespace(this, 'namespace', { metadata: { name: props.namespace } });
 
     // The storefront releases in place: images change, pods stay. Pods labelled as canaries
-    // update first; the partition keeps 8 of 10 pods on the old version until a release moves it.
+    // update first. A release goes to 10% of the pods, bakes and watches the error ratio, then
+    // waits for a person at 50%; never over the weekend. The release owns the partition.
     const storefront = new CloneSet(this, 'storefront', {
       metadata: { name: 'storefront' },
       replicas: 10,
       podMetadata: { labels: { app: 'storefront', ...SHOP_LOGGING_LABEL } },
+      release: Release.steps(
+        Step.to('10%').gate(
+          Gate.podsReady({ minReady: Duration.seconds(30) }),
+          Gate.bake(Duration.minutes(10)),
+          Gate.metric({
+            name: 'error-ratio',
+            prometheus: PROMETHEUS,
+            query: 'sum(rate(http_requests_total{app="storefront",code=~"5.."}[2m])) / sum(rate(http_requests_total{app="storefront"}[2m]))',
+            successCondition: 'result < 0.01',
+            interval: Duration.minutes(2),
+            count: 5,
+          }),
+        ),
+        Step.to('50%').gate(Gate.podsReady(), Gate.approval()),
+        Step.to('100%').gate(Gate.podsReady()),
+      ).always(NO_WEEKEND_RELEASES),
       updateStrategy: CloneSetUpdateStrategy.inPlaceIfPossible({
         maxSurge: '20%',
         maxUnavailable: 1,
-        partition: 8,
         gracePeriod: Duration.seconds(10),
         priority: UpdatePriority.weight(
           { weight: 100, selector: { matchLabels: { 'shop.example.com/release-group': 'canary' } } },
@@ -46,12 +68,17 @@ export class ShopChart extends Chart {
     });
     storefront.exposeViaService({ name: 'storefront', ports: [{ port: 80, targetPort: 8080 }] });
 
-    // The cart runs in three zones, one CloneSet per zone; each zone has its own partition so a
-    // release can go zone by zone.
+    // The cart runs in three zones, one CloneSet per zone; a release goes zone by zone, each zone
+    // only after the previous one's pods are ready and have served for 15 minutes.
     new UnitedDeployment(this, 'cart', {
       metadata: { name: 'cart' },
       replicas: 9,
       podMetadata: { labels: { app: 'cart', ...SHOP_LOGGING_LABEL } },
+      release: Release.steps(
+        Step.subsets({ 'zone-a': '100%' }).gate(Gate.podsReady(), Gate.bake(Duration.minutes(15))),
+        Step.subsets({ 'zone-b': '100%' }).gate(Gate.podsReady(), Gate.bake(Duration.minutes(15))),
+        Step.subsets({ 'zone-c': '100%' }).gate(Gate.podsReady()),
+      ).always(NO_WEEKEND_RELEASES),
       template: UnitedDeploymentTemplate.cloneSet({
         updateStrategy: CloneSetUpdateStrategy.inPlaceIfPossible({ maxUnavailable: 1 }),
       }),
@@ -60,7 +87,6 @@ export class ShopChart extends Chart {
         { name: 'zone-b', nodeSelector: [kplus.NodeLabelQuery.is('topology.kubernetes.io/zone', 'zone-b')], replicas: 3 },
         { name: 'zone-c', nodeSelector: [kplus.NodeLabelQuery.is('topology.kubernetes.io/zone', 'zone-c')] },
       ],
-      partitions: { 'zone-a': 3, 'zone-b': 3, 'zone-c': 3 },
       containers: [{
         name: 'cart',
         image: 'registry.example.com/shop/cart:1.9.0',
@@ -84,6 +110,11 @@ export class ShopChart extends Chart {
       metadata: { name: 'zookeeper' },
       replicas: 3,
       service: zkService,
+      // One follower first; then the rest, the leader last (see the order priority).
+      release: Release.steps(
+        Step.to(1).gate(Gate.podsReady({ minReady: Duration.minutes(1) }), Gate.bake(Duration.minutes(5))),
+        Step.to('100%').gate(Gate.podsReady()),
+      ),
       podMetadata: { labels: { app: 'zookeeper' } },
       podManagement: PodManagement.parallel({
         maxUnavailable: 1,

@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../cluster/controlplane.js';
-import { appendPid, killAllSync, spawnWatchdog, terminate, type TrackedProcess } from '../cluster/processes.js';
+import { killAllSync, terminate, type TrackedProcess } from '../cluster/processes.js';
 
 export class PrometheusHarnessError extends Error {
   constructor(message: string) {
@@ -31,6 +31,29 @@ export class PrometheusHarnessError extends Error {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A detached shell that outlives this process: when the owner is gone (SIGKILL, OOM, a worker
+ * terminated without 'exit' hooks) it kills Prometheus' process group and removes its dir. Its
+ * own PATH, so that a test stubbing PATH cannot blind it.
+ */
+function spawnWatchdog(ownerPid: number, targetPid: number, dir: string): TrackedProcess {
+  const script = [
+    'owner=$1; target=$2; dir=$3',
+    'while kill -0 "$owner" 2>/dev/null; do sleep 1; done',
+    'kill -TERM "-$target" 2>/dev/null',
+    'sleep 3',
+    'kill -KILL "-$target" 2>/dev/null',
+    'rm -rf -- "$dir"',
+  ].join('\n');
+  const child = spawn('/bin/sh', ['-c', script, 'kgitops-prometheus-watchdog', String(ownerPid), String(targetPid), dir], {
+    detached: true,
+    stdio: 'ignore',
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin' },
+  });
+  child.unref();
+  return { name: 'prometheus-watchdog', pid: child.pid ?? -1, bin: '/bin/sh', child };
+}
+
 /** The prometheus binary: $KGITOPS_PROMETHEUS, else `prometheus` on PATH. Throws when missing. */
 export function prometheusBinary(): string {
   const explicit = process.env.KGITOPS_PROMETHEUS;
@@ -38,7 +61,7 @@ export function prometheusBinary(): string {
     if (fs.existsSync(explicit)) return explicit;
     throw new PrometheusHarnessError(`KGITOPS_PROMETHEUS=${explicit} does not exist`);
   }
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat('/usr/bin')) {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
     const p = path.join(dir, 'prometheus');
     try {
       fs.accessSync(p, fs.constants.X_OK);
@@ -126,7 +149,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   child.on('error', (e) => { exited = `could not start: ${e.message}`; });
 
   // If this process dies without stopping it, the watchdog kills it and removes the dir.
-  const watchdog = tracked.pid > 0 ? (appendPid(dir, tracked), spawnWatchdog(process.pid, dir)) : undefined;
+  const watchdog = tracked.pid > 0 ? spawnWatchdog(process.pid, tracked.pid, dir) : undefined;
   const onExit = () => killAllSync([tracked, ...(watchdog ? [watchdog] : [])]);
   process.once('exit', onExit);
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../engine/cluster/types.js';
-import { allocate } from '../../../engine/cluster/sim/controllers/uniteddeployment.js';
+import { unitedDeploymentAllocation as allocate } from '../../../dsl/arithmetic.js';
 import { GIT, RELEASE, env, podTemplate } from './helpers.js';
 
 const KEY = { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'UnitedDeployment', name: 'cart', namespace: 'shop' };

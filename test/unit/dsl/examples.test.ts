@@ -35,10 +35,16 @@ describe('examples', () => {
     expect(validateObjects(objects)).toEqual([]);
   });
 
-  it('storefront: in place, 20% surge, a partition and a weight priority', () => {
-    const us = find('CloneSet').spec.updateStrategy;
-    expect(us).toMatchObject({ type: 'InPlaceIfPossible', maxSurge: '20%', partition: 8 });
+  it('storefront: in place, 20% surge, a weight priority, and a gated release plan', () => {
+    const cs = find('CloneSet');
+    const us = cs.spec.updateStrategy;
+    expect(us).toMatchObject({ type: 'InPlaceIfPossible', maxSurge: '20%' });
     expect(us.priorityStrategy.weightPriority[0]).toEqual({ weight: 100, matchSelector: { matchLabels: { 'shop.example.com/release-group': 'canary' } } });
+    const plan = JSON.parse(cs.metadata.annotations['kgitops.io/release-plan']);
+    expect(plan.steps.map((s: any) => s.target)).toEqual(['10%', '50%', '100%']);
+    expect(plan.steps[0].gates.map((g: any) => g.type)).toEqual(['podsReady', 'bake', 'metric']);
+    expect(plan.steps[1].gates.map((g: any) => g.type)).toEqual(['podsReady', 'approval']);
+    expect(plan.always).toEqual([{ type: 'window', mode: 'deny', schedule: '0 12 * * 5', durationSeconds: 66 * 3600, timeZone: 'Europe/Berlin' }]);
   });
 
   it('zookeeper: parallel, in place, followers before the leader', () => {
@@ -58,10 +64,11 @@ describe('examples', () => {
     for (const [k, v] of Object.entries(ss.spec.selector.matchLabels)) expect(podLabels[k]).toBe(v);
   });
 
-  it('cart: three zones with a partition each', () => {
-    const spec = find('UnitedDeployment').spec;
-    expect(spec.topology.subsets.map((s: any) => s.name)).toEqual(['zone-a', 'zone-b', 'zone-c']);
-    expect(spec.updateStrategy.manualUpdate.partitions).toEqual({ 'zone-a': 3, 'zone-b': 3, 'zone-c': 3 });
+  it('cart: three zones, released zone by zone', () => {
+    const ud = find('UnitedDeployment');
+    expect(ud.spec.topology.subsets.map((s: any) => s.name)).toEqual(['zone-a', 'zone-b', 'zone-c']);
+    const plan = JSON.parse(ud.metadata.annotations['kgitops.io/release-plan']);
+    expect(plan.steps.map((s: any) => s.subsets)).toEqual([{ 'zone-a': '100%' }, { 'zone-b': '100%' }, { 'zone-c': '100%' }]);
   });
 
   it.each(['shop', 'platform'])('%s chart YAML matches its snapshot', async (chart) => {

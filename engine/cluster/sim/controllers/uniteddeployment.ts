@@ -20,6 +20,7 @@ import { controllerRef, isReady } from '../pods.js';
 import type { Controller, Runtime } from '../runtime.js';
 import { labelSelectorString } from '../selector.js';
 import { type Condition, int, setCondition } from './common.js';
+import { unitedDeploymentAllocation } from '../../../../dsl/arithmetic.js';
 
 const SUBSET = 'apps.kruise.io/subset-name';
 const UD_REVISION = 'apps.kruise.io/controller-revision-hash';
@@ -53,39 +54,6 @@ const KINDS: Record<string, SubsetKind> = {
   deploymentTemplate: { apiVersion: 'apps/v1', kind: 'Deployment', gk: 'Deployment.apps', setPartition: () => undefined },
 };
 
-/** Kruise's ParseSubsetReplicas: a percentage of the UD's replicas, rounded half up. */
-function subsetReplicas(v: unknown, total: number): number | undefined {
-  if (typeof v === 'number') return Math.max(0, Math.trunc(v));
-  const m = typeof v === 'string' ? /^(\d+)%$/.exec(v) : null;
-  return m ? Math.floor((total * Number(m[1])) / 100 + 0.5) : undefined;
-}
-
-/** Replicas per subset, or an error message when the specified ones do not fit. */
-export function allocate(total: number, subsets: { name: string; replicas?: unknown }[], current: Map<string, number>): Map<string, number> | string {
-  const specified = new Map<string, number>();
-  for (const s of subsets) {
-    const n = s.replicas === undefined ? undefined : subsetReplicas(s.replicas, total);
-    if (n !== undefined) specified.set(s.name, n);
-  }
-  const sum = [...specified.values()].reduce((a, b) => a + b, 0);
-  if (sum > total) return `specified subsets' replica (${sum}) is greater than UnitedDeployment replica (${total})`;
-  if (sum < total && specified.size === subsets.length) return `specified subsets' replica (${sum}) is less than UnitedDeployment replica (${total})`;
-  const order = [...subsets].sort((a, b) => (current.get(a.name) ?? 0) - (current.get(b.name) ?? 0) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const out = new Map<string, number>();
-  for (const s of order) if (specified.has(s.name)) out.set(s.name, specified.get(s.name)!);
-  const left = order.filter((s) => !specified.has(s.name));
-  if (left.length) {
-    const rest = total - sum;
-    const avg = Math.floor(rest / left.length);
-    let remainder = rest % left.length;
-    for (let i = left.length - 1; i >= 0; i--) {
-      out.set(left[i]!.name, avg + (remainder > 0 ? 1 : 0));
-      if (remainder > 0) remainder--;
-    }
-  }
-  return out;
-}
-
 export const unitedDeploymentController: Controller = {
   reconcile(rt, ud) {
     const spec = ud.spec ?? {};
@@ -107,7 +75,7 @@ export const unitedDeploymentController: Controller = {
     const specifiedTotal = subsets.reduce((a, s) => a + (typeof s.replicas === 'number' ? s.replicas : 0), 0);
     const total = typeof spec.replicas === 'number' ? spec.replicas : specifiedTotal;
     const current = new Map([...bySubset].map(([n, w]) => [n, int(w.spec?.replicas, 0)]));
-    const alloc = allocate(total, subsets, current);
+    const alloc = unitedDeploymentAllocation(total, subsets, current);
     if (typeof alloc === 'string') {
       conds = setCondition(conds, { type: 'SubsetProvisioned', status: 'False', reason: 'AllocateFailed', message: alloc }, now);
       rt.writeStatus(ud, { ...(ud.status ?? {}), observedGeneration: ud.metadata.generation, conditions: conds });

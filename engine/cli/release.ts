@@ -1,0 +1,129 @@
+/**
+ * Release commands: `kgitops preview` (the plan as it would run) and `kgitops approve | pause |
+ * resume | abort <app>/<workload>` (commands for the release in progress, carried out by the
+ * engine and recorded with who and when).
+ */
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { parentName, readParent } from '../apply/applyset.js';
+import type { Cluster, ObjectKey } from '../cluster/types.js';
+import { ConfigError, type ConfigFlags, loadConfig } from '../config.js';
+import { CommandError, issueCommand } from '../release/commands.js';
+import { releaseKind } from '../release/plan.js';
+import { formatPreview, previewRelease, type ReleasePreview, scaleFromSpec } from '../release/preview.js';
+import { scaleOf } from '../release/plan.js';
+import { synthesize } from '../synth/index.js';
+import { ExitCode, type OutputFormat, parseFormat, printDiagnostics, progress } from './output.js';
+import { addEngineOptions, connect } from './sync.js';
+import { reportCrash } from './synth.js';
+
+function who(explicit?: string): string {
+  return explicit ?? process.env.KGITOPS_USER ?? userInfo().username;
+}
+
+/** Finds `<workload>` among the app's managed objects (from its ApplySet parent). */
+async function findWorkload(cluster: Cluster, app: string, parentNamespace: string, workload: string): Promise<ObjectKey> {
+  const parent = await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', name: parentName(app), namespace: parentNamespace });
+  if (!parent) throw new CommandError(`app "${app}" is not synced here: no ConfigMap ${parentName(app)} in namespace ${parentNamespace}`, 'pass -n with the namespace the engine syncs the app into');
+  const objects = readParent(parent).data.status?.objects ?? [];
+  const found = objects.filter((o) => o.name === workload && releaseKind(o));
+  if (found.length === 0) {
+    const names = objects.filter((o) => releaseKind(o)).map((o) => o.name);
+    throw new CommandError(`app "${app}" has no workload "${workload}" that releases can drive`, names.length ? `its workloads: ${names.join(', ')}` : undefined);
+  }
+  if (found.length > 1) throw new CommandError(`"${workload}" is ambiguous: ${found.map((o) => `${o.kind} ${o.namespace ?? ''}/${o.name}`).join(', ')}`);
+  const o = found[0];
+  return { apiVersion: o.apiVersion, kind: o.kind, name: o.name, ...(o.namespace ? { namespace: o.namespace } : {}) };
+}
+
+function registerCommand(program: Command, action: 'approve' | 'pause' | 'resume' | 'abort', description: string, extra = ''): void {
+  const cmd = addEngineOptions(program.command(action))
+    .argument('<app/workload>', 'e.g. shop/storefront')
+    .description(description)
+    .option('--by <name>', 'who gives the command (default: $KGITOPS_USER or your user name)')
+    .option('-o, --output <format>', 'text or json', parseFormat, 'text');
+  if (action === 'approve') cmd.option('--step <n>', 'step number to approve, from 1 (default: the current step)');
+  cmd.addHelpText('after', `${extra}
+The engine carries the command out on its next look at the workload (a watch: at once) and records
+it in the release's state, with who and when. Exit codes: 0 done, 1 refused (e.g. no release in
+progress), 2 usage error.`);
+  cmd.action(async (target: string, opts: ConfigFlags & { by?: string; step?: string; output: OutputFormat }) => {
+    process.exitCode = await runCommand(action, target, opts);
+  });
+}
+
+async function runCommand(action: 'approve' | 'pause' | 'resume' | 'abort', target: string, opts: ConfigFlags & { by?: string; step?: string; output: OutputFormat }): Promise<number> {
+  const [app, workload] = target.split('/');
+  if (!app || !workload) {
+    process.stderr.write(`error: expected <app>/<workload>, e.g. shop/storefront, got "${target}"\n`);
+    return ExitCode.ERROR;
+  }
+  try {
+    const config = loadConfig({ repo: '.', ...opts, app });
+    const cluster = await connect(config);
+    const key = await findWorkload(cluster, app, config.parentNamespace, workload);
+    const step = opts.step !== undefined ? Number(opts.step) - 1 : undefined;
+    if (step !== undefined && !(Number.isInteger(step) && step >= 0)) throw new CommandError(`--step must be a step number from 1, got ${opts.step}`);
+    const by = who(opts.by);
+    const state = await issueCommand(cluster, key, { action, by, ...(step !== undefined ? { step } : {}) }, Date.now());
+    const what = action === 'approve' ? `approved step ${(step ?? state.step) + 1} of` : action === 'abort' ? 'asked to abort' : `${action}d`;
+    if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ release: state.id, action, by, step: (step ?? state.step) + 1 })}\n`);
+    else process.stdout.write(`${what} release ${state.id} (by ${by}); the engine carries it out and records it\n`);
+    return ExitCode.OK;
+  } catch (e) {
+    if (e instanceof CommandError || e instanceof ConfigError) {
+      process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+      return e instanceof ConfigError ? ExitCode.ERROR : ExitCode.INVALID;
+    }
+    return reportCrash(e);
+  }
+}
+
+export function registerRelease(program: Command): void {
+  registerCommand(program, 'approve', 'Approve a step of the release in progress (an approval gate), or accept a paused inconclusive measurement');
+  registerCommand(program, 'pause', 'Pause the release in progress (updateStrategy.paused)');
+  registerCommand(program, 'resume', 'Resume a paused release (failed or inconclusive measurements are taken again)');
+  registerCommand(program, 'abort', 'Abort the release in progress: every pod goes back to the previous template',
+    '\nThe new template stays off the workload until git changes it again (revert or fix the commit).\n');
+
+  program.command('preview')
+    .argument('[dir]', 'directory with cdk8s.yaml', '.')
+    .description('Print the release plan of each workload as it would run: steps, pods per step (Kruise rounding), gates, least wall time')
+    .option('--nodes <n>', 'DaemonSets: nodes to assume')
+    .option('--matched-pods <n>', 'SidecarSets: matched pods to assume')
+    .option('--kubeconfig <file>', 'read the current scale (replicas, nodes, matched pods) from this cluster')
+    .option('--context <name>', 'kubeconfig context')
+    .option('-o, --output <format>', 'text or json', parseFormat, 'text')
+    .action(async (dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat }) => {
+      process.exitCode = await runPreview(dir, opts);
+    });
+}
+
+async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat }): Promise<number> {
+  try {
+    progress(`synthesizing ${dir} ...`);
+    const r = await synthesize(dir);
+    if (!r.ok) {
+      printDiagnostics(r.diagnostics.filter((d) => d.severity === 'error'));
+      process.stderr.write('invalid: fix the errors above to preview releases\n');
+      return ExitCode.INVALID;
+    }
+    const cluster = opts.kubeconfig ? await connect(loadConfig({ repo: '.', kubeconfig: opts.kubeconfig, context: opts.context })) : undefined;
+    const previews: ReleasePreview[] = [];
+    for (const o of r.objects) {
+      const m = o.manifest as any;
+      if (!releaseKind(m) || !m.metadata?.annotations?.['kgitops.io/release-plan']) continue;
+      let { scale, source } = scaleFromSpec(m, { nodes: opts.nodes ? Number(opts.nodes) : undefined, matchedPods: opts.matchedPods ? Number(opts.matchedPods) : undefined });
+      if (cluster) {
+        const live = await cluster.get({ apiVersion: m.apiVersion, kind: m.kind, name: m.metadata.name, ...(m.metadata.namespace ? { namespace: m.metadata.namespace } : {}) });
+        if (live?.status) ({ scale, source } = { scale: scaleOf(live), source: `the cluster ${cluster.name}` });
+      }
+      previews.push(previewRelease(m, scale, source)!);
+    }
+    if (opts.output === 'json') process.stdout.write(`${JSON.stringify(previews, null, 2)}\n`);
+    else process.stdout.write(previews.length ? previews.map(formatPreview).join('\n') : 'no workload has a release plan\n');
+    return ExitCode.OK;
+  } catch (e) {
+    return reportCrash(e);
+  }
+}
