@@ -14,6 +14,7 @@
  */
 import { Duration } from 'cdk8s';
 import { type IntOrPercent, parseIntOrPercent } from './arithmetic.js';
+import { checkCondition } from './condition.js';
 import { CronError, parseCron, isValidTimeZone } from './cron.js';
 
 export const ANNOTATION_RELEASE_PLAN = 'kgitops.io/release-plan';
@@ -365,8 +366,12 @@ function validateGate(g: GateSpec, at: string): PlanProblem[] {
         if (!/^https?:\/\//.test(g.prometheus ?? '')) out.push({ path: `${at}.prometheus`, message: `not an http(s) URL: ${JSON.stringify(g.prometheus)}` });
         if (!g.query) out.push({ path: `${at}.query`, message: 'the query is empty' });
         if (!g.successCondition) out.push({ path: `${at}.successCondition`, message: 'a success condition is required, e.g. "result < 0.01"' });
-      } else if (!/^https?:\/\//.test(g.url ?? '')) {
-        out.push({ path: `${at}.url`, message: `not an http(s) URL: ${JSON.stringify(g.url)}` });
+        for (const field of ['successCondition', 'failureCondition'] as const) {
+          if (g[field]) for (const problem of checkCondition(g[field]!, ['result', 'results'])) out.push({ path: `${at}.${field}`, message: problem });
+        }
+      } else {
+        if (!/^https?:\/\//.test(g.url ?? '')) out.push({ path: `${at}.url`, message: `not an http(s) URL: ${JSON.stringify(g.url)}` });
+        if (g.successCondition) for (const problem of checkCondition(g.successCondition, ['body'])) out.push({ path: `${at}.successCondition`, message: problem });
       }
       break;
     case 'approval':

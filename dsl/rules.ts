@@ -546,6 +546,11 @@ function checkSidecarSet(m: Json, r: Report): void {
   const spec = m.spec ?? {};
   const us = spec.updateStrategy ?? {};
   const type = us.type ?? 'RollingUpdate';
+  if (spec.namespace !== undefined && m.apiVersion === 'apps.kruise.io/v1alpha1') {
+    r.warn('sidecarset/namespace-field', 'spec.namespace',
+      'spec.namespace exists only in v1alpha1: with Kruise 1.9 storing SidecarSets as v1beta1, server-side apply rejects it unless the conversion webhook is installed',
+      `use namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: ${JSON.stringify(spec.namespace)} } }`);
+  }
   checkSelector(r, 'spec.selector', spec.selector, 'sidecarset', { required: true });
   if (spec.namespaceSelector !== undefined) checkSelector(r, 'spec.namespaceSelector', spec.namespaceSelector, 'sidecarset', { required: false });
   const containers: Json[] = spec.containers ?? [];

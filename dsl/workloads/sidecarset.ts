@@ -123,7 +123,11 @@ export interface SidecarSetProps extends ReleasableProps {
   readonly metadata?: ApiObjectMetadata;
   /** Pods to inject into. Required: Kruise rejects an empty selector. */
   readonly selector: SelectorLike;
-  /** Only pods in this namespace. @default every namespace */
+  /**
+   * Only pods in this namespace. Rendered as a namespaceSelector on the namespace's name label:
+   * v1alpha1's own `spec.namespace` field cannot be server-side applied once Kruise stores
+   * SidecarSets as v1beta1 (1.9) unless its conversion webhook is installed. @default every namespace
+   */
   readonly namespace?: string;
   /** Only pods in namespaces with these labels. @default every namespace */
   readonly namespaceSelector?: SelectorLike;
@@ -191,8 +195,9 @@ export class SidecarSet extends Construct implements IDeclared {
     const initContainers = render(p.initContainers);
     return {
       selector: selectorToKube(p.selector),
-      namespace: p.namespace,
-      namespaceSelector: selectorToKube(p.namespaceSelector),
+      namespaceSelector: p.namespace !== undefined
+        ? { matchLabels: { 'kubernetes.io/metadata.name': p.namespace }, ...(selectorToKube(p.namespaceSelector) ?? {}) }
+        : selectorToKube(p.namespaceSelector),
       containers,
       initContainers,
       volumes: volumes.size ? [...volumes.values()].map((v) => k8s.toJson_Volume(v._toKube())) : undefined,

@@ -10,7 +10,7 @@
  * The measurement's value is the HTTP status.
  */
 import type { HttpGateSpec } from '../../../dsl/release.js';
-import { type Condition, ConditionError, evaluateCondition, explainCondition, parseCondition } from './condition.js';
+import { type Condition, ConditionError, evaluateCondition, explainCondition, parseCondition } from '../../../dsl/condition.js';
 import { boundedGet, type MeasureOptions, RequestError, snippet } from './request.js';
 import type { Measurement, MeasurementPhase } from './types.js';
 

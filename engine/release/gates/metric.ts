@@ -26,7 +26,7 @@
  * numbers for several samples), with NaN and infinities written as Prometheus writes them.
  */
 import type { MetricGateSpec } from '../../../dsl/release.js';
-import { type Condition, ConditionError, evaluateCondition, formatValue, parseCondition } from './condition.js';
+import { type Condition, ConditionError, evaluateCondition, formatValue, parseCondition } from '../../../dsl/condition.js';
 import { boundedGet, type MeasureOptions, RequestError, snippet } from './request.js';
 import type { Measurement, MeasurementPhase } from './types.js';
 

@@ -8,7 +8,7 @@ import {
   explainCondition,
   formatValue,
   parseCondition,
-} from '../../../../engine/release/gates/condition.js';
+} from '../../../../dsl/condition.js';
 
 const ev = (expr: string, env: Record<string, unknown> = {}) => evaluateCondition(expr, env);
 const err = (expr: string, env: Record<string, unknown> = {}): ConditionError => {

@@ -1,0 +1,221 @@
+/**
+ * Releases end to end: the sync engine and the release controller against the level (b) control
+ * plane, where the real kruise-manager moves pods on kwok nodes. A git push of a new image is
+ * released step by step by moving Kruise partitions, each step only when its gates pass.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gitSource } from '../../engine/cli/sync.js';
+import { KubeCluster } from '../../engine/cluster/kube.js';
+import type { KubeObject, ObjectKey } from '../../engine/cluster/types.js';
+import { realClock } from '../../engine/clock.js';
+import { loadConfig } from '../../engine/config.js';
+import { createLogger } from '../../engine/log.js';
+import { Reconciler } from '../../engine/reconciler.js';
+import { ReleaseController } from '../../engine/release/controller.js';
+import { ANNOTATION_RELEASE_STATE, parseReleaseState, type ReleaseState } from '../../engine/release/state.js';
+import { GitApp } from '../fixtures/git-app.js';
+import { kubeconfigPath, waitFor, withNamespace } from '../cluster/harness.js';
+
+const CACHE = mkdtempSync(join(tmpdir(), 'kgitops-e2e-cache-'));
+afterAll(() => rmSync(CACHE, { recursive: true, force: true }));
+
+/** The app: the workloads of each test, parameterised by objects.json. */
+const MAIN = `import { readFileSync } from 'node:fs';
+import { Chart, Duration } from 'cdk8s';
+import {
+  AdvancedStatefulSet, App, CloneSet, CloneSetUpdateStrategy, Gate, PodManagement, PodUpdatePolicy, Release, SidecarSet,
+  StatefulSetUpdateStrategy, Step, UpdatePriority,
+} from 'kruise-gitops';
+
+const p = JSON.parse(readFileSync(new URL('./objects.json', import.meta.url), 'utf8'));
+const app = new App();
+const chart = new Chart(app, 'app', { namespace: p.namespace });
+const quick = (...targets: any[]) => Release.steps(...targets.map((t, i) => Step.to(t).gate(Gate.podsReady(), ...(i < targets.length - 1 ? [Gate.bake(Duration.seconds(p.bake ?? 5))] : []))));
+if (p.web) {
+  new CloneSet(chart, 'web', {
+    metadata: { name: 'web' }, replicas: p.web.replicas, podMetadata: { labels: { app: 'web' } },
+    updateStrategy: p.web.inPlace ? CloneSetUpdateStrategy.inPlaceIfPossible({ maxUnavailable: '50%' }) : CloneSetUpdateStrategy.reCreate({ maxUnavailable: '50%' }),
+    release: quick(...p.web.steps),
+    containers: [{ name: 'main', image: p.web.image, securityContext: { ensureNonRoot: false, readOnlyRootFilesystem: false } }],
+  });
+}
+if (p.zk) {
+  new AdvancedStatefulSet(chart, 'zk', {
+    metadata: { name: 'zk' }, replicas: 3, podMetadata: { labels: { app: 'zk', 'example.com/update-order': '1' } },
+    podManagement: PodManagement.parallel({ maxUnavailable: 1, updatePriority: UpdatePriority.order('example.com/update-order') }),
+    updateStrategy: StatefulSetUpdateStrategy.rollingUpdate({ podUpdatePolicy: PodUpdatePolicy.IN_PLACE_IF_POSSIBLE }),
+    release: quick(1, '100%'),
+    containers: [{ name: 'zk', image: p.zk.image, securityContext: { ensureNonRoot: false, readOnlyRootFilesystem: false } }],
+  });
+}
+if (p.sidecar) {
+  new SidecarSet(chart, 'logs', {
+    metadata: { name: p.sidecar.name }, selector: { matchLabels: { app: 'web' } }, namespace: p.namespace,
+    release: quick('50%', '100%'),
+    containers: [{ name: 'shipper', image: p.sidecar.image, securityContext: { ensureNonRoot: false, readOnlyRootFilesystem: false } }],
+  });
+}
+app.synth();
+`;
+
+interface Engine { reconciler: Reconciler; releases: ReleaseController; cluster: KubeCluster; stop(): void }
+
+function engine(ns: string, repo: GitApp): Engine {
+  const cluster = KubeCluster.load({ kubeconfig: kubeconfigPath() });
+  const config = loadConfig({ repo: repo.dir, app: 'shop', namespace: ns, cacheDir: CACHE });
+  const log = createLogger({ level: 'silent' });
+  const releases = new ReleaseController({ cluster, clock: realClock, log });
+  const reconciler = new Reconciler(config, cluster, gitSource(config), realClock, log, releases);
+  return { reconciler, releases, cluster, stop: () => { releases.stop(); reconciler.close(); } };
+}
+
+async function sync(e: Engine): Promise<void> {
+  const r = await e.reconciler.reconcile();
+  if (r.result !== 'Succeeded' && r.result !== 'NoChange') throw new Error(`reconcile ${r.result}: ${r.message} ${JSON.stringify(r.errors)}`);
+}
+
+async function releaseState(e: Engine, key: ObjectKey): Promise<ReleaseState | undefined> {
+  return parseReleaseState((await e.cluster.get(key))?.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
+}
+
+async function pods(e: Engine, ns: string, app: string): Promise<KubeObject[]> {
+  return (await e.cluster.list('v1', 'Pod', { namespace: ns, labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp);
+}
+
+/** Records every partition value and status of a workload while a release runs. */
+async function record(e: Engine, key: ObjectKey, path: (o: KubeObject) => unknown) {
+  const seen: { partition: unknown; updated?: number; at: number }[] = [];
+  const h = await e.cluster.watch(key.apiVersion, key.kind, { namespace: key.namespace }, (ev) => {
+    if (ev.object.metadata.name !== key.name) return;
+    const partition = path(ev.object);
+    const last = seen.at(-1);
+    if (!last || last.partition !== partition) seen.push({ partition, updated: ev.object.status?.updatedReplicas ?? ev.object.status?.updatedPods, at: Date.now() });
+    else last.updated = Math.max(last.updated ?? 0, ev.object.status?.updatedReplicas ?? ev.object.status?.updatedPods ?? 0);
+  });
+  return { seen, stop: () => h.stop() };
+}
+
+const WEB = (ns: string) => ({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: ns, name: 'web' });
+
+describe('releases with the real kruise-manager', () => {
+  it('a 10-pod CloneSet goes 10% -> 50% -> 100%, each step gated on ready pods and a bake', () =>
+    withNamespace(async (ns) => {
+      const repo = new GitApp(MAIN);
+      const e = engine(ns, repo);
+      try {
+        const web = (image: string) => ({ namespace: ns, bake: 5, web: { replicas: 10, image, steps: ['10%', '50%', '100%'] } });
+        repo.commit(web('nginx:1.25.3'));
+        await sync(e);
+        await waitFor(async () => (await e.cluster.get(WEB(ns)))?.status?.readyReplicas === 10 || undefined, { timeoutMs: 120_000 });
+        const rec = await record(e, WEB(ns), (o) => o.spec.updateStrategy?.partition);
+        repo.commit(web('nginx:1.25.4'));
+        const started = Date.now();
+        await sync(e);
+        await waitFor(async () => (await releaseState(e, WEB(ns)))?.phase === 'Completed' || undefined, { timeoutMs: 170_000, intervalMs: 500 });
+        rec.stop();
+        // Before the release: Kruise's default partition 0. Then the hold, then each step's partition, in order.
+        const partitions = rec.seen.map((s) => s.partition).slice(1);
+        expect(partitions.filter((p, i) => p !== partitions[i - 1])).toEqual(['100%', '90%', '50%', '0%'].filter((p) => partitions.includes(p)));
+        expect(partitions[0]).toBe('100%');
+        expect(partitions.at(-1)).toBe('0%');
+        // At 90% exactly one pod was updated, at 50% five.
+        expect(rec.seen.find((s) => s.partition === '90%')?.updated).toBe(1);
+        expect(rec.seen.find((s) => s.partition === '50%')?.updated).toBe(5);
+        const images = (await pods(e, ns, 'web')).map((p) => p.spec.containers[0].image);
+        expect(images).toEqual(Array(10).fill('nginx:1.25.4'));
+        const state = (await releaseState(e, WEB(ns)))!;
+        expect(state.history.map((h) => h.reason)).toEqual(['ReleaseStarted', 'ReleaseStepAdvanced', 'ReleaseStepAdvanced', 'ReleaseCompleted']);
+        // Each bake (5 s) lies between two advances.
+        const advances = state.history.filter((h) => h.reason !== 'ReleaseStarted').map((h) => Date.parse(h.at));
+        for (let i = 1; i < advances.length - 1; i++) expect(advances[i] - advances[i - 1]).toBeGreaterThanOrEqual(5000);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+        // Every transition is an Event on the workload.
+        const events = (await e.cluster.list('v1', 'Event', { namespace: ns })).items.filter((x) => x.involvedObject.name === 'web').map((x) => x.reason);
+        expect(events).toEqual(expect.arrayContaining(['ReleaseStarted', 'ReleaseStepAdvanced', 'ReleaseCompleted']));
+      } finally {
+        e.stop();
+        repo.remove();
+      }
+    }), 300_000);
+
+  it('an InPlaceIfPossible release updates the pods in place (same pods, new image)', () =>
+    withNamespace(async (ns) => {
+      const repo = new GitApp(MAIN);
+      const e = engine(ns, repo);
+      try {
+        const web = (image: string) => ({ namespace: ns, bake: 2, web: { replicas: 4, inPlace: true, image, steps: ['50%', '100%'] } });
+        repo.commit(web('nginx:1.25.3'));
+        await sync(e);
+        await waitFor(async () => (await e.cluster.get(WEB(ns)))?.status?.readyReplicas === 4 || undefined, { timeoutMs: 120_000 });
+        const before = (await pods(e, ns, 'web')).map((p) => p.metadata.uid).sort();
+        repo.commit(web('nginx:1.25.4'));
+        await sync(e);
+        await waitFor(async () => (await releaseState(e, WEB(ns)))?.phase === 'Completed' || undefined, { timeoutMs: 170_000, intervalMs: 500 });
+        const after = await pods(e, ns, 'web');
+        expect(after.map((p) => p.metadata.uid).sort()).toEqual(before);
+        expect(after.map((p) => p.spec.containers[0].image)).toEqual(Array(4).fill('nginx:1.25.4'));
+      } finally {
+        e.stop();
+        repo.remove();
+      }
+    }), 300_000);
+
+  it('an Advanced StatefulSet release updates pods in order priority: the pod labelled first goes first', () =>
+    withNamespace(async (ns) => {
+      const repo = new GitApp(MAIN);
+      const e = engine(ns, repo);
+      const ZK = { apiVersion: 'apps.kruise.io/v1beta1', kind: 'StatefulSet', namespace: ns, name: 'zk' };
+      try {
+        repo.commit({ namespace: ns, bake: 3, zk: { image: 'nginx:1.25.3' } });
+        await sync(e);
+        await waitFor(async () => (await e.cluster.get(ZK))?.status?.readyReplicas === 3 || undefined, { timeoutMs: 120_000 });
+        // zk-0 gets the highest order value: without priorities the highest ordinal (zk-2) would go first.
+        await e.cluster.apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'zk-0', namespace: ns, labels: { 'example.com/update-order': '9' } } }, { fieldManager: 'zk-role-labeler', force: true });
+        repo.commit({ namespace: ns, bake: 3, zk: { image: 'nginx:1.25.4' } });
+        await sync(e);
+        // Step 1 updates one pod (partition 2 of 3): it must be zk-0.
+        const first = await waitFor(async () => {
+          const updated = (await pods(e, ns, 'zk')).filter((p) => p.spec.containers[0].image === 'nginx:1.25.4').map((p) => p.metadata.name);
+          return updated.length ? updated : undefined;
+        }, { timeoutMs: 120_000, intervalMs: 200 });
+        expect(first).toEqual(['zk-0']);
+        await waitFor(async () => (await releaseState(e, ZK))?.phase === 'Completed' || undefined, { timeoutMs: 170_000, intervalMs: 500 });
+        expect((await pods(e, ns, 'zk')).map((p) => p.spec.containers[0].image)).toEqual(Array(3).fill('nginx:1.25.4'));
+      } finally {
+        e.stop();
+        repo.remove();
+      }
+    }), 300_000);
+
+  it('a SidecarSet release upgrades the injected sidecars of half the pods, then all', () =>
+    withNamespace(async (ns) => {
+      const repo = new GitApp(MAIN);
+      const e = engine(ns, repo);
+      const name = `logs-${ns}`.slice(0, 63);
+      const SS = { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'SidecarSet', name };
+      try {
+        // The SidecarSet first, so that the pods created after it get the sidecar.
+        repo.commit({ namespace: ns, bake: 3, sidecar: { name, image: 'busybox:1.36.0' } });
+        await sync(e);
+        repo.commit({ namespace: ns, bake: 3, sidecar: { name, image: 'busybox:1.36.0' }, web: { replicas: 4, image: 'nginx:1.25.3', steps: ['100%'] } });
+        await sync(e);
+        await waitFor(async () => { const s = (await e.cluster.get(SS))?.status; return (s?.matchedPods === 4 && s.updatedReadyPods === 4) || undefined; }, { timeoutMs: 120_000 });
+        const rec = await record(e, SS, (o) => o.spec.updateStrategy?.partition);
+        repo.commit({ namespace: ns, bake: 3, sidecar: { name, image: 'busybox:1.36.1' }, web: { replicas: 4, image: 'nginx:1.25.3', steps: ['100%'] } });
+        await sync(e);
+        await waitFor(async () => (await releaseState(e, SS))?.phase === 'Completed' || undefined, { timeoutMs: 170_000, intervalMs: 500 });
+        rec.stop();
+        expect(rec.seen.find((s) => s.partition === '50%')?.updated).toBe(2);
+        expect((await e.cluster.get(SS))?.status).toMatchObject({ matchedPods: 4, updatedPods: 4, updatedReadyPods: 4 });
+        const sidecars = (await pods(e, ns, 'web')).map((p) => p.spec.containers.find((c: any) => c.name === 'shipper')?.image);
+        expect(sidecars).toEqual(Array(4).fill('busybox:1.36.1'));
+      } finally {
+        e.stop();
+        await e.cluster.delete(SS).catch(() => {});
+        repo.remove();
+      }
+    }), 300_000);
+});
