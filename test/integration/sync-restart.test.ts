@@ -131,7 +131,11 @@ describe('the engine process', () => {
         expect(res.status).toBe(202);
         await waitFor(async () => (await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'a' }))?.data?.v === '2' || undefined, { timeoutMs: 30_000, intervalMs: 50 });
         expect(Date.now() - started).toBeLessThan(30_000); // the interval is an hour: only the webhook explains this
-        const state = readParent(await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: parentName('shop') }));
+        // The parent's history is written after the objects: wait for it rather than race it.
+        const state = await waitFor(async () => {
+          const s = readParent(await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: parentName('shop') }));
+          return s.data.history[0]?.commit === rewritten ? s : undefined;
+        }, { timeoutMs: 10_000, intervalMs: 50 });
         expect(state.data.history[0]).toMatchObject({ commit: rewritten, result: 'Succeeded', historyRewritten: true });
         // A request with a bad signature is refused.
         const bad = await fetch(`http://127.0.0.1:${port}/hooks/generic`, { method: 'POST', body, headers: { 'X-Signature-256': 'sha256=00' } });
