@@ -7,6 +7,7 @@
  * cluster as it was (the last good commit keeps running) and is reported with its errors.
  */
 import { join } from 'node:path';
+import type { RenderedObject } from '../dsl/app.js';
 import type { Diagnostic } from '../dsl/diagnostics.js';
 import { applyPlan, type ApplyOutcome } from './apply/index.js';
 import {
@@ -72,6 +73,8 @@ export class Reconciler {
   private readonly synthCache = new Map<string, SynthCacheEntry>();
   private readonly parent: ApplySetParentRef;
   private readonly id: string;
+  /** The objects of the applied commit, which policies compare a new commit with. */
+  private applied?: { readonly sha: string; readonly objects: RenderedObject[] };
   /** A synth process started ahead of the next commit (apps on the engine's packages). */
   private readonly warm = new WarmSynthPool(appEnvironment({ NODE_OPTIONS: '--max-old-space-size=2048' }));
 
@@ -152,14 +155,19 @@ export class Reconciler {
     };
 
     // 3. Synth + validate (cached per commit)
-    let rendered: SynthCacheEntry | undefined = this.synthCache.get(sha);
+    // Policies that compare versions (in-place-only-images) see the applied commit's objects.
+    const comparedWith = lastApplied && lastApplied !== sha ? lastApplied : undefined;
+    const cacheKey = `${sha}@${comparedWith ?? ''}`;
+    let rendered: SynthCacheEntry | undefined = this.synthCache.get(cacheKey);
     if (!rendered) {
+      const previous = comparedWith ? await this.appliedObjects(comparedWith) : undefined;
       this.log.info({ commit: short }, 'synthesizing');
       try {
         const wt = await this.source.checkout(sha);
         const appDir = join(wt.dir, this.config.path);
         const deps = await prepareDependencies(appDir, wt.dir, { cacheDir: this.config.cacheDir, onProgress: (m) => this.log.info(m) });
-        const r = await synthesize(appDir, { timeoutMs: this.config.synthTimeoutMs, warm: deps === 'engine' ? this.warm : undefined });
+        const r = await synthesize(appDir, { timeoutMs: this.config.synthTimeoutMs, warm: deps === 'engine' ? this.warm : undefined, previous });
+        if (sha === lastApplied && r.ok) this.applied = { sha, objects: r.objects };
         const approvals = readApprovals(appDir, sha);
         rendered = {
           objects: r.objects as unknown as SynthCacheEntry['objects'],
@@ -171,7 +179,7 @@ export class Reconciler {
         rendered = { objects: [], errors: [diag('synth/failed', e)], approvals: {} };
       }
       this.synthCache.clear(); // keep only the latest commit's render
-      this.synthCache.set(sha, rendered);
+      this.synthCache.set(cacheKey, rendered);
     }
     const render = rendered;
     if (render.errors.length) {
@@ -307,6 +315,12 @@ export class Reconciler {
     this.logHealthChanges(state.data.status?.objects, objects);
     const ok = outcome.errors.length === 0 && !outcome.interrupted;
     const result: ReconcileResultKind = outcome.interrupted ? 'Interrupted' : ok ? 'Succeeded' : 'Failed';
+    if (ok) {
+      // This commit is now the applied one: the next commit's policies compare with it, and its
+      // own steady-state reconciles reuse this render.
+      this.applied = { sha, objects: render.objects as unknown as RenderedObject[] };
+      this.synthCache.set(`${sha}@`, render);
+    }
     const message = outcome.interrupted
       ? `interrupted while applying commit ${short}; the next reconcile continues`
       : ok
@@ -339,6 +353,26 @@ export class Reconciler {
       const line = `${name}: ${prev ? `${prev.health} -> ` : ''}${o.health} (${o.message})`;
       if (o.health === 'Failed' || o.health === 'Missing') this.log.warn(line);
       else this.log.info(line);
+    }
+  }
+
+  /**
+   * The rendered objects of the applied commit: kept from when it was applied, or (after a
+   * restart) synthesized again. Undefined when that fails: comparing policies then skip.
+   */
+  private async appliedObjects(sha: string): Promise<RenderedObject[] | undefined> {
+    if (this.applied?.sha === sha) return this.applied.objects;
+    try {
+      const wt = await this.source.checkout(sha);
+      const appDir = join(wt.dir, this.config.path);
+      const deps = await prepareDependencies(appDir, wt.dir, { cacheDir: this.config.cacheDir, onProgress: (m) => this.log.info(m) });
+      const r = await synthesize(appDir, { timeoutMs: this.config.synthTimeoutMs, warm: deps === 'engine' ? this.warm : undefined, policies: false });
+      if (!r.ok) throw new Error(r.diagnostics.find((d) => d.severity === 'error')?.message ?? 'invalid');
+      this.applied = { sha, objects: r.objects };
+      return r.objects;
+    } catch (e) {
+      this.log.warn({ commit: sha.slice(0, 12) }, `could not render the applied commit, so policies that compare versions skip this one: ${(e as Error).message}`);
+      return undefined;
     }
   }
 

@@ -1,6 +1,7 @@
 /** The `kgitops` command line. */
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
+import { registerDiff } from './diff.js';
 import { registerRelease } from './release.js';
 import { registerStatus } from './status.js';
 import { registerSync } from './sync.js';
@@ -15,6 +16,7 @@ const program = new Command()
   .exitOverride();
 
 registerSynth(program);
+registerDiff(program);
 registerSync(program);
 registerStatus(program);
 registerDemo(program);
@@ -27,6 +29,8 @@ Start with:
                                           apply it once to the built-in simulated cluster
   kgitops status --app shop --kubeconfig ~/.kube/config
   kgitops preview examples               the release plans, step by step
+  kgitops diff --base origin/main examples
+                                          what a change does to manifests and releases
   kgitops approve shop/storefront        approve the current step of a release`);
 
 try {

@@ -11,23 +11,27 @@ export function registerSynth(program: Command): void {
     .description('Run the cdk8s app of <dir>, validate every object against the OpenKruise CRDs, the Kubernetes schemas and Kruise\'s webhook rules, and write <output>/<chart>.k8s.yaml')
     .option('-o, --output <format>', 'text or json', parseFormat, 'text')
     .option('--no-write', 'validate only; write no files')
+    .option('--no-policies', 'skip the policies (built-in pack and policies/*.ts)')
     .option('--timeout <seconds>', 'stop the app after this long', (v) => Number(v), 120)
     .addHelpText('after', `
+Policies: the built-in pack and the repo's policies/*.ts run on every object (see README,
+"Policies as code"); an error-level violation makes the app invalid.
+
 Exit codes: 0 valid (files written), 1 invalid (nothing written), 2 usage error or crash.
 
 Examples:
   kgitops synth examples            write examples/dist/*.k8s.yaml
   kgitops synth --no-write          check the app in the current directory
   kgitops synth -o json | jq .summary`)
-    .action(async (dir: string, opts: { output: OutputFormat; write: boolean; timeout: number }) => {
+    .action(async (dir: string, opts: { output: OutputFormat; write: boolean; timeout: number; policies: boolean }) => {
       process.exitCode = await runSynth(dir, opts);
     });
 }
 
-export async function runSynth(dir: string, opts: { output: OutputFormat; write: boolean; timeout: number }): Promise<number> {
+export async function runSynth(dir: string, opts: { output: OutputFormat; write: boolean; timeout: number; policies?: boolean }): Promise<number> {
   try {
     progress(`synthesizing ${dir} ...`);
-    const r = await synthesize(dir, { write: opts.write, timeoutMs: opts.timeout * 1000 });
+    const r = await synthesize(dir, { write: opts.write, timeoutMs: opts.timeout * 1000, policies: opts.policies !== false });
     const byKind: Record<string, number> = {};
     for (const o of r.objects) byKind[o.manifest.kind] = (byKind[o.manifest.kind] ?? 0) + 1;
     const byChart: Record<string, number> = {};
@@ -39,6 +43,7 @@ export async function runSynth(dir: string, opts: { output: OutputFormat; write:
         ok: r.ok,
         summary: { objects: r.objects.length, byKind, byChart, errors: errors.length, warnings: warnings.length },
         files: r.files.map((f) => relative(process.cwd(), f)),
+        policies: r.policies,
         diagnostics: r.diagnostics,
         timings: r.timings,
       }, null, 2)}\n`);
@@ -47,7 +52,7 @@ export async function runSynth(dir: string, opts: { output: OutputFormat; write:
       const kinds = Object.entries(byKind).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(', ');
       const out = process.stdout;
       out.write(`${r.objects.length} objects in ${Object.keys(byChart).length} chart(s): ${kinds || 'none'}\n`);
-      out.write(`app ${(r.timings.appMs / 1000).toFixed(1)} s, validation ${(r.timings.validateMs / 1000).toFixed(2)} s; ${errors.length} error(s), ${warnings.length} warning(s)\n`);
+      out.write(`app ${(r.timings.appMs / 1000).toFixed(1)} s, validation ${(r.timings.validateMs / 1000).toFixed(2)} s, ${r.policies.length} policies ${(r.timings.policyMs / 1000).toFixed(2)} s; ${errors.length} error(s), ${warnings.length} warning(s)\n`);
       if (r.ok) {
         for (const f of r.files) out.write(`wrote ${relative(process.cwd(), f)} (${byChart[f.replace(/^.*\//, '').replace(/\.k8s\.yaml$/, '')] ?? 0} objects)\n`);
       } else {

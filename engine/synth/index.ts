@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import type { RenderedObject } from '../../dsl/app.js';
 import { writeManifests } from '../../dsl/app.js';
 import { type Diagnostic, hasErrors } from '../../dsl/diagnostics.js';
+import { startPolicies } from '../policy/host.js';
 import { validateObjects } from '../validate/index.js';
 import { readCdk8sConfig, runApp, type RunAppOptions } from './run-app.js';
 
@@ -18,22 +19,40 @@ export interface SynthResult {
   readonly ok: boolean;
   /** Files written (empty unless `write` and ok). */
   readonly files: string[];
-  readonly timings: { readonly appMs: number; readonly validateMs: number };
+  readonly timings: { readonly appMs: number; readonly validateMs: number; readonly policyMs: number };
+  /** Names of the policies that ran. */
+  readonly policies: string[];
 }
 
 export interface SynthOptions extends RunAppOptions {
   /** Write `<output>/<chart>.k8s.yaml` when everything is valid. @default false */
   readonly write?: boolean;
+  /** Run the policies: the built-in pack and the repo's `policies/*.ts`. @default true */
+  readonly policies?: boolean;
+  /** The previous version's objects, for policies that compare versions (the diff base, the applied commit). */
+  readonly previous?: readonly RenderedObject[];
 }
 
 export async function synthesize(dir: string, options: SynthOptions = {}): Promise<SynthResult> {
   const appDir = resolve(dir);
   const config = readCdk8sConfig(appDir);
-  const run = await runApp(appDir, options);
-  const t0 = performance.now();
-  const diagnostics = [...run.diagnostics, ...validateObjects(run.objects)];
-  const validateMs = Math.round(performance.now() - t0);
-  const ok = !hasErrors(diagnostics);
-  const files = ok && options.write ? writeManifests(join(appDir, config.output), run.objects) : [];
-  return { dir: appDir, objects: run.objects, diagnostics, ok, files, timings: { appMs: run.durationMs, validateMs } };
+  // The repo's policies load in their own process while the app runs.
+  const policies = options.policies === false ? undefined : startPolicies(appDir);
+  try {
+    const run = await runApp(appDir, options);
+    const t0 = performance.now();
+    const diagnostics = [...run.diagnostics, ...validateObjects(run.objects)];
+    const validateMs = Math.round(performance.now() - t0);
+    // Policies judge what was rendered; with nothing rendered (the app failed) they have nothing to say.
+    const checked = policies && run.objects.length ? await policies.check(run.objects, options.previous) : undefined;
+    if (checked) diagnostics.push(...checked.diagnostics);
+    const ok = !hasErrors(diagnostics);
+    const files = ok && options.write ? writeManifests(join(appDir, config.output), run.objects) : [];
+    return {
+      dir: appDir, objects: run.objects, diagnostics, ok, files, policies: checked?.policies ?? [],
+      timings: { appMs: run.durationMs, validateMs, policyMs: checked?.durationMs ?? 0 },
+    };
+  } finally {
+    policies?.close();
+  }
 }

@@ -1,9 +1,10 @@
 import { Chart, type ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
+import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import {
   AdvancedStatefulSet, CloneSet, CloneSetUpdateStrategy, Gate, PodManagement, PodUpdatePolicy, Release,
-  StatefulSetUpdateStrategy, Step, UnitedDeployment, UnitedDeploymentTemplate, UpdatePriority,
+  StatefulSetUpdateStrategy, Step, UnitedDeployment, UnitedDeploymentTemplate, UpdatePriority, kruisePolicy,
 } from 'kruise-gitops';
 
 /** The shop's Prometheus; metric gates query it. */
@@ -67,6 +68,15 @@ export class ShopChart extends Chart {
       }],
     });
     storefront.exposeViaService({ name: 'storefront', ports: [{ port: 80, targetPort: 8080 }] });
+    // At most one storefront pod down at a time, also during in-place updates and evictions
+    // (Kruise's PodUnavailableBudget; policies/ require a budget above 3 replicas).
+    new kruisePolicy.PodUnavailableBudget(this, 'storefront-budget', {
+      metadata: { name: 'storefront', annotations: { 'kruise.io/pub-protect-operations': 'DELETE,EVICT,UPDATE' } },
+      spec: {
+        targetRef: { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name: 'storefront' },
+        maxUnavailable: kruisePolicy.PodUnavailableBudgetSpecMaxUnavailable.fromNumber(1),
+      },
+    });
 
     // The cart runs in three zones, one CloneSet per zone; a release goes zone by zone, each zone
     // only after the previous one's pods are ready and have served for 15 minutes.
@@ -96,6 +106,12 @@ export class ShopChart extends Chart {
           memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) },
         },
       }],
+    });
+
+    // Evictions (node drains) leave at least 7 of the 9 cart pods running.
+    new k8s.KubePodDisruptionBudget(this, 'cart-budget', {
+      metadata: { name: 'cart' },
+      spec: { minAvailable: k8s.IntOrString.fromNumber(7), selector: { matchLabels: { app: 'cart' } } },
     });
 
     // Zookeeper: pods start in parallel and update in place. Its role sidecar labels the leader

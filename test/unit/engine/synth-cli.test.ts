@@ -45,8 +45,8 @@ describe('kgitops synth', () => {
     const r = await kgitops(['synth', 'examples']);
     expect(r.stderr).not.toMatch(/error/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^11 objects in 2 chart\(s\): AdvancedCronJob 1, BroadcastJob 1, CloneSet 1, DaemonSet 1, Namespace 2, Service 2, SidecarSet 1, StatefulSet 1, UnitedDeployment 1$/m);
-    expect(r.stdout).toContain('wrote examples/dist/shop.k8s.yaml (6 objects)');
+    expect(r.stdout).toMatch(/^13 objects in 2 chart\(s\): AdvancedCronJob 1, BroadcastJob 1, CloneSet 1, DaemonSet 1, Namespace 2, PodDisruptionBudget 1, PodUnavailableBudget 1, Service 2, SidecarSet 1, StatefulSet 1, UnitedDeployment 1$/m);
+    expect(r.stdout).toContain('wrote examples/dist/shop.k8s.yaml (8 objects)');
     const docs = parseAllDocuments(readFileSync(join(ROOT, 'examples/dist/platform.k8s.yaml'), 'utf8')).map((d) => d.toJS());
     expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'SidecarSet', 'DaemonSet', 'BroadcastJob', 'AdvancedCronJob']);
   });
@@ -55,7 +55,9 @@ describe('kgitops synth', () => {
     const r = await kgitops(['synth', 'examples', '--no-write', '-o', 'json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ ok: true, files: [], summary: { objects: 11, errors: 0, byChart: { shop: 6, platform: 5 } } });
+    expect(out).toMatchObject({ ok: true, files: [], summary: { objects: 13, errors: 0, warnings: 0, byChart: { shop: 8, platform: 5 } } });
+    // The examples' own policies/ ran: the built-in pack (sidecar registries configured) and app-label.
+    expect(out.policies).toEqual(['images-pinned', 'resources', 'max-unavailable', 'release-gated', 'sidecar-registries', 'disruption-budget', 'in-place-only-images', 'app-label']);
   });
 
   it('reports a TypeScript syntax error with file and line, exit 1, nothing written', async () => {
@@ -140,7 +142,10 @@ app.synth();
     const r = await kgitops(['synth', dir, '-o', 'json']);
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout);
-    expect(out.diagnostics.map((d: any) => d.rule)).toEqual(['synth/plain-cdk8s-app', 'cloneset/in-place-only-max-surge']);
+    expect(out.diagnostics.filter((d: any) => !d.rule.startsWith('policy/')).map((d: any) => d.rule)).toEqual(['synth/plain-cdk8s-app', 'cloneset/in-place-only-max-surge']);
+    // Without policies/, the built-in pack advises (warnings) and blocks nothing: x:1 is not a version tag.
+    expect(out.diagnostics.filter((d: any) => d.rule.startsWith('policy/')).map((d: any) => `${d.severity} ${d.rule}`))
+      .toEqual(['warning policy/images-pinned', 'warning policy/resources']);
   });
 
   it('exits 2 with a hint when there is no cdk8s.yaml', async () => {

@@ -1,0 +1,147 @@
+/**
+ * diff: the rendered objects of two versions, object by object. Objects are matched by API
+ * group, kind, namespace and name (a new apiVersion of the same object is a change, not a
+ * remove and an add); each change lists its fields, flags the ones a release turns on, and
+ * previews the release a changed pod template starts.
+ */
+import { createTwoFilesPatch } from 'diff';
+import type { RenderedObject } from '../../dsl/app.js';
+import type { Diagnostic, ObjectRef } from '../../dsl/diagnostics.js';
+import { toYaml } from '../../dsl/output.js';
+import { groupOf, type KubeObject } from '../cluster/types.js';
+import { readPlan, releaseKind, rolloutParts } from '../release/plan.js';
+import { previewRelease, type ReleasePreview, scaleFromSpec } from '../release/preview.js';
+import { type FieldChange, fieldChanges } from './fields.js';
+
+export { type FieldChange, fieldChanges } from './fields.js';
+
+export type ObjectChangeKind = 'added' | 'removed' | 'changed';
+
+export interface ReleaseField extends FieldChange {
+  /** What a release reviewer should know the field is: image, replicas, strategy, partition, gates. */
+  readonly aspect: 'image' | 'replicas' | 'strategy' | 'partition' | 'gates' | 'paused';
+}
+
+export interface ObjectDiff {
+  readonly change: ObjectChangeKind;
+  readonly object: ObjectRef;
+  readonly constructPath?: string;
+  readonly source?: string;
+  /** Field changes (empty for added and removed objects). */
+  readonly fields: FieldChange[];
+  /** The release-relevant subset of `fields`. */
+  readonly release: ReleaseField[];
+  /** Unified diff of the YAML of both versions. */
+  readonly unified: string;
+  /**
+   * For a workload with a release plan whose rollout parts (pod template, sidecars) change or
+   * that is new: the release as it would run. `noRollout` says the template is unchanged.
+   */
+  readonly preview?: ReleasePreview;
+  readonly noRollout?: boolean;
+}
+
+export interface DiffSideSummary {
+  readonly label: string;
+  readonly sha?: string;
+  readonly objects: number;
+  readonly diagnostics: Diagnostic[];
+}
+
+export interface DiffResult {
+  readonly app: string;
+  readonly base: DiffSideSummary;
+  readonly head: DiffSideSummary;
+  readonly objects: ObjectDiff[];
+  readonly unchanged: number;
+  readonly counts: { readonly added: number; readonly removed: number; readonly changed: number };
+  /** Policies that ran on the head. */
+  readonly policies: string[];
+  readonly timings?: Record<string, number>;
+}
+
+function identity(m: Record<string, any>): string {
+  return `${groupOf(m.apiVersion ?? '')}|${m.kind}|${m.metadata?.namespace ?? ''}|${m.metadata?.name ?? ''}`;
+}
+
+function refOf(m: Record<string, any>): ObjectRef {
+  return { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata?.name, ...(m.metadata?.namespace ? { namespace: m.metadata.namespace } : {}) };
+}
+
+const ASPECTS: [RegExp, ReleaseField['aspect']][] = [
+  [/(^|\.)containers\[[^\]]+\]\.image$|(^|\.)(init)?[cC]ontainers\[[^\]]+\]$/, 'image'],
+  [/(^|\.)partitions?(\b|$)|manualUpdate/, 'partition'],
+  [/(^|\.)paused$/, 'paused'],
+  [/^metadata\.annotations\["kgitops\.io\/release-plan"\]$/, 'gates'],
+  [/^spec\.replicas$|^spec\.topology\.subsets(\[[^\]]+\])?(\.replicas|\.minReplicas|\.maxReplicas)?$/, 'replicas'],
+  [/^spec\.(updateStrategy|strategy)\b|\.updateStrategy\b|^spec\.(minReadySeconds|podManagementPolicy)$/, 'strategy'],
+];
+
+export function releaseAspect(path: string): ReleaseField['aspect'] | undefined {
+  return ASPECTS.find(([re]) => re.test(path))?.[1];
+}
+
+function unified(name: string, before: unknown, after: unknown): string {
+  const a = before === undefined ? '' : toYaml([before]);
+  const b = after === undefined ? '' : toYaml([after]);
+  const patch = createTwoFilesPatch(before === undefined ? '/dev/null' : `a/${name}`, after === undefined ? '/dev/null' : `b/${name}`, a, b, undefined, undefined, { context: 3 });
+  // The first two lines are the `===`/`Index` header jsdiff adds; keep from `---` on.
+  return patch.slice(patch.indexOf('---'));
+}
+
+function previewOf(m: KubeObject): ReleasePreview | undefined {
+  if (!releaseKind(m) || !m.metadata.annotations?.['kgitops.io/release-plan']) return undefined;
+  try {
+    if (!readPlan(m)) return undefined;
+    const { scale, source } = scaleFromSpec(m);
+    return previewRelease(m, scale, source);
+  } catch {
+    return undefined; // an invalid plan is reported by validation
+  }
+}
+
+/** Compares two rendered sets. Order: by change (changed, added, removed), then in the head's order. */
+export function diffObjects(base: readonly RenderedObject[], head: readonly RenderedObject[]): { objects: ObjectDiff[]; unchanged: number } {
+  const before = new Map(base.map((o) => [identity(o.manifest), o]));
+  const seen = new Set<string>();
+  const out: ObjectDiff[] = [];
+  let unchanged = 0;
+  for (const h of head) {
+    const id = identity(h.manifest);
+    seen.add(id);
+    const b = before.get(id);
+    const where = { constructPath: h.constructPath, ...(h.source ? { source: h.source } : {}) };
+    const name = `${h.manifest.kind}/${h.manifest.metadata?.namespace ? `${h.manifest.metadata.namespace}/` : ''}${h.manifest.metadata?.name}`;
+    if (!b) {
+      const preview = previewOf(h.manifest as KubeObject);
+      out.push({ change: 'added', object: refOf(h.manifest), ...where, fields: [], release: [], unified: unified(name, undefined, h.manifest), ...(preview ? { preview } : {}) });
+      continue;
+    }
+    const fields = fieldChanges(b.manifest, h.manifest);
+    if (fields.length === 0) { unchanged++; continue; }
+    const release = fields.flatMap((f) => { const aspect = releaseAspect(f.path); return aspect ? [{ ...f, aspect }] : []; });
+    let preview: ReleasePreview | undefined;
+    let noRollout: boolean | undefined;
+    if (releaseKind(h.manifest as KubeObject)) {
+      const rollout = fieldChanges(rolloutParts(b.manifest as KubeObject), rolloutParts(h.manifest as KubeObject)).length > 0;
+      preview = rollout ? previewOf(h.manifest as KubeObject) : undefined;
+      if (!rollout && (h.manifest.metadata?.annotations?.['kgitops.io/release-plan'] || release.length)) noRollout = true;
+    }
+    out.push({ change: 'changed', object: refOf(h.manifest), ...where, fields, release, unified: unified(name, b.manifest, h.manifest), ...(preview ? { preview } : {}), ...(noRollout ? { noRollout } : {}) });
+  }
+  for (const b of base) {
+    if (seen.has(identity(b.manifest))) continue;
+    const name = `${b.manifest.kind}/${b.manifest.metadata?.namespace ? `${b.manifest.metadata.namespace}/` : ''}${b.manifest.metadata?.name}`;
+    out.push({ change: 'removed', object: refOf(b.manifest), constructPath: b.constructPath, ...(b.source ? { source: b.source } : {}), fields: [], release: [], unified: unified(name, b.manifest, undefined) });
+  }
+  const order: Record<ObjectChangeKind, number> = { changed: 0, added: 1, removed: 2 };
+  return { objects: out.map((o, i) => [o, i] as const).sort(([a, i], [b, j]) => order[a.change] - order[b.change] || i - j).map(([o]) => o), unchanged };
+}
+
+export function countChanges(objects: readonly ObjectDiff[]): DiffResult['counts'] {
+  return {
+    added: objects.filter((o) => o.change === 'added').length,
+    removed: objects.filter((o) => o.change === 'removed').length,
+    changed: objects.filter((o) => o.change === 'changed').length,
+  };
+}

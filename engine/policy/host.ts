@@ -1,0 +1,106 @@
+/**
+ * Runs the policies of an app directory. Without a `policies/` directory only the built-in pack
+ * runs, as warnings, in this process (it is our code). With one, the repo's policy files run in a child
+ * process like the app itself: allow-listed environment, no cluster credentials, a timeout.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { RenderedObject } from '../../dsl/app.js';
+import type { Diagnostic } from '../../dsl/diagnostics.js';
+import { appEnvironment } from '../synth/run-app.js';
+import type { PolicyTarget } from './api.js';
+import { advisoryPolicies } from './builtin.js';
+import { evaluatePolicies } from './run.js';
+
+const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** The directory, next to cdk8s.yaml, that holds a repo's policies. */
+export const POLICIES_DIR = 'policies';
+
+export interface PolicyResult {
+  readonly diagnostics: Diagnostic[];
+  /** Names of the policies that ran. */
+  readonly policies: string[];
+  readonly durationMs: number;
+}
+
+export interface PolicyOptions {
+  /** @default 60 s */
+  readonly timeoutMs?: number;
+}
+
+function targets(objects: readonly RenderedObject[]): PolicyTarget[] {
+  return objects.map((o) => ({ manifest: o.manifest as PolicyTarget['manifest'], constructPath: o.constructPath, chart: o.chart, ...(o.source ? { source: o.source } : {}) }));
+}
+
+export function hasPolicyFiles(appDir: string): boolean {
+  const dir = join(appDir, POLICIES_DIR);
+  return existsSync(dir) && readdirSync(dir).some((f) => /\.[cm]?[jt]sx?$/.test(f) && !/\.d\.[cm]?ts$|\.test\./.test(f));
+}
+
+/**
+ * Starts the policies of `appDir` (a child process starts loading the repo's policy files at
+ * once); `check` then evaluates a rendered set. Call `check` at most once.
+ */
+export function startPolicies(appDir: string, options: PolicyOptions = {}): { check(objects: readonly RenderedObject[], previous?: readonly RenderedObject[]): Promise<PolicyResult>; close(): void } {
+  if (!hasPolicyFiles(appDir)) {
+    return {
+      async check(objects, previous) {
+        const t0 = performance.now();
+        const policies = advisoryPolicies();
+        const diagnostics = evaluatePolicies(policies, targets(objects), previous ? { previous: targets(previous) } : {});
+        return { diagnostics, policies: policies.map((p) => p.name), durationMs: Math.round(performance.now() - t0) };
+      },
+      close() {},
+    };
+  }
+  const started = performance.now();
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const child: ChildProcess = spawn(process.execPath, ['--import', TSX_LOADER, CHILD, join(appDir, POLICIES_DIR)], {
+    cwd: appDir, env: appEnvironment({ NODE_OPTIONS: '--max-old-space-size=2048', FORCE_COLOR: '0' }),
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true,
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 64_000) stderr += d.toString(); });
+  const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise<void>((resolve) => child.once('message', () => resolve()));
+  const failure = (message: string): PolicyResult => ({
+    diagnostics: [{ severity: 'error', rule: 'policy/failed', message, hint: stderr.trim() ? `output of the policy process:\n${stderr.trim().split('\n').slice(-20).map((l) => `    ${l}`).join('\n')}` : 'run `kgitops synth` locally to see the policies run' }],
+    policies: [], durationMs: Math.round(performance.now() - started),
+  });
+  return {
+    async check(objects, previous) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
+      try {
+        const up = await Promise.race([ready.then(() => 'ready' as const), exited.then(() => 'exit' as const), timeout]);
+        if (up === 'timeout') { kill(); return failure(`the policies in ${POLICIES_DIR}/ did not load within ${Math.round(timeoutMs / 1000)} s`); }
+        if (up === 'exit') return failure(`the policy process exited before it was ready (code ${await exited})`);
+        const answer = new Promise<{ diagnostics: Diagnostic[]; policies: string[] }>((resolve) => child.once('message', (m) => resolve(m as { diagnostics: Diagnostic[]; policies: string[] })));
+        child.send({ objects: targets(objects), ...(previous ? { previous: targets(previous) } : {}) });
+        const r = await Promise.race([answer, exited.then(() => 'exit' as const), timeout]);
+        if (r === 'timeout') { kill(); return failure(`the policies did not finish within ${Math.round(timeoutMs / 1000)} s and were stopped`); }
+        if (r === 'exit') return failure(`the policy process exited while checking (code ${await exited})`);
+        return { ...r, durationMs: Math.round(performance.now() - started) };
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close: kill,
+  };
+}
+
+/** Starts and checks in one go (when there is nothing to overlap with). */
+export async function checkPolicies(appDir: string, objects: readonly RenderedObject[], previous?: readonly RenderedObject[], options: PolicyOptions = {}): Promise<PolicyResult> {
+  const runner = startPolicies(appDir, options);
+  try {
+    return await runner.check(objects, previous);
+  } finally {
+    runner.close();
+  }
+}
