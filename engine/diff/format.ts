@@ -41,7 +41,8 @@ export function formatText(r: DiffResult): string {
   for (const o of r.objects) {
     out.push('', `${mark[o.change]} ${o.object.kind} ${name(o.object)}  ${o.change}${o.constructPath ? `  (${o.constructPath}${o.source ? `, ${o.source}` : ''})` : ''}`);
     const releasePaths = new Set(o.release.map((f) => f.path));
-    for (const f of o.fields) out.push(`    ${releasePaths.has(f.path) ? '!' : ' '} ${fieldLine(f)}`);
+    const summaries = new Map(o.release.filter((f) => f.summary).map((f) => [f.path, f.summary!]));
+    for (const f of o.fields) out.push(`    ${releasePaths.has(f.path) ? '!' : ' '} ${summaries.has(f.path) ? `~ ${f.path}: ${summaries.get(f.path)}` : fieldLine(f)}`);
     if (o.preview) out.push(...formatPreview(o.preview).trimEnd().split('\n').map((l) => `    ${l}`));
     else if (o.noRollout) out.push('    no rollout: the pod template is unchanged');
   }
@@ -64,8 +65,9 @@ function code(s: string): string {
 function releaseSummary(o: ObjectDiff): string {
   const parts: string[] = [];
   for (const f of o.release) {
-    if (f.aspect === 'image') parts.push(f.op === 'change' ? `image ${code(brief(f.before, 60))} → ${code(brief(f.after, 60))}` : `${f.op === 'add' ? 'adds' : 'removes'} ${code(f.path.replace(/^.*\./, ''))}`);
-    else parts.push(`${f.aspect} ${f.op === 'change' ? `${code(brief(f.before, 30))} → ${code(brief(f.after, 30))}` : f.op === 'add' ? `set to ${code(brief(f.after, 30))}` : 'removed'}`);
+    if (f.summary) parts.push(`${f.aspect}: ${f.summary.replaceAll('|', '\\|')}`);
+    else if (f.aspect === 'image') parts.push(f.op === 'change' ? `image ${code(brief(f.before, 60))} → ${code(brief(f.after, 60))}` : `${f.op === 'add' ? 'adds' : 'removes'} ${code(f.path.replace(/^.*\./, ''))}`);
+    else parts.push(`${/([A-Za-z]+)$/.exec(f.path)?.[1] ?? f.aspect} ${f.op === 'change' ? `${code(brief(f.before, 30))} → ${code(brief(f.after, 30))}` : f.op === 'add' ? `set to ${code(brief(f.after, 30))}` : 'removed'}`);
   }
   if (o.preview) parts.push(`release: ${o.preview.steps.length} step(s), ≥ ${o.preview.minSeconds ? formatSeconds(o.preview.minSeconds) : '0s'}`);
   else if (o.noRollout) parts.push('no rollout');
@@ -96,7 +98,7 @@ export function formatMarkdown(r: DiffResult): string {
     out.push('', `<details><summary>${ICON[o.change]} ${o.object.kind} <code>${name(o.object)}</code>${o.release.length ? ' (release-relevant)' : ''}</summary>`, '');
     if (o.constructPath) out.push(`Construct ${code(o.constructPath)}${o.source ? ` at ${code(o.source)}` : ''}`, '');
     if (o.release.length) {
-      out.push('Release-relevant:', ...o.release.map((f) => `- **${f.aspect}** ${code(f.path)}: ${f.op === 'change' ? `${code(brief(f.before))} → ${code(brief(f.after))}` : f.op === 'add' ? `added ${code(brief(f.after))}` : `removed ${code(brief(f.before))}`}`), '');
+      out.push('Release-relevant:', ...o.release.map((f) => `- **${f.aspect}** ${code(f.path)}: ${f.summary ? f.summary : f.op === 'change' ? `${code(brief(f.before))} → ${code(brief(f.after))}` : f.op === 'add' ? `added ${code(brief(f.after))}` : `removed ${code(brief(f.before))}`}`), '');
     }
     out.push('```diff', o.unified.trimEnd(), '```');
     if (o.preview) out.push('', 'Release preview:', '```', formatPreview(o.preview).trimEnd(), '```');

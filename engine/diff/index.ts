@@ -9,6 +9,7 @@ import type { RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic, ObjectRef } from '../../dsl/diagnostics.js';
 import { toYaml } from '../../dsl/output.js';
 import { groupOf, type KubeObject } from '../cluster/types.js';
+import { describeGate } from '../release/machine.js';
 import { readPlan, releaseKind, rolloutParts } from '../release/plan.js';
 import { previewRelease, type ReleasePreview, scaleFromSpec } from '../release/preview.js';
 import { type FieldChange, fieldChanges } from './fields.js';
@@ -20,6 +21,8 @@ export type ObjectChangeKind = 'added' | 'removed' | 'changed';
 export interface ReleaseField extends FieldChange {
   /** What a release reviewer should know the field is: image, replicas, strategy, partition, gates. */
   readonly aspect: 'image' | 'replicas' | 'strategy' | 'partition' | 'gates' | 'paused';
+  /** A reading of the change for people (release plans: the steps whose gates changed). */
+  readonly summary?: string;
 }
 
 export interface ObjectDiff {
@@ -100,6 +103,43 @@ function previewOf(m: KubeObject): ReleasePreview | undefined {
   }
 }
 
+function stepTexts(o: KubeObject): string[] {
+  try {
+    const plan = readPlan(o);
+    if (!plan) return [];
+    return [
+      ...plan.steps.map((s) => `${s.target !== undefined ? String(s.target) : Object.entries(s.subsets ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ')} (${s.gates.map(describeGate).join(', ') || 'no gates'})`),
+      ...(plan.always?.length ? [`every step: ${plan.always.map(describeGate).join(', ')}`] : []),
+      `on failure: ${plan.onFailure}`,
+    ];
+  } catch {
+    return [];
+  }
+}
+
+/** The steps of a release plan that differ, read out: `step 2: zone-b: 100% (pods ready, bake 15m) -> zone-b: 100% (pods ready, bake 30m)`. */
+export function planChange(before: KubeObject | undefined, after: KubeObject | undefined): string | undefined {
+  const a = before ? stepTexts(before) : [];
+  const b = after ? stepTexts(after) : [];
+  if (!a.length && !b.length) return undefined;
+  if (!a.length) return 'release plan added';
+  if (!b.length) return 'release plan removed';
+  const out: string[] = [];
+  const steps = (x: string[]) => x.filter((t) => !t.startsWith('every step:') && !t.startsWith('on failure:'));
+  const sa = steps(a);
+  const sb = steps(b);
+  for (let i = 0; i < Math.max(sa.length, sb.length); i++) {
+    if (sa[i] === sb[i]) continue;
+    out.push(sa[i] === undefined ? `step ${i + 1} added: ${sb[i]}` : sb[i] === undefined ? `step ${i + 1} removed: ${sa[i]}` : `step ${i + 1}: ${sa[i]} -> ${sb[i]}`);
+  }
+  for (const prefix of ['every step:', 'on failure:']) {
+    const x = a.find((t) => t.startsWith(prefix)) ?? `${prefix} none`;
+    const y = b.find((t) => t.startsWith(prefix)) ?? `${prefix} none`;
+    if (x !== y) out.push(`${x} -> ${y.slice(prefix.length).trim()}`);
+  }
+  return out.join('; ') || undefined;
+}
+
 /** Compares two rendered sets. Order: by change (changed, added, removed), then in the head's order. */
 export function diffObjects(base: readonly RenderedObject[], head: readonly RenderedObject[]): { objects: ObjectDiff[]; unchanged: number } {
   const before = new Map(base.map((o) => [identity(o.manifest), o]));
@@ -119,7 +159,12 @@ export function diffObjects(base: readonly RenderedObject[], head: readonly Rend
     }
     const fields = fieldChanges(b.manifest, h.manifest);
     if (fields.length === 0) { unchanged++; continue; }
-    const release = fields.flatMap((f) => { const aspect = releaseAspect(f.path); return aspect ? [{ ...f, aspect }] : []; });
+    const release = fields.flatMap((f): ReleaseField[] => {
+      const aspect = releaseAspect(f.path);
+      if (!aspect) return [];
+      const summary = aspect === 'gates' ? planChange(b.manifest as KubeObject, h.manifest as KubeObject) : undefined;
+      return [{ ...f, aspect, ...(summary ? { summary } : {}) }];
+    });
     let preview: ReleasePreview | undefined;
     let noRollout: boolean | undefined;
     if (releaseKind(h.manifest as KubeObject)) {
