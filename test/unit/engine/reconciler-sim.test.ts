@@ -108,4 +108,60 @@ describe('reconciler on the simulated cluster', () => {
     expect(r.errors[0].message).toBe('OpenKruise is not installed or too old: apps.kruise.io/v1alpha1 CloneSet is not served');
     expect(await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' })).toBeUndefined();
   });
+
+  it('blocks a commit that breaks a repo policy: nothing changes, the error names the policy, object and path', async () => {
+    const { repo, sim, reconciler } = setup();
+    const policy = `import { definePolicy } from 'kruise-gitops/policy';
+export default definePolicy({
+  name: 'no-debug',
+  check(o, ctx) {
+    if (o.manifest.kind === 'ConfigMap' && o.manifest.data?.debug === 'true') ctx.report('turns debug on in production', { path: 'data.debug', hint: 'remove data.debug' });
+  },
+});
+`;
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '1' })] }, 'base', { 'policies/no-debug.ts': policy });
+    expect((await reconciler.reconcile()).result).toBe('Succeeded');
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '2', debug: 'true' })] }, 'debug on');
+    const r = await reconciler.reconcile();
+    expect(r.result).toBe('Failed');
+    expect(r.errors).toEqual([expect.objectContaining({
+      severity: 'error', rule: 'policy/no-debug', message: 'turns debug on in production', path: 'data.debug',
+      object: expect.objectContaining({ kind: 'ConfigMap', name: 'a' }),
+    })]);
+    expect((await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' }))!.data).toEqual({ v: '1' });
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '2' })] }, 'debug off');
+    expect((await reconciler.reconcile()).result).toBe('Succeeded');
+  }, 60_000);
+
+  it('compares an InPlaceOnly workload with the applied commit: an image change applies, an env change is blocked', async () => {
+    const { repo, sim, reconciler } = setup();
+    const cloneSet = (image: string, env: string) => ({
+      apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', metadata: { name: 'web' },
+      spec: {
+        replicas: 2, selector: { matchLabels: { app: 'web' } },
+        updateStrategy: { type: 'InPlaceOnly' },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'web', image, env: [{ name: 'MODE', value: env }], resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '64Mi' } } }] },
+        },
+      },
+    });
+    // An empty policy set: the built-in pack as errors.
+    repo.commit({ namespace: 'shop', objects: [cloneSet('registry.example.com/web:1.0.0', 'a')] }, 'base', {
+      'policies/index.ts': "import { policySet } from 'kruise-gitops/policy';\nexport default policySet({});\n",
+    });
+    expect((await reconciler.reconcile()).result).toBe('Succeeded');
+    repo.commit({ namespace: 'shop', objects: [cloneSet('registry.example.com/web:1.1.0', 'b')] }, 'image and env');
+    const blocked = await reconciler.reconcile();
+    expect(blocked.result).toBe('Failed');
+    expect(blocked.errors.map((e) => `${e.rule} ${e.path}: ${e.message}`)).toEqual([
+      'policy/in-place-only-images spec.template.spec.containers[name=web].env[name=MODE].value: uses InPlaceOnly but changes spec.template.spec.containers[name=web].env[name=MODE].value: Kruise can only update container images in place (not init containers), and rejects the update',
+    ]);
+    const live = (await sim.get({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: 'shop', name: 'web' }))!;
+    expect(live.spec.template.spec.containers[0].image).toBe('registry.example.com/web:1.0.0');
+    repo.commit({ namespace: 'shop', objects: [cloneSet('registry.example.com/web:1.1.0', 'a')] }, 'image only');
+    expect((await reconciler.reconcile()).result).toBe('Succeeded');
+    const after = (await sim.get({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: 'shop', name: 'web' }))!;
+    expect(after.spec.template.spec.containers[0].image).toBe('registry.example.com/web:1.1.0');
+  }, 60_000);
 });
