@@ -79,32 +79,47 @@ function mdDiagnostic(d: Diagnostic): string {
   return `- ${d.severity === 'error' ? '❌' : '⚠️'} **${d.rule}**${where ? ` (${where})` : ''}: ${d.message}${d.hint ? `  \n  _${d.hint.split('\n')[0]}_` : ''}`;
 }
 
-export function formatMarkdown(r: DiffResult): string {
+/** GitHub refuses comments over 65,536 characters; stay below with room for a footer. */
+export const MARKDOWN_LIMIT = 60_000;
+const MAX_TABLE_ROWS = 150;
+const MAX_DIAGNOSTICS = 50;
+
+export function formatMarkdown(r: DiffResult, limit = MARKDOWN_LIMIT): string {
   const out: string[] = [`### kgitops diff: ${code(r.app)}`, '', `${code(side(r.base))} → ${code(side(r.head))}: **${summaryLine(r)}**`];
   const head = errorsAndWarnings(r.head.diagnostics);
   if (r.objects.length) {
     out.push('', '| | Object | Fields | Release |', '|---|---|---|---|');
-    for (const o of r.objects) {
+    for (const o of r.objects.slice(0, MAX_TABLE_ROWS)) {
       out.push(`| ${ICON[o.change]} | ${o.object.kind} ${code(name(o.object))} | ${o.change === 'changed' ? o.fields.length : '—'} | ${releaseSummary(o) || ''} |`);
     }
+    if (r.objects.length > MAX_TABLE_ROWS) out.push(`| | _and ${r.objects.length - MAX_TABLE_ROWS} more_ | | |`);
   }
   out.push('', head.errors.length
     ? `**Policies and validation: ❌ ${head.errors.length} error(s)${head.warnings.length ? `, ⚠️ ${head.warnings.length} warning(s)` : ''}. This commit would not be applied.**`
     : `**Policies and validation:** ✅ no errors${head.warnings.length ? `, ⚠️ ${head.warnings.length} warning(s)` : ''}${r.policies.length ? ` (${r.policies.length} policies)` : ''}`);
-  for (const d of [...head.errors, ...head.warnings]) out.push(mdDiagnostic(d));
+  const shown = [...head.errors, ...head.warnings];
+  for (const d of shown.slice(0, MAX_DIAGNOSTICS)) out.push(mdDiagnostic(d));
+  if (shown.length > MAX_DIAGNOSTICS) out.push(`- _and ${shown.length - MAX_DIAGNOSTICS} more (errors first); run \`kgitops diff\` for all_`);
   const base = errorsAndWarnings(r.base.diagnostics);
   if (base.errors.length) out.push('', `_The base does not synthesize cleanly (${base.errors.length} error(s)); changes are against what it rendered._`);
+  let size = out.join('\n').length;
+  let omitted = 0;
   for (const o of r.objects) {
-    out.push('', `<details><summary>${ICON[o.change]} ${o.object.kind} <code>${name(o.object)}</code>${o.release.length ? ' (release-relevant)' : ''}</summary>`, '');
-    if (o.constructPath) out.push(`Construct ${code(o.constructPath)}${o.source ? ` at ${code(o.source)}` : ''}`, '');
+    const section = ['', `<details><summary>${ICON[o.change]} ${o.object.kind} <code>${name(o.object)}</code>${o.release.length ? ' (release-relevant)' : ''}</summary>`, ''];
+    if (o.constructPath) section.push(`Construct ${code(o.constructPath)}${o.source ? ` at ${code(o.source)}` : ''}`, '');
     if (o.release.length) {
-      out.push('Release-relevant:', ...o.release.map((f) => `- **${f.aspect}** ${code(f.path)}: ${f.summary ? f.summary : f.op === 'change' ? `${code(brief(f.before))} → ${code(brief(f.after))}` : f.op === 'add' ? `added ${code(brief(f.after))}` : `removed ${code(brief(f.before))}`}`), '');
+      section.push('Release-relevant:', ...o.release.map((f) => `- **${f.aspect}** ${code(f.path)}: ${f.summary ? f.summary : f.op === 'change' ? `${code(brief(f.before))} → ${code(brief(f.after))}` : f.op === 'add' ? `added ${code(brief(f.after))}` : `removed ${code(brief(f.before))}`}`), '');
     }
-    out.push('```diff', o.unified.trimEnd(), '```');
-    if (o.preview) out.push('', 'Release preview:', '```', formatPreview(o.preview).trimEnd(), '```');
-    else if (o.noRollout) out.push('', '_No rollout: the pod template is unchanged._');
-    out.push('', '</details>');
+    section.push('```diff', o.unified.trimEnd(), '```');
+    if (o.preview) section.push('', 'Release preview:', '```', formatPreview(o.preview).trimEnd(), '```');
+    else if (o.noRollout) section.push('', '_No rollout: the pod template is unchanged._');
+    section.push('', '</details>');
+    const text = section.join('\n');
+    if (omitted || size + text.length > limit) { omitted++; continue; }
+    size += text.length + 1;
+    out.push(text);
   }
+  if (omitted) out.push('', `_${omitted} more object(s) not shown: a pull-request comment is limited in size. Run \`kgitops diff\` (or \`-o json\`) for all._`);
   return `${out.join('\n')}\n`;
 }
 

@@ -72,7 +72,7 @@ function refOf(m: Record<string, any>): ObjectRef {
 }
 
 const ASPECTS: [RegExp, ReleaseField['aspect']][] = [
-  [/(^|\.)containers\[[^\]]+\]\.image$|(^|\.)(init)?[cC]ontainers\[[^\]]+\]$/, 'image'],
+  [/(^|\.)(initContainers|containers)\[[^\]]+\](\.image)?$/, 'image'],
   [/(^|\.)partitions?(\b|$)|manualUpdate/, 'partition'],
   [/(^|\.)paused$/, 'paused'],
   [/^metadata\.annotations\["kgitops\.io\/release-plan"\]$/, 'gates'],

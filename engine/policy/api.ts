@@ -118,7 +118,7 @@ export interface PolicyContext {
 export interface PolicyDefinition<K extends KindName = KindName> {
   /** Stable id, shown as `policy/<name>` in diagnostics. Lower case, digits and dashes. */
   readonly name: string;
-  /** One line on what the policy asks for; shown by `kgitops policies`. */
+  /** One line on what the policy asks for. */
   readonly description?: string;
   /** @default 'error': an error blocks the apply of the commit; a warning is reported only. */
   readonly severity?: 'error' | 'warning';
