@@ -81,6 +81,14 @@ export function registryOf(name: string): string {
   return name.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
 }
 
+/** An image name with its registry, as Docker resolves it: `nginx` and `docker.io/nginx` are `docker.io/library/nginx`. */
+function fullImageName(name: string): string {
+  const registry = registryOf(name);
+  const path = name.startsWith(`${registry}/`) ? name.slice(registry.length + 1) : name;
+  if (registry !== 'docker.io') return `${registry}/${path}`;
+  return `docker.io/${path.includes('/') ? path : `library/${path}`}`;
+}
+
 function imagesPinned(c: Exclude<BuiltinPolicyConfig['imagesPinned'], false | undefined>): Policy {
   const pattern = c.tagPattern ?? DEFAULT_TAG_PATTERN;
   return definePolicy({
@@ -178,6 +186,8 @@ function releaseGated(c: Exclude<BuiltinPolicyConfig['releaseGated'], false | un
   const beyond = c.beyond ?? '50%';
   const fraction = Number(beyond.slice(0, -1)) / 100;
   const verifying = new Set<string>(c.gates ?? ['bake', 'metric', 'http', 'approval']);
+  const gateList = orList([...verifying]);
+  const examples = orList([...verifying].map((g) => GATE_EXAMPLES[g] ?? g));
   return definePolicy({
     name: 'release-gated',
     description: `release plans verify the new version (${[...verifying].join(', ')}) before they update more than ${beyond} of the pods`,
@@ -197,19 +207,32 @@ function releaseGated(c: Exclude<BuiltinPolicyConfig['releaseGated'], false | un
       const { scale, source } = scaleFromSpec(m);
       const preview = previewRelease(m, scale, source);
       if (!preview || scale.total === 0) return;
-      let verified = (plan.always ?? []).some((g) => verifying.has(g.type));
+      // A step's gates (and the plan's `always` gates) are checked after its pods are updated:
+      // they verify the new version only for the steps that follow.
+      const alwaysVerifies = (plan.always ?? []).some((g) => verifying.has(g.type));
+      let verified = false;
       for (const [i, step] of preview.steps.entries()) {
         if (step.updated / scale.total > fraction + 1e-9 && !verified) {
-          ctx.report(`step ${i + 1} (${step.target}) updates ${step.updated} of ${scale.total} pods, but no earlier step at or below ${beyond} has a ${[...verifying].join(', ')} gate`, {
+          ctx.report(`step ${i + 1} (${step.target}) updates ${step.updated} of ${scale.total} pods, but no earlier step at or below ${beyond} has a ${gateList} gate`, {
             path: `metadata.annotations["${ANNOTATION_RELEASE_PLAN}"]`,
-            hint: `add a step at or below ${beyond} with, for example, Gate.bake(...), Gate.metric(...) or Gate.approval()`,
+            hint: `add a step at or below ${beyond} with ${examples}`,
           });
           return;
         }
-        if (plan.steps[i].gates.some((g) => verifying.has(g.type))) verified = true;
+        if (alwaysVerifies || plan.steps[i].gates.some((g) => verifying.has(g.type))) verified = true;
       }
     },
   });
+}
+
+const GATE_EXAMPLES: Record<string, string> = {
+  podsReady: 'Gate.podsReady(...)', bake: 'Gate.bake(...)', metric: 'Gate.metric(...)', http: 'Gate.http(...)',
+  approval: 'Gate.approval()', window: 'Gate.window.allow(...)',
+};
+
+/** `a`, `a or b`, `a, b or c`. */
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }
 
 function podTemplatesOrSidecars(m: Record<string, any>): boolean {
@@ -228,7 +251,7 @@ function sidecarRegistries(c: Exclude<BuiltinPolicyConfig['sidecarRegistries'], 
       for (const { path, container } of containersOf(o.manifest)) {
         if (typeof container.image !== 'string') continue;
         const { name } = parseImage(container.image);
-        const full = name.includes('/') && registryOf(name) !== 'docker.io' ? name : `docker.io/${name.includes('/') ? name : `library/${name}`}`;
+        const full = fullImageName(name);
         if (!allowed.some((r) => full === r || full.startsWith(`${r}/`))) {
           ctx.report(`sidecar "${container.name}" image "${container.image}" is not from an allowed registry (${allowed.join(', ')})`, {
             path: `${path}.image`, hint: 'a SidecarSet injects into every matching pod: mirror the image to an allowed registry',
@@ -281,13 +304,15 @@ function inPlaceOnly(m: Record<string, any>): boolean {
   return false;
 }
 
-/** The template with images taken out, and pod metadata Kruise updates in place. */
+/**
+ * The template without what Kruise updates in place: pod metadata (its InPlaceOnly check compares
+ * template.spec only) and the images of containers. Init containers ran already: changing their
+ * image is not an in-place update, and Kruise rejects it.
+ */
 function withoutInPlaceFields(t: Record<string, any>): Record<string, any> {
   const copy = structuredClone(t);
-  if (copy.metadata) { delete copy.metadata.labels; delete copy.metadata.annotations; }
-  for (const list of [copy.spec?.containers, copy.spec?.initContainers]) {
-    if (Array.isArray(list)) for (const c of list) delete c.image;
-  }
+  delete copy.metadata;
+  if (Array.isArray(copy.spec?.containers)) for (const c of copy.spec.containers) delete c.image;
   return copy;
 }
 
@@ -303,7 +328,7 @@ function inPlaceOnlyImages(c: Exclude<BuiltinPolicyConfig['inPlaceOnlyImages'], 
       if (!now || !before) return;
       const changes = fieldChanges(withoutInPlaceFields(before.template), withoutInPlaceFields(now.template), now.path);
       if (changes.length) {
-        ctx.report(`uses InPlaceOnly but changes ${changes.length === 1 ? '' : `${changes.length} fields besides images, first `}${changes[0].path}: Kruise can only update images in place, and rejects the update`, {
+        ctx.report(`uses InPlaceOnly but changes ${changes.length === 1 ? '' : `${changes.length} fields besides container images, first `}${changes[0].path}: Kruise can only update container images in place (not init containers), and rejects the update`, {
           path: changes[0].path,
           hint: 'ship the image change alone, or switch to InPlaceIfPossible for this release (it recreates pods when it must)',
         });
