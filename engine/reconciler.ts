@@ -174,7 +174,12 @@ export class Reconciler {
           errors: [...r.diagnostics.filter((d) => d.severity === 'error'), ...approvals.problems.map((m) => ({ severity: 'error' as const, rule: 'release/approvals', message: m }))],
           approvals: approvals.byRelease,
         };
-        for (const w of r.diagnostics.filter((d) => d.severity === 'warning')) this.log.warn({ rule: w.rule }, w.message);
+        // Warnings (advisory policies among them) once per commit, and not a thousand of them.
+        const warnings = r.diagnostics.filter((d) => d.severity === 'warning');
+        for (const w of warnings.slice(0, 20)) {
+          this.log.warn({ rule: w.rule, object: w.object ? `${w.object.kind}/${w.object.name}` : undefined, path: w.path }, w.message);
+        }
+        if (warnings.length > 20) this.log.warn({ commit: short }, `${warnings.length - 20} more warning(s); run kgitops synth for all`);
       } catch (e) {
         rendered = { objects: [], errors: [diag('synth/failed', e)], approvals: {} };
       }
