@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initRepo } from '../../fixtures/git-app.js';
 import { parse } from 'yaml';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -50,11 +51,7 @@ beforeAll(() => {
   mkdirSync(join(REPO, 'examples'), { recursive: true });
   for (const f of ['cdk8s.yaml', 'main.ts', 'lib', 'policies']) cpSync(join(ROOT, 'examples', f), join(REPO, 'examples', f), { recursive: true });
   writeFileSync(join(REPO, '.gitignore'), 'dist/\ndiff.md\n');
-  git('init', '-q', '-b', 'main');
-  git('config', 'user.email', 'dev@example.com');
-  git('config', 'user.name', 'Dev');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'base');
+  initRepo(REPO);
   // As after actions/checkout with fetch-depth 0: the base branch is a remote-tracking ref.
   git('update-ref', 'refs/remotes/origin/main', 'HEAD');
   git('checkout', '-q', '-b', 'pr');

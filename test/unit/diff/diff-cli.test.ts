@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initRepo } from '../../fixtures/git-app.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // Inside the package, so that the working tree resolves `kruise-gitops` as a user's repo does.
@@ -45,11 +46,7 @@ beforeAll(() => {
   edit('main.ts', "import { App } from 'kruise-gitops';", "import { ApiObject, Chart } from 'cdk8s';\nimport { App } from 'kruise-gitops';");
   edit('main.ts', 'app.synth();', `${LEGACY}app.synth();`);
   writeFileSync(join(REPO, '.gitignore'), 'dist/\n');
-  git('init', '-q', '-b', 'main');
-  git('config', 'user.email', 'dev@example.com');
-  git('config', 'user.name', 'Dev');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'base');
+  initRepo(REPO);
 });
 
 afterAll(() => rmSync(REPO, { recursive: true, force: true }));
