@@ -621,7 +621,8 @@ function checkSidecarSet(m: Json, r: Report): void {
 // ---------------------------------------------------------------------------------------------
 // UnitedDeployment
 
-const UD_TEMPLATES = ['statefulSetTemplate', 'advancedStatefulSetTemplate', 'cloneSetTemplate', 'deploymentTemplate'];
+/** The template fields of a UnitedDeployment (exactly one is set). */
+export const UD_TEMPLATES = ['statefulSetTemplate', 'advancedStatefulSetTemplate', 'cloneSetTemplate', 'deploymentTemplate'];
 
 function checkUnitedDeployment(m: Json, r: Report): void {
   checkName(r, m, 'subdomain');

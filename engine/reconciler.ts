@@ -29,9 +29,10 @@ import { parse as parseYaml } from 'yaml';
 import type { ReleaseController, TrackedRelease } from './release/controller.js';
 import { ANNOTATION_RELEASE_PLAN } from '../dsl/release.js';
 import { releaseKind } from './release/plan.js';
+import type { GitApproval } from './release/machine.js';
 import { parseApprovals, prepareRelease, type ReleasePreparation, startRelease } from './release/start.js';
 import { prepareDependencies } from './synth/dependencies.js';
-import { appEnvironment, synthesize } from './synth/index.js';
+import { appEnvironment, synthesize, type SynthOptions, type SynthResult } from './synth/index.js';
 import { WarmSynthPool } from './synth/warm.js';
 
 /** Where commits come from. GitSource implements it; tests may use their own. */
@@ -63,10 +64,30 @@ interface SynthCacheEntry {
   readonly objects: { manifest: KubeObject; constructPath?: string; source?: string; dependsOn?: number[] }[];
   readonly errors: Diagnostic[];
   /** Approvals committed next to the app (approvals.yaml), by release id. */
-  readonly approvals: Record<string, import('./release/machine.js').GitApproval[]>;
+  readonly approvals: Record<string, GitApproval[]>;
 }
 
 const NO_CHANGES: ChangeCounts = { created: 0, updated: 0, pruned: 0, unchanged: 0, driftCorrected: 0 };
+
+/**
+ * What the engine applies for one rendered object: the namespace defaulted, a release prepared
+ * when the workload has a plan (release-owned fields left out, the hold when a release starts),
+ * and the ApplySet labels and desired hash. `kgitops diff --live` dry-runs the same.
+ */
+export async function prepareForApply(cluster: Cluster, rendered: KubeObject, o: {
+  id: string; defaultNamespace: string; releases: boolean; now: number; approvals: Record<string, GitApproval[]>;
+}): Promise<{ manifest: KubeObject; release?: ReleasePreparation }> {
+  const info = await cluster.resource(rendered.apiVersion, rendered.kind);
+  let source = rendered;
+  let release: ReleasePreparation | undefined;
+  if (o.releases && rendered.metadata?.annotations?.[ANNOTATION_RELEASE_PLAN] !== undefined && releaseKind(rendered)) {
+    const located = info.namespaced ? { ...source, metadata: { ...source.metadata, namespace: source.metadata.namespace ?? o.defaultNamespace } } : source;
+    release = prepareRelease(located, await cluster.get(keyOf(located)), o.now, o.approvals);
+    if (release) source = release.desired;
+  }
+  const manifest = prepareDesired(source, { id: o.id, namespaced: info.namespaced, defaultNamespace: o.defaultNamespace });
+  return { manifest, ...(release ? { release } : {}) };
+}
 
 export class Reconciler {
   /** Rendered objects per commit: an unchanged commit is never synthesized twice. */
@@ -163,10 +184,7 @@ export class Reconciler {
       const previous = comparedWith ? await this.appliedObjects(comparedWith) : undefined;
       this.log.info({ commit: short }, 'synthesizing');
       try {
-        const wt = await this.source.checkout(sha);
-        const appDir = join(wt.dir, this.config.path);
-        const deps = await prepareDependencies(appDir, wt.dir, { cacheDir: this.config.cacheDir, onProgress: (m) => this.log.info(m) });
-        const r = await synthesize(appDir, { timeoutMs: this.config.synthTimeoutMs, warm: deps === 'engine' ? this.warm : undefined, previous });
+        const { appDir, result: r } = await this.synthCommit(sha, { previous });
         if (sha === lastApplied && r.ok) this.applied = { sha, objects: r.objects };
         const approvals = readApprovals(appDir, sha);
         rendered = {
@@ -198,18 +216,13 @@ export class Reconciler {
     const tracked: TrackedRelease[] = [];
     for (const o of render.objects) {
       try {
-        const info = await this.cluster.resource(o.manifest.apiVersion, o.manifest.kind);
-        let source = o.manifest;
-        if (this.releases && o.manifest.metadata?.annotations?.[ANNOTATION_RELEASE_PLAN] !== undefined && releaseKind(o.manifest)) {
-          const located = info.namespaced ? { ...source, metadata: { ...source.metadata, namespace: source.metadata.namespace ?? this.config.namespace } } : source;
-          const prep = prepareRelease(located, await this.cluster.get(keyOf(located)), this.clock.now(), render.approvals);
-          if (prep) {
-            source = prep.desired;
-            tracked.push(prep.tracked);
-            if (prep.start) releaseStarts.set(objectId(keyOf(located)), prep.start);
-          }
+        const { manifest, release } = await prepareForApply(this.cluster, o.manifest, {
+          id: this.id, defaultNamespace: this.config.namespace, releases: !!this.releases, now: this.clock.now(), approvals: render.approvals,
+        });
+        if (release) {
+          tracked.push(release.tracked);
+          if (release.start) releaseStarts.set(objectId(keyOf(manifest)), release.start);
         }
-        const manifest = prepareDesired(source, { id: this.id, namespaced: info.namespaced, defaultNamespace: this.config.namespace });
         desired.push({ manifest, id: objectId(keyOf(manifest)), hash: manifest.metadata.annotations!['kgitops.io/desired-hash'], constructPath: o.constructPath, source: o.source });
       } catch (e) {
         // A CRD defined in this very commit is not served yet: it is created in stage 0.
@@ -361,6 +374,15 @@ export class Reconciler {
     }
   }
 
+  /** Checks out a commit, makes its dependencies available and synthesizes its app. */
+  private async synthCommit(sha: string, options: Pick<SynthOptions, 'previous' | 'policies'>): Promise<{ appDir: string; result: SynthResult }> {
+    const wt = await this.source.checkout(sha);
+    const appDir = join(wt.dir, this.config.path);
+    const deps = await prepareDependencies(appDir, wt.dir, { cacheDir: this.config.cacheDir, onProgress: (m) => this.log.info(m) });
+    const result = await synthesize(appDir, { ...options, timeoutMs: this.config.synthTimeoutMs, warm: deps === 'engine' ? this.warm : undefined });
+    return { appDir, result };
+  }
+
   /**
    * The rendered objects of the applied commit: kept from when it was applied, or (after a
    * restart) synthesized again. Undefined when that fails: comparing policies then skip.
@@ -368,10 +390,7 @@ export class Reconciler {
   private async appliedObjects(sha: string): Promise<RenderedObject[] | undefined> {
     if (this.applied?.sha === sha) return this.applied.objects;
     try {
-      const wt = await this.source.checkout(sha);
-      const appDir = join(wt.dir, this.config.path);
-      const deps = await prepareDependencies(appDir, wt.dir, { cacheDir: this.config.cacheDir, onProgress: (m) => this.log.info(m) });
-      const r = await synthesize(appDir, { timeoutMs: this.config.synthTimeoutMs, warm: deps === 'engine' ? this.warm : undefined, policies: false });
+      const { result: r } = await this.synthCommit(sha, { policies: false });
       if (!r.ok) throw new Error(r.diagnostics.find((d) => d.severity === 'error')?.message ?? 'invalid');
       this.applied = { sha, objects: r.objects };
       return r.objects;

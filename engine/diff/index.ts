@@ -5,10 +5,10 @@
  * previews the release a changed pod template starts.
  */
 import { createTwoFilesPatch } from 'diff';
-import type { RenderedObject } from '../../dsl/app.js';
+import { objectRef, type RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic, ObjectRef } from '../../dsl/diagnostics.js';
 import { toYaml } from '../../dsl/output.js';
-import { groupOf, type KubeObject } from '../cluster/types.js';
+import { keyOf, type KubeObject, objectId } from '../cluster/types.js';
 import { describeGate } from '../release/machine.js';
 import { readPlan, releaseKind, rolloutParts } from '../release/plan.js';
 import { previewRelease, type ReleasePreview, scaleFromSpec } from '../release/preview.js';
@@ -61,14 +61,6 @@ export interface DiffResult {
   /** Policies that ran on the head. */
   readonly policies: string[];
   readonly timings?: Record<string, number>;
-}
-
-function identity(m: Record<string, any>): string {
-  return `${groupOf(m.apiVersion ?? '')}|${m.kind}|${m.metadata?.namespace ?? ''}|${m.metadata?.name ?? ''}`;
-}
-
-function refOf(m: Record<string, any>): ObjectRef {
-  return { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata?.name, ...(m.metadata?.namespace ? { namespace: m.metadata.namespace } : {}) };
 }
 
 const ASPECTS: [RegExp, ReleaseField['aspect']][] = [
@@ -142,19 +134,19 @@ export function planChange(before: KubeObject | undefined, after: KubeObject | u
 
 /** Compares two rendered sets. Order: by change (changed, added, removed), then in the head's order. */
 export function diffObjects(base: readonly RenderedObject[], head: readonly RenderedObject[]): { objects: ObjectDiff[]; unchanged: number } {
-  const before = new Map(base.map((o) => [identity(o.manifest), o]));
+  const before = new Map(base.map((o) => [objectId(keyOf(o.manifest as KubeObject)), o]));
   const seen = new Set<string>();
   const out: ObjectDiff[] = [];
   let unchanged = 0;
   for (const h of head) {
-    const id = identity(h.manifest);
+    const id = objectId(keyOf(h.manifest as KubeObject));
     seen.add(id);
     const b = before.get(id);
     const where = { constructPath: h.constructPath, ...(h.source ? { source: h.source } : {}) };
     const name = `${h.manifest.kind}/${h.manifest.metadata?.namespace ? `${h.manifest.metadata.namespace}/` : ''}${h.manifest.metadata?.name}`;
     if (!b) {
       const preview = previewOf(h.manifest as KubeObject);
-      out.push({ change: 'added', object: refOf(h.manifest), ...where, fields: [], release: [], unified: unified(name, undefined, h.manifest), ...(preview ? { preview } : {}) });
+      out.push({ change: 'added', object: objectRef(h.manifest), ...where, fields: [], release: [], unified: unified(name, undefined, h.manifest), ...(preview ? { preview } : {}) });
       continue;
     }
     const fields = fieldChanges(b.manifest, h.manifest);
@@ -172,12 +164,12 @@ export function diffObjects(base: readonly RenderedObject[], head: readonly Rend
       preview = rollout ? previewOf(h.manifest as KubeObject) : undefined;
       if (!rollout && (h.manifest.metadata?.annotations?.['kgitops.io/release-plan'] || release.length)) noRollout = true;
     }
-    out.push({ change: 'changed', object: refOf(h.manifest), ...where, fields, release, unified: unified(name, b.manifest, h.manifest), ...(preview ? { preview } : {}), ...(noRollout ? { noRollout } : {}) });
+    out.push({ change: 'changed', object: objectRef(h.manifest), ...where, fields, release, unified: unified(name, b.manifest, h.manifest), ...(preview ? { preview } : {}), ...(noRollout ? { noRollout } : {}) });
   }
   for (const b of base) {
-    if (seen.has(identity(b.manifest))) continue;
+    if (seen.has(objectId(keyOf(b.manifest as KubeObject)))) continue;
     const name = `${b.manifest.kind}/${b.manifest.metadata?.namespace ? `${b.manifest.metadata.namespace}/` : ''}${b.manifest.metadata?.name}`;
-    out.push({ change: 'removed', object: refOf(b.manifest), constructPath: b.constructPath, ...(b.source ? { source: b.source } : {}), fields: [], release: [], unified: unified(name, b.manifest, undefined) });
+    out.push({ change: 'removed', object: objectRef(b.manifest), constructPath: b.constructPath, ...(b.source ? { source: b.source } : {}), fields: [], release: [], unified: unified(name, b.manifest, undefined) });
   }
   const order: Record<ObjectChangeKind, number> = { changed: 0, added: 1, removed: 2 };
   return { objects: out.map((o, i) => [o, i] as const).sort(([a, i], [b, j]) => order[a.change] - order[b.change] || i - j).map(([o]) => o), unchanged };

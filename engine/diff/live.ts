@@ -5,15 +5,14 @@
  * the live object, so defaults, webhooks and other managers' fields count as the cluster has
  * them. Objects in the app's ApplySet inventory that the head no longer has would be pruned.
  */
-import type { RenderedObject } from '../../dsl/app.js';
+import { objectRef, type RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
-import { applySetId, parentName, prepareDesired, readParent } from '../apply/applyset.js';
+import { applySetId, parentName, readParent } from '../apply/applyset.js';
 import { ApiError } from '../cluster/errors.js';
 import { KubeCluster } from '../cluster/kube.js';
 import { type Cluster, describeKey, keyOf, type KubeObject, objectId } from '../cluster/types.js';
 import { startPolicies } from '../policy/host.js';
-import { releaseKind } from '../release/plan.js';
-import { prepareRelease } from '../release/start.js';
+import { prepareForApply } from '../reconciler.js';
 import { synthesize } from '../synth/index.js';
 import { countChanges, type DiffResult, diffObjects } from './index.js';
 import { checkoutRef, findRepo, type Side, workingTree } from './refs.js';
@@ -52,16 +51,12 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
   const cluster = options.cluster ?? KubeCluster.load({ kubeconfig: options.kubeconfig, context: options.context });
   const repo = await findRepo(options.dir ?? '.');
   const head: Side = options.head ? await checkoutRef(repo, options.head, options.cacheDir ?? defaultCacheDir(), progress) : workingTree(repo);
+  let policies: ReturnType<typeof startPolicies> | undefined;
   try {
-    const policies = options.policies === false ? undefined : startPolicies(head.appDir);
-    let h;
-    try {
-      progress(`synthesizing ${head.label} ...`);
-      h = await synthesize(head.appDir, { policies: false, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
-    } catch (e) {
-      policies?.close();
-      throw e;
-    }
+    // The repo's policies load while the head synthesizes.
+    policies = options.policies === false ? undefined : startPolicies(head.appDir);
+    progress(`synthesizing ${head.label} ...`);
+    const h = await synthesize(head.appDir, { policies: false, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
     const parentRef = { name: parentName(options.app ?? 'default'), namespace: options.parentNamespace };
     const id = applySetId(parentRef);
     progress(`comparing ${h.objects.length} objects with the cluster (server-side apply dry-run) ...`);
@@ -69,21 +64,15 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
     const wouldApply: RenderedObject[] = [];
     const problems: Diagnostic[] = [];
     for (const o of h.objects) {
-      const where = { object: { apiVersion: o.manifest.apiVersion, kind: o.manifest.kind, name: o.manifest.metadata?.name, namespace: o.manifest.metadata?.namespace }, constructPath: o.constructPath, ...(o.source ? { source: o.source } : {}) };
       try {
-        const info = await cluster.resource(o.manifest.apiVersion, o.manifest.kind);
-        let desired = prepareDesired(o.manifest as KubeObject, { id, namespaced: info.namespaced, defaultNamespace: options.namespace });
-        const live = await cluster.get(keyOf(desired));
-        if (releaseKind(desired)) {
-          const prep = prepareRelease(desired, live, Date.now(), {});
-          if (prep) desired = prepareDesired(prep.desired, { id, namespaced: info.namespaced, defaultNamespace: options.namespace });
-        }
-        const result = await cluster.apply(desired, { fieldManager: 'kgitops', dryRun: true });
+        const { manifest } = await prepareForApply(cluster, o.manifest as KubeObject, { id, defaultNamespace: options.namespace, releases: true, now: Date.now(), approvals: {} });
+        const live = await cluster.get(keyOf(manifest));
+        const result = await cluster.apply(manifest, { fieldManager: 'kgitops', dryRun: true });
         if (live) liveObjects.push({ ...o, manifest: comparable(live)! });
         wouldApply.push({ ...o, manifest: comparable(result)! });
       } catch (e) {
         problems.push({
-          severity: 'error', rule: 'diff/live', ...where,
+          severity: 'error', rule: 'diff/live', object: objectRef(o.manifest), constructPath: o.constructPath, ...(o.source ? { source: o.source } : {}),
           message: e instanceof ApiError ? `${describeKey(keyOf(o.manifest as KubeObject))}: the dry-run failed: ${e.message}` : (e as Error).message,
           ...(e instanceof ApiError && e.hint ? { hint: e.hint } : {}),
         });
@@ -103,7 +92,6 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
       }
     }
     const checked = policies && h.objects.length ? await policies.check(h.objects) : undefined;
-    policies?.close();
     const { objects, unchanged } = diffObjects(liveObjects, wouldApply);
     return {
       app: options.app ?? repoName(repo.path, repo.root),
@@ -113,6 +101,7 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
       timings: { totalMs: Math.round(performance.now() - t0) },
     };
   } finally {
+    policies?.close();
     await head.dispose();
   }
 }

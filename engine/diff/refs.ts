@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync }
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { prepareDependencies } from '../synth/dependencies.js';
+import { LOCKFILES, prepareDependencies } from '../synth/dependencies.js';
 import { UsageError } from '../synth/run-app.js';
 
 const run = promisify(execFile);
@@ -83,8 +83,6 @@ export async function checkoutRef(repo: Repo, ref: string, cacheDir: string, onP
     throw e;
   }
 }
-
-const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json'];
 
 /**
  * Links the working tree's node_modules into the worktree when the nearest package.json above

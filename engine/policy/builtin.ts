@@ -10,7 +10,7 @@
 import { type IntOrPercent, parseIntOrPercent, scaledValue } from '../../dsl/arithmetic.js';
 import { ANNOTATION_RELEASE_PLAN, type GateSpec } from '../../dsl/release.js';
 import { fieldChanges } from '../diff/fields.js';
-import { readPlan, releaseKind } from '../release/plan.js';
+import { getPath, readPlan, releaseKind } from '../release/plan.js';
 import { previewRelease, scaleFromSpec } from '../release/preview.js';
 import type { KubeObject } from '../cluster/types.js';
 import { definePolicy, isKind, type Policy } from './api.js';
@@ -59,6 +59,8 @@ export interface BuiltinPolicyConfig {
   /** An InPlaceOnly workload only changes images (and pod labels and annotations, which Kruise also updates in place). */
   readonly inPlaceOnlyImages?: false | Common;
 }
+
+export const BUILTIN_POLICY_KEYS = ['imagesPinned', 'resources', 'maxUnavailable', 'releaseGated', 'sidecarRegistries', 'disruptionBudget', 'inPlaceOnlyImages'] as const satisfies readonly (keyof BuiltinPolicyConfig)[];
 
 /** `1.2`, `v1.2.3`, `2.14.1-alpine`, `1.25.3-r1`: a version, not a moving name like `stable`. */
 export const DEFAULT_TAG_PATTERN = /^v?\d+(\.\d+)+([-+._][0-9A-Za-z.-]+)?$/;
@@ -149,10 +151,6 @@ function maxUnavailablePath(m: Record<string, any>): string | undefined {
   }
 }
 
-function get(o: Record<string, any>, path: string): unknown {
-  return path.split('.').reduce<any>((x, k) => (x === undefined || x === null ? undefined : x[k]), o);
-}
-
 function maxUnavailable(c: Exclude<BuiltinPolicyConfig['maxUnavailable'], false | undefined>): Policy {
   const max = c.max ?? '50%';
   const parsedMax = parseIntOrPercent(max);
@@ -164,7 +162,7 @@ function maxUnavailable(c: Exclude<BuiltinPolicyConfig['maxUnavailable'], false 
     check(o, ctx) {
       const path = maxUnavailablePath(o.manifest);
       if (!path) return;
-      const value = get(o.manifest, path) as IntOrPercent | string | undefined;
+      const value = getPath(o.manifest, path.split('.')) as IntOrPercent | string | undefined;
       if (value === undefined) return; // the defaults (Kruise 20%, Kubernetes 25% or 1) are within any sane bound
       const parsed = parseIntOrPercent(value);
       if (!parsed) return; // malformed: the schema and rule checks report it
@@ -356,8 +354,6 @@ export function builtinPolicies(config: BuiltinPolicyConfig = {}): Policy[] {
  * has not adopted advise; they never block an apply.
  */
 export function advisoryPolicies(): Policy[] {
-  const w = { severity: 'warning' as const };
-  return builtinPolicies({ imagesPinned: w, resources: w, maxUnavailable: w, releaseGated: w, disruptionBudget: w, inPlaceOnlyImages: w });
+  const warn = BUILTIN_POLICY_KEYS.filter((k) => k !== 'sidecarRegistries').map((k) => [k, { severity: 'warning' }]);
+  return builtinPolicies(Object.fromEntries(warn) as BuiltinPolicyConfig);
 }
-
-export const BUILTIN_POLICY_KEYS = ['imagesPinned', 'resources', 'maxUnavailable', 'releaseGated', 'sidecarRegistries', 'disruptionBudget', 'inPlaceOnlyImages'] as const;

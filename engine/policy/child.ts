@@ -3,18 +3,18 @@
  * same restricted environment as synth), then checks the objects the parent sends. It starts
  * while the app synthesizes, so loading the policies costs no extra wall time.
  */
-import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { locateError } from '../synth/run-app.js';
 import type { PolicyTarget } from './api.js';
+import { policyFiles } from './host.js';
 import { assemble, evaluatePolicies } from './run.js';
 
 interface Job { readonly objects: PolicyTarget[]; readonly previous?: PolicyTarget[] }
 
 const dir = process.argv[2];
-const files = readdirSync(dir).filter((f) => /\.[cm]?tsx?$|\.[cm]?js$/.test(f) && !/\.d\.[cm]?ts$|\.test\.[cm]?[jt]s$/.test(f)).sort();
+const files = policyFiles(dir);
 const loaded: { file: string; value: unknown }[] = [];
 const loadErrors: Diagnostic[] = [];
 for (const f of files) {

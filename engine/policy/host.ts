@@ -5,18 +5,17 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { appEnvironment } from '../synth/run-app.js';
+import { TSX_LOADER } from '../synth/warm.js';
 import type { PolicyTarget } from './api.js';
 import { advisoryPolicies } from './builtin.js';
 import { evaluatePolicies } from './run.js';
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** The directory, next to cdk8s.yaml, that holds a repo's policies. */
 export const POLICIES_DIR = 'policies';
@@ -37,9 +36,14 @@ function targets(objects: readonly RenderedObject[]): PolicyTarget[] {
   return objects.map((o) => ({ manifest: o.manifest as PolicyTarget['manifest'], constructPath: o.constructPath, chart: o.chart, ...(o.source ? { source: o.source } : {}) }));
 }
 
+/** The policy modules of a `policies/` directory, sorted: TypeScript or JavaScript, not tests or type declarations. */
+export function policyFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => /\.[cm]?[jt]sx?$/.test(f) && !/\.d\.[cm]?ts$|\.test\./.test(f)).sort();
+}
+
 export function hasPolicyFiles(appDir: string): boolean {
-  const dir = join(appDir, POLICIES_DIR);
-  return existsSync(dir) && readdirSync(dir).some((f) => /\.[cm]?[jt]sx?$/.test(f) && !/\.d\.[cm]?ts$|\.test\./.test(f));
+  return policyFiles(join(appDir, POLICIES_DIR)).length > 0;
 }
 
 /**

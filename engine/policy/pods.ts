@@ -2,6 +2,9 @@
  * Where the pods of a manifest are described: pod templates and container lists by JSON path,
  * for every workload kind kruise-gitops knows (Kruise, core and batch).
  */
+import { UD_TEMPLATES } from '../../dsl/rules.js';
+import type { KubeObject } from '../cluster/types.js';
+import { scaleFromSpec } from '../release/preview.js';
 
 export interface PodTemplateAt {
   readonly path: string;
@@ -13,7 +16,6 @@ export interface ContainerAt {
   readonly container: Record<string, any>;
 }
 
-const UD_TEMPLATES = ['cloneSetTemplate', 'advancedStatefulSetTemplate', 'statefulSetTemplate', 'deploymentTemplate'];
 
 /** The pod templates of a workload, with their JSON paths (none for kinds without pods). */
 export function podTemplates(m: Record<string, any>): PodTemplateAt[] {
@@ -48,13 +50,9 @@ export function containersOf(m: Record<string, any>): ContainerAt[] {
 
 /** Pods a workload asks for: replicas, or the sum of UnitedDeployment subsets. */
 export function replicasOf(m: Record<string, any>): number | undefined {
-  if (m.kind === 'UnitedDeployment') {
-    if (typeof m.spec?.replicas === 'number') return m.spec.replicas;
-    const subsets: any[] = m.spec?.topology?.subsets ?? [];
-    return subsets.reduce((a, s) => a + (typeof s.replicas === 'number' ? s.replicas : 0), 0);
-  }
-  if (['CloneSet', 'StatefulSet', 'Deployment'].includes(m.kind)) return typeof m.spec?.replicas === 'number' ? m.spec.replicas : 1;
-  return undefined;
+  // DaemonSets and SidecarSets count nodes and matched pods, which only a cluster knows.
+  if (!['CloneSet', 'StatefulSet', 'Deployment', 'UnitedDeployment'].includes(m.kind)) return undefined;
+  return scaleFromSpec(m as KubeObject).scale.total;
 }
 
 /** The labels the pods of a workload carry. */

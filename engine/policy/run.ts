@@ -3,9 +3,9 @@
  * (fail closed): a broken policy must not let a commit through unchecked.
  */
 import type { Diagnostic } from '../../dsl/diagnostics.js';
-import { groupOf } from '../cluster/types.js';
+import { keyOf, objectId } from '../cluster/types.js';
 import { type BuiltinPolicyConfig, builtinPolicies } from './builtin.js';
-import { isKind, isPolicy, KIND_NAMES, type KindName, type Policy, type PolicyContext, type PolicyTarget } from './api.js';
+import { isKind, isPolicy, type KindName, type Policy, type PolicyContext, type PolicyTarget } from './api.js';
 
 /** What a `policies/*.ts` file may export by default: a policy, a list, or a set with the built-in configuration. */
 export interface PolicySet {
@@ -25,10 +25,6 @@ export function isPolicySet(x: unknown): x is PolicySet {
   return typeof x === 'object' && x !== null && (x as PolicySet).__kgitopsPolicySet === 1;
 }
 
-function identity(m: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } }): string {
-  return `${groupOf(m.apiVersion ?? '')}|${m.kind}|${m.metadata?.namespace ?? ''}|${m.metadata?.name ?? ''}`;
-}
-
 export interface EvaluateOptions {
   /** The previous version of the set (the diff's base, the applied commit). */
   readonly previous?: readonly PolicyTarget[];
@@ -36,7 +32,7 @@ export interface EvaluateOptions {
 
 export function evaluatePolicies(policies: readonly Policy[], targets: readonly PolicyTarget[], options: EvaluateOptions = {}): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const previous = new Map((options.previous ?? []).map((t) => [identity(t.manifest), t]));
+  const previous = new Map((options.previous ?? []).map((t) => [objectId(keyOf(t.manifest)), t]));
   const byKind = new Map<KindName, PolicyTarget[]>();
   const objectsOf = <K extends KindName>(kind: K) => {
     if (!byKind.has(kind)) byKind.set(kind, targets.filter((t) => isKind(t.manifest, kind)));
@@ -51,7 +47,7 @@ export function evaluatePolicies(policies: readonly Policy[], targets: readonly 
         constructPath: target.constructPath,
         ...(target.source ? { source: target.source } : {}),
       };
-      const prev = previous.get(identity(target.manifest));
+      const prev = previous.get(objectId(keyOf(target.manifest)));
       const context: PolicyContext = {
         all: targets,
         ...(prev ? { previous: prev } : {}),
@@ -112,4 +108,3 @@ export function assemble(exports: { file: string; value: unknown }[]): { policie
   return { policies, problems };
 }
 
-export { KIND_NAMES };

@@ -31,7 +31,7 @@ export class DependencyError extends Error {
   }
 }
 
-const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json'];
+export const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json'];
 
 /** Finds the nearest directory (from appDir up to repoRoot) with a package.json. */
 function packageRoot(appDir: string, repoRoot: string): string | undefined {

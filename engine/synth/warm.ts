@@ -11,7 +11,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 // tsx's full loader (ESM and CommonJS hooks): a repo's main.ts without "type": "module" is CommonJS.
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/** tsx's loader, for `node --import`: child processes that run a repo's TypeScript. */
+export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export interface SpawnResult { code: number | null; stderr: string; timedOut: boolean }
 

@@ -8,17 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { gitSource } from '../../engine/cli/sync.js';
-import { KubeCluster } from '../../engine/cluster/kube.js';
-import { realClock } from '../../engine/clock.js';
-import { loadConfig } from '../../engine/config.js';
-import { createLogger } from '../../engine/log.js';
-import { Reconciler } from '../../engine/reconciler.js';
-import { ReleaseController } from '../../engine/release/controller.js';
 import { issueCommand } from '../../engine/release/commands.js';
-import { ANNOTATION_RELEASE_STATE, parseReleaseState } from '../../engine/release/state.js';
 import { GitApp } from '../fixtures/git-app.js';
-import { kubeconfigPath, waitFor, withNamespace } from '../cluster/harness.js';
+import { releaseEngine } from '../fixtures/release-engine.js';
+import { waitFor, withNamespace } from '../cluster/harness.js';
 import { type Exporter, type RunningPrometheus, startExporter, startPrometheus } from '../prometheus/harness.js';
 
 const CACHE = mkdtempSync(join(tmpdir(), 'kgitops-metric-cache-'));
@@ -62,13 +55,7 @@ app.synth();
 it('a failing metric gate pauses the release; after the ratio recovers, resume finishes it', () =>
   withNamespace(async (ns) => {
     const repo = new GitApp(MAIN);
-    const cluster = KubeCluster.load({ kubeconfig: kubeconfigPath() });
-    const config = loadConfig({ repo: repo.dir, app: 'shop', namespace: ns, cacheDir: CACHE });
-    const log = createLogger({ level: 'silent' });
-    const releases = new ReleaseController({ cluster, clock: realClock, log });
-    const reconciler = new Reconciler(config, cluster, gitSource(config), realClock, log, releases);
-    const key = { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: ns, name: 'web' };
-    const state = async () => parseReleaseState((await cluster.get(key))?.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
+    const { cluster, releases, reconciler, key, state } = releaseEngine(repo, ns, CACHE);
     try {
       repo.commit({ namespace: ns, prometheus: prometheus.url, image: 'nginx:1.25.3' });
       expect((await reconciler.reconcile()).result).toBe('Succeeded');

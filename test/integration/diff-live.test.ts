@@ -67,6 +67,35 @@ describe('kgitops diff --live', () => {
       }
     }), 180_000);
 
+  it('shows nothing for a synced workload with a release plan: the release manager\'s fields do not count', () =>
+    withNamespace(async (ns) => {
+      const repo = new GitApp(`import { readFileSync } from 'node:fs';
+import { Chart } from 'cdk8s';
+import { App, CloneSet, Release } from 'kruise-gitops';
+const { image } = JSON.parse(readFileSync(new URL('./objects.json', import.meta.url), 'utf8'));
+const app = new App();
+const chart = new Chart(app, 'app', { namespace: '${ns}' });
+new CloneSet(chart, 'web', { metadata: { name: 'web' }, replicas: 4, release: Release.canary('25%', '100%'), containers: [{ name: 'main', image }] });
+app.synth();
+`);
+      try {
+        const sync = () => kgitops(['sync', '--repo', repo.dir, '--app', 'shop', '-n', ns, '--kubeconfig', kubeconfigPath(), '--cache-dir', CACHE, '--once'], ROOT);
+        repo.commit({ image: 'registry.example.com/web:1.0.0' });
+        expect((await sync()).code).toBe(0);
+        // A new template starts a release: the release manager holds the partition.
+        repo.commit({ image: 'registry.example.com/web:1.1.0' });
+        expect((await sync()).code).toBe(0);
+        const cluster = KubeCluster.load({ kubeconfig: kubeconfigPath() });
+        const live = (await cluster.get({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: ns, name: 'web' }))!;
+        expect(live.metadata.managedFields?.map((f) => f.manager)).toContain('kgitops-release');
+        const r = await kgitops(['diff', '.', '--live', '--head', 'HEAD', '--app', 'shop', '-n', ns, '--kubeconfig', kubeconfigPath(), '-o', 'json'], repo.dir);
+        expect(JSON.parse(r.stdout)).toMatchObject({ objects: [], unchanged: 1 });
+        expect(r.code).toBe(0);
+      } finally {
+        repo.remove();
+      }
+    }), 180_000);
+
   it('exits 2 with the reason when the cluster cannot be reached', async () => {
     const repo = new GitApp();
     try {

@@ -10,15 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { gitSource } from '../../engine/cli/sync.js';
-import { KubeCluster } from '../../engine/cluster/kube.js';
-import { realClock } from '../../engine/clock.js';
-import { loadConfig } from '../../engine/config.js';
-import { createLogger } from '../../engine/log.js';
-import { Reconciler } from '../../engine/reconciler.js';
-import { ReleaseController } from '../../engine/release/controller.js';
-import { ANNOTATION_RELEASE_STATE, parseReleaseState } from '../../engine/release/state.js';
 import { GitApp } from '../fixtures/git-app.js';
+import { releaseEngine } from '../fixtures/release-engine.js';
 import { kubeconfigPath, waitFor, withNamespace } from '../cluster/harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -49,13 +42,7 @@ describe('releases on a real apiserver', () => {
   it('separates field ownership, takes approvals from the CLI and from git, and pauses/resumes on command', () =>
     withNamespace(async (ns) => {
       const repo = new GitApp(MAIN);
-      const cluster = KubeCluster.load({ kubeconfig: kubeconfigPath() });
-      const config = loadConfig({ repo: repo.dir, app: 'shop', namespace: ns, cacheDir: CACHE });
-      const log = createLogger({ level: 'silent' });
-      const releases = new ReleaseController({ cluster, clock: realClock, log });
-      const reconciler = new Reconciler(config, cluster, gitSource(config), realClock, log, releases);
-      const key = { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: ns, name: 'web' };
-      const state = async () => parseReleaseState((await cluster.get(key))?.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
+      const { cluster, releases, reconciler, key, state } = releaseEngine(repo, ns, CACHE);
       const common = ['-n', ns, '--kubeconfig', kubeconfigPath()];
       try {
         repo.commit({ namespace: ns, image: 'registry.example.com/web:1' });

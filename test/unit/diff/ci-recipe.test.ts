@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initRepo } from '../../fixtures/git-app.js';
+import { initRepo } from '../../fixtures/git.js';
 import { parse } from 'yaml';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -52,6 +52,8 @@ beforeAll(() => {
   for (const f of ['cdk8s.yaml', 'main.ts', 'lib', 'policies']) cpSync(join(ROOT, 'examples', f), join(REPO, 'examples', f), { recursive: true });
   writeFileSync(join(REPO, '.gitignore'), 'dist/\ndiff.md\n');
   initRepo(REPO);
+  git('add', '-A');
+  git('commit', '-q', '-m', 'base');
   // As after actions/checkout with fetch-depth 0: the base branch is a remote-tracking ref.
   git('update-ref', 'refs/remotes/origin/main', 'HEAD');
   git('checkout', '-q', '-b', 'pr');

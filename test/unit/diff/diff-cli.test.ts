@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initRepo } from '../../fixtures/git-app.js';
+import { initRepo } from '../../fixtures/git.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // Inside the package, so that the working tree resolves `kruise-gitops` as a user's repo does.
@@ -47,6 +47,8 @@ beforeAll(() => {
   edit('main.ts', 'app.synth();', `${LEGACY}app.synth();`);
   writeFileSync(join(REPO, '.gitignore'), 'dist/\n');
   initRepo(REPO);
+  git('add', '-A');
+  git('commit', '-q', '-m', 'base');
 });
 
 afterAll(() => rmSync(REPO, { recursive: true, force: true }));

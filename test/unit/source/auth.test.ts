@@ -6,8 +6,8 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GitSource, SourceError } from '../../../engine/source/index.js';
-import { commit, git, initRepo, startGitHttpServer, tempDir, type GitHttpServer } from './helpers.js';
+import { GitSource } from '../../../engine/source/index.js';
+import { commit, git, failure, initRepo, startGitHttpServer, tempDir, type GitHttpServer } from './helpers.js';
 
 const TOKEN = 'ghp_S3cretT0kenValue_1234567890';
 const TOKEN_B64 = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
@@ -47,16 +47,6 @@ function allText(dir: string): string {
     else if (info.size < 1_000_000) out += readFileSync(path, 'latin1');
   }
   return out;
-}
-
-async function failure(promise: Promise<unknown>): Promise<SourceError> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SourceError);
-    return e as SourceError;
-  }
-  throw new Error('expected a SourceError');
 }
 
 function expectNoSecret(text: string): void {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSyn
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GitSource, SourceError, type GitSourceOptions } from '../../../engine/source/index.js';
-import { closedPort, commit, git, gitCommandLines, initRepo, startSilentServer, tempDir } from './helpers.js';
+import { closedPort, commit, git, gitCommandLines, failure, initRepo, startSilentServer, tempDir } from './helpers.js';
 
 let tmp: { dir: string; cleanup(): void };
 let work: string;
@@ -21,16 +21,6 @@ afterEach(() => tmp.cleanup());
 
 function source(options: Partial<GitSourceOptions> = {}): GitSource {
   return new GitSource({ url: work, cacheDir, ...options });
-}
-
-async function failure(promise: Promise<unknown>): Promise<SourceError> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SourceError);
-    return e as SourceError;
-  }
-  throw new Error('expected a SourceError');
 }
 
 describe('ref resolution', () => {

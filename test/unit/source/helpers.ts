@@ -10,32 +10,14 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-/** The environment for git in tests, without GIT_* variables a hook or CI may have set. */
-export function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.toUpperCase().startsWith('GIT_')) env[k] = v;
-  env.LC_ALL = 'C';
-  return env;
-}
-
-export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, env: cleanEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
+export { cleanEnv, git, initRepo } from '../../fixtures/git.js';
+import { expect } from 'vitest';
+import { SourceError } from '../../../engine/source/index.js';
+import { cleanEnv, git } from '../../fixtures/git.js';
 
 export function tempDir(prefix: string): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), `kgitops-${prefix}-`));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** A working repository on branch main, with a committer identity of its own. */
-export function initRepo(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  git(dir, 'init', '-q', '-b', 'main');
-  git(dir, 'config', 'user.name', 'Test Author');
-  git(dir, 'config', 'user.email', 'author@example.com');
-  git(dir, 'config', 'commit.gpgsign', 'false');
-  git(dir, 'config', 'tag.gpgsign', 'false');
-  return dir;
 }
 
 /** Writes the files (null deletes one), commits everything, returns the new commit SHA. */
@@ -175,4 +157,15 @@ export async function closedPort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** The SourceError a promise rejects with (fails the test if it resolves or throws something else). */
+export async function failure(promise: Promise<unknown>): Promise<SourceError> {
+  try {
+    await promise;
+  } catch (e) {
+    expect(e).toBeInstanceOf(SourceError);
+    return e as SourceError;
+  }
+  throw new Error('expected a SourceError');
 }
