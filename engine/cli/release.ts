@@ -102,7 +102,8 @@ export function registerRelease(program: Command): void {
 async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat }): Promise<number> {
   try {
     progress(`synthesizing ${dir} ...`);
-    const r = await synthesize(dir);
+    // A preview reads the plans; policies judge the commit, which `synth` and `diff` report.
+    const r = await synthesize(dir, { policies: false });
     if (!r.ok) {
       printDiagnostics(r.diagnostics.filter((d) => d.severity === 'error'));
       process.stderr.write('invalid: fix the errors above to preview releases\n');

@@ -150,6 +150,14 @@ describe('kgitops diff', () => {
     expect(r.stdout).toContain('`spec.template.spec.containers[0].image`): container "web" uses "registry.example.com/shop/storefront:latest": :latest moves, so the same manifest can run different code');
   }, 60_000);
 
+  it('kgitops preview still shows the release plans of a head that breaks a policy (the policies are diff\'s and synth\'s to report)', async () => {
+    git('checkout', '-q', '--', '.');
+    edit('lib/shop.ts', "shop/storefront:2.14.1'", "shop/storefront:latest'");
+    const r = await kgitops(['preview', '.']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('CloneSet shop/storefront: 3 step(s) over 10 pod(s) (spec.replicas)');
+  }, 60_000);
+
   it('exits 2 on an unknown ref and outside a git repo, with a hint', async () => {
     git('checkout', '-q', '--', '.');
     const r = await kgitops(['diff', '.', '--base', 'no-such-branch']);
