@@ -91,9 +91,12 @@ async function record(e: Engine, key: ObjectKey, path: (o: KubeObject) => unknow
   const h = await e.cluster.watch(key.apiVersion, key.kind, { namespace: key.namespace }, (ev) => {
     if (ev.object.metadata.name !== key.name) return;
     const partition = path(ev.object);
+    // A status Kruise wrote before it saw this spec still counts the previous revision's pods.
+    const current = (ev.object.status?.observedGeneration ?? -1) >= (ev.object.metadata.generation ?? 0);
+    const updated = current ? ev.object.status?.updatedReplicas ?? ev.object.status?.updatedPods : undefined;
     const last = seen.at(-1);
-    if (!last || last.partition !== partition) seen.push({ partition, updated: ev.object.status?.updatedReplicas ?? ev.object.status?.updatedPods, at: Date.now() });
-    else last.updated = Math.max(last.updated ?? 0, ev.object.status?.updatedReplicas ?? ev.object.status?.updatedPods ?? 0);
+    if (!last || last.partition !== partition) seen.push({ partition, updated, at: Date.now() });
+    else if (updated !== undefined) last.updated = Math.max(last.updated ?? 0, updated);
   });
   return { seen, stop: () => h.stop() };
 }
