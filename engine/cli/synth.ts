@@ -1,6 +1,7 @@
 /** `kgitops synth [dir]`: run the cdk8s app, validate every object, write deterministic manifests. */
 import { relative } from 'node:path';
 import type { Command } from 'commander';
+import { ApiError } from '../cluster/errors.js';
 import { synthesize, UsageError } from '../synth/index.js';
 import { ExitCode, type OutputFormat, parseFormat, printDiagnostics, progress } from './output.js';
 
@@ -66,7 +67,8 @@ export async function runSynth(dir: string, opts: { output: OutputFormat; write:
 }
 
 export function reportCrash(e: unknown): number {
-  if (e instanceof UsageError) {
+  // Expected failures say what and what to do; only a bug gets a stack.
+  if (e instanceof UsageError || e instanceof ApiError) {
     process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
   } else {
     process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);

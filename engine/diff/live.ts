@@ -8,11 +8,12 @@
 import { objectRef, type RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { applySetId, parentName, readParent } from '../apply/applyset.js';
-import { ApiError } from '../cluster/errors.js';
+import { ApiError, TransientError, UnauthorizedError } from '../cluster/errors.js';
 import { KubeCluster } from '../cluster/kube.js';
 import { type Cluster, describeKey, keyOf, type KubeObject, objectId } from '../cluster/types.js';
 import { startPolicies } from '../policy/host.js';
 import { prepareForApply } from '../reconciler.js';
+import { UsageError } from '../synth/run-app.js';
 import { synthesize } from '../synth/index.js';
 import { countChanges, type DiffResult, diffObjects } from './index.js';
 import { checkoutRef, findRepo, type Side, workingTree } from './refs.js';
@@ -48,7 +49,7 @@ function comparable(o: KubeObject | undefined): KubeObject | undefined {
 export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
   const t0 = performance.now();
   const progress = options.onProgress ?? (() => {});
-  const cluster = options.cluster ?? KubeCluster.load({ kubeconfig: options.kubeconfig, context: options.context });
+  const cluster = options.cluster ?? loadCluster(options);
   const repo = await findRepo(options.dir ?? '.');
   const head: Side = options.head ? await checkoutRef(repo, options.head, options.cacheDir ?? defaultCacheDir(), progress) : workingTree(repo);
   let policies: ReturnType<typeof startPolicies> | undefined;
@@ -71,6 +72,11 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
         if (live) liveObjects.push({ ...o, manifest: comparable(live)! });
         wouldApply.push({ ...o, manifest: comparable(result)! });
       } catch (e) {
+        // Every other object would fail the same way: say it once.
+        if (e instanceof UnauthorizedError || (e instanceof TransientError && e.status === 0)) {
+          throw new UsageError(`cannot compare with the cluster "${cluster.name}": ${e.message}`,
+            e instanceof UnauthorizedError ? e.hint : 'check that the kubeconfig points at a running cluster (kubectl --kubeconfig ... get ns)');
+        }
         problems.push({
           severity: 'error', rule: 'diff/live', object: objectRef(o.manifest), constructPath: o.constructPath, ...(o.source ? { source: o.source } : {}),
           message: e instanceof ApiError ? `${describeKey(keyOf(o.manifest as KubeObject))}: the dry-run failed: ${e.message}` : (e as Error).message,
@@ -103,6 +109,15 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
   } finally {
     policies?.close();
     await head.dispose();
+  }
+}
+
+/** A one-shot command: a few quick retries, not the engine's patient backoff. */
+function loadCluster(o: DiffLiveOptions): Cluster {
+  try {
+    return KubeCluster.load({ kubeconfig: o.kubeconfig, context: o.context, retry: { attempts: 3, maxDelayMs: 2_000 } });
+  } catch (e) {
+    throw new UsageError(`--live needs a cluster: ${(e as Error).message}`, 'pass --kubeconfig (and --context), or set KUBECONFIG');
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,5 +168,33 @@ describe('kgitops diff', () => {
     const outside = await kgitops(['diff', '/']);
     expect(outside.code).toBe(2);
     expect(outside.stderr).toContain('is not inside a git repository');
+  }, 60_000);
+
+  it('--live against a cluster that does not answer fails once, with exit 2 and a hint, not once per object', async () => {
+    git('checkout', '-q', '--', '.');
+    // A loopback port nobody listens on: the server of the listener just closed.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as AddressInfo).port; srv.close(() => resolve(p)); });
+    });
+    const kubeconfig = join(REPO, '.kubeconfig-closed');
+    writeFileSync(kubeconfig, [
+      'apiVersion: v1', 'kind: Config', 'current-context: gone',
+      `clusters: [{ name: gone, cluster: { server: "https://127.0.0.1:${port}", insecure-skip-tls-verify: true } }]`,
+      'users: [{ name: u, user: { token: t } }]',
+      'contexts: [{ name: gone, context: { cluster: gone, user: u } }]', '',
+    ].join('\n'));
+    try {
+      const r = await kgitops(['diff', '.', '--live', '--kubeconfig', kubeconfig]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^error: cannot compare with the cluster "gone": connection failure for .*ECONNREFUSED/m);
+      expect(r.stderr).toContain('hint: check that the kubeconfig points at a running cluster');
+      expect(r.stderr.match(/^error:/gm)).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      const missing = await kgitops(['diff', '.', '--live', '--kubeconfig', join(REPO, 'no-such-kubeconfig')]);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/^error: --live needs a cluster: .*no-such-kubeconfig/m);
+    } finally {
+      rmSync(kubeconfig, { force: true });
+    }
   }, 60_000);
 });
