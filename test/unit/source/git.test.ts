@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSyn
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GitSource, SourceError, type GitSourceOptions } from '../../../engine/source/index.js';
-import { closedPort, commit, git, gitCommandLines, failure, initRepo, startSilentServer, tempDir } from './helpers.js';
+import { closedPort, commit, git, gitProcessesLeft, failure, initRepo, startSilentServer, tempDir } from './helpers.js';
 
 let tmp: { dir: string; cleanup(): void };
 let work: string;
@@ -358,9 +358,8 @@ describe('failures', () => {
       expect(err.kind).toBe('timeout');
       expect(err.message).toBe(`git fetch of ${url} timed out after 0.8 s; check the network and the server, or raise timeoutMs`);
       expect(elapsed).toBeGreaterThanOrEqual(750);
-      expect(elapsed).toBeLessThan(4000);
-      await new Promise((r) => setTimeout(r, 200));
-      expect(gitCommandLines().filter((cmd) => cmd.includes(`:${silent.port}/`))).toEqual([]);
+      expect(elapsed).toBeLessThan(10_000);
+      expect(await gitProcessesLeft(silent.port)).toEqual([]);
     } finally {
       await silent.close();
     }
@@ -374,8 +373,7 @@ describe('failures', () => {
       setTimeout(() => controller.abort(), 300);
       const pending = new GitSource({ url, cacheDir, timeoutMs: 30_000 }).fetch({ signal: controller.signal });
       await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
-      await new Promise((r) => setTimeout(r, 200));
-      expect(gitCommandLines().filter((cmd) => cmd.includes(`:${silent.port}/`))).toEqual([]);
+      expect(await gitProcessesLeft(silent.port)).toEqual([]);
     } finally {
       await silent.close();
     }

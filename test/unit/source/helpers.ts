@@ -50,6 +50,16 @@ export function gitCommandLines(): string[] {
   return lines;
 }
 
+/** The git processes that still talk to `port` once they had up to `timeoutMs` to end (a loaded machine reaps slowly). */
+export async function gitProcessesLeft(port: number, timeoutMs = 5_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = gitCommandLines().filter((cmd) => cmd.includes(`:${port}/`));
+    if (!left.length || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export interface GitHttpServer {
   readonly port: number;
   /** http://127.0.0.1:<port>/<name> */
