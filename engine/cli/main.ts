@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
 import { registerDiff } from './diff.js';
+import { registerPolicies } from './policies.js';
 import { registerRelease } from './release.js';
 import { registerStatus } from './status.js';
 import { registerSync } from './sync.js';
@@ -17,6 +18,7 @@ const program = new Command()
 
 registerSynth(program);
 registerDiff(program);
+registerPolicies(program);
 registerSync(program);
 registerStatus(program);
 registerDemo(program);
@@ -31,6 +33,7 @@ Start with:
   kgitops preview examples               the release plans, step by step
   kgitops diff --base origin/main examples
                                           what a change does to manifests and releases
+  kgitops policies examples              the policies every commit must pass
   kgitops approve shop/storefront        approve the current step of a release`);
 
 try {

@@ -25,3 +25,9 @@ export function printDiagnostics(ds: readonly Diagnostic[], stream: NodeJS.Writa
 export function progress(message: string): void {
   process.stderr.write(`${message}\n`);
 }
+
+/** Columns padded to their widest cell; the last column runs free. */
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n';
+}

@@ -9,7 +9,7 @@ import { ConfigError, type ConfigFlags, loadConfig } from '../config.js';
 import { assessHealth, worstHealth } from '../health/index.js';
 import type { HistoryEntry, ObjectStatus, StatusSnapshot } from '../state.js';
 import { ANNOTATION_RELEASE_STATE, parseReleaseState } from '../release/state.js';
-import { ExitCode, type OutputFormat, parseFormat } from './output.js';
+import { ExitCode, type OutputFormat, parseFormat, table } from './output.js';
 import { addEngineOptions, connect } from './sync.js';
 import { reportCrash } from './synth.js';
 
@@ -107,11 +107,6 @@ async function runStatus(opts: ConfigFlags & { output: OutputFormat }): Promise<
     }
     return reportCrash(e);
   }
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n';
 }
 
 export function formatStatus(s: AppStatus): string {

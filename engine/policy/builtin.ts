@@ -62,6 +62,17 @@ export interface BuiltinPolicyConfig {
 
 export const BUILTIN_POLICY_KEYS = ['imagesPinned', 'resources', 'maxUnavailable', 'releaseGated', 'sidecarRegistries', 'disruptionBudget', 'inPlaceOnlyImages'] as const satisfies readonly (keyof BuiltinPolicyConfig)[];
 
+/** The name each built-in rule reports under (`policy/<name>`), by its configuration key. */
+export const BUILTIN_POLICY_NAMES = {
+  imagesPinned: 'images-pinned',
+  resources: 'resources',
+  maxUnavailable: 'max-unavailable',
+  releaseGated: 'release-gated',
+  sidecarRegistries: 'sidecar-registries',
+  disruptionBudget: 'disruption-budget',
+  inPlaceOnlyImages: 'in-place-only-images',
+} as const satisfies Record<(typeof BUILTIN_POLICY_KEYS)[number], string>;
+
 /** `1.2`, `v1.2.3`, `2.14.1-alpine`, `1.25.3-r1`: a version, not a moving name like `stable`. */
 export const DEFAULT_TAG_PATTERN = /^v?\d+(\.\d+)+([-+._][0-9A-Za-z.-]+)?$/;
 
@@ -94,7 +105,7 @@ function fullImageName(name: string): string {
 function imagesPinned(c: Exclude<BuiltinPolicyConfig['imagesPinned'], false | undefined>): Policy {
   const pattern = c.tagPattern ?? DEFAULT_TAG_PATTERN;
   return definePolicy({
-    name: 'images-pinned',
+    name: BUILTIN_POLICY_NAMES.imagesPinned,
     description: 'images are pinned: a digest or an immutable version tag, never :latest',
     severity: c.severity ?? 'error',
     check(o, ctx) {
@@ -120,7 +131,7 @@ function resources(c: Exclude<BuiltinPolicyConfig['resources'], false | undefine
   const requests = c.requests ?? ['cpu', 'memory'];
   const limits = c.limits ?? ['memory'];
   return definePolicy({
-    name: 'resources',
+    name: BUILTIN_POLICY_NAMES.resources,
     description: `containers set requests (${requests.join(', ')}) and limits (${limits.join(', ')})`,
     severity: c.severity ?? 'error',
     check(o, ctx) {
@@ -156,7 +167,7 @@ function maxUnavailable(c: Exclude<BuiltinPolicyConfig['maxUnavailable'], false 
   const parsedMax = parseIntOrPercent(max);
   if (!parsedMax) throw new Error(`builtin.maxUnavailable.max: "${String(max)}" is not a count or a percentage`);
   return definePolicy({
-    name: 'max-unavailable',
+    name: BUILTIN_POLICY_NAMES.maxUnavailable,
     description: `maxUnavailable of an update is at most ${max}`,
     severity: c.severity ?? 'error',
     check(o, ctx) {
@@ -187,7 +198,7 @@ function releaseGated(c: Exclude<BuiltinPolicyConfig['releaseGated'], false | un
   const gateList = orList([...verifying]);
   const examples = orList([...verifying].map((g) => GATE_EXAMPLES[g] ?? g));
   return definePolicy({
-    name: 'release-gated',
+    name: BUILTIN_POLICY_NAMES.releaseGated,
     description: `release plans verify the new version (${[...verifying].join(', ')}) before they update more than ${beyond} of the pods`,
     severity: c.severity ?? 'error',
     check(o, ctx) {
@@ -241,7 +252,7 @@ function sidecarRegistries(c: Exclude<BuiltinPolicyConfig['sidecarRegistries'], 
   const allowed = c.registries.map((r) => r.replace(/\/+$/, ''));
   if (allowed.length === 0) throw new Error('builtin.sidecarRegistries.registries is empty: name at least one registry, or set sidecarRegistries: false');
   return definePolicy({
-    name: 'sidecar-registries',
+    name: BUILTIN_POLICY_NAMES.sidecarRegistries,
     description: `SidecarSet images come from ${allowed.join(', ')}`,
     severity: c.severity ?? 'error',
     kinds: ['SidecarSet'],
@@ -265,7 +276,7 @@ const BUDGETED_KINDS = new Set(['CloneSet', 'StatefulSet', 'Deployment', 'United
 function disruptionBudget(c: Exclude<BuiltinPolicyConfig['disruptionBudget'], false | undefined>): Policy {
   const above = c.above ?? 3;
   return definePolicy({
-    name: 'disruption-budget',
+    name: BUILTIN_POLICY_NAMES.disruptionBudget,
     description: `workloads with more than ${above} replicas are covered by a PodUnavailableBudget or PodDisruptionBudget`,
     severity: c.severity ?? 'error',
     check(o, ctx) {
@@ -316,7 +327,7 @@ function withoutInPlaceFields(t: Record<string, any>): Record<string, any> {
 
 function inPlaceOnlyImages(c: Exclude<BuiltinPolicyConfig['inPlaceOnlyImages'], false | undefined>): Policy {
   return definePolicy({
-    name: 'in-place-only-images',
+    name: BUILTIN_POLICY_NAMES.inPlaceOnlyImages,
     description: 'an InPlaceOnly workload changes only images (and pod labels and annotations)',
     severity: c.severity ?? 'error',
     check(o, ctx) {

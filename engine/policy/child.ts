@@ -34,11 +34,11 @@ for (const f of files) {
     });
   }
 }
-const { policies, problems } = assemble(loaded);
+const { policies, problems, catalog } = assemble(loaded);
 const setup: Diagnostic[] = [...loadErrors, ...problems.map((message) => ({ severity: 'error' as const, rule: 'policy/config', message }))];
 
 process.once('message', (job: Job) => {
   const diagnostics = [...setup, ...evaluatePolicies(policies, job.objects, { previous: job.previous })];
-  process.send!({ diagnostics, policies: policies.map((p) => p.name) }, () => process.exit(0));
+  process.send!({ diagnostics, policies: policies.map((p) => p.name), catalog }, () => process.exit(0));
 });
 process.send!('ready');

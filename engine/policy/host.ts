@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
@@ -13,7 +13,7 @@ import { appEnvironment } from '../synth/run-app.js';
 import { TSX_LOADER } from '../synth/warm.js';
 import type { PolicyTarget } from './api.js';
 import { advisoryPolicies } from './builtin.js';
-import { evaluatePolicies } from './run.js';
+import { describePolicies, evaluatePolicies, type PolicyInfo } from './run.js';
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 
@@ -24,6 +24,10 @@ export interface PolicyResult {
   readonly diagnostics: Diagnostic[];
   /** Names of the policies that ran. */
   readonly policies: string[];
+  /** The policies that ran, as configured, with where each comes from. */
+  readonly catalog: PolicyInfo[];
+  /** True when the repo has `policies/` (errors block); false: the built-in pack only advises. */
+  readonly enforced: boolean;
   readonly durationMs: number;
 }
 
@@ -57,15 +61,17 @@ export function startPolicies(appDir: string, options: PolicyOptions = {}): { ch
         const t0 = performance.now();
         const policies = advisoryPolicies();
         const diagnostics = evaluatePolicies(policies, targets(objects), previous ? { previous: targets(previous) } : {});
-        return { diagnostics, policies: policies.map((p) => p.name), durationMs: Math.round(performance.now() - t0) };
+        return { diagnostics, policies: policies.map((p) => p.name), catalog: describePolicies(policies), enforced: false, durationMs: Math.round(performance.now() - t0) };
       },
       close() {},
     };
   }
   const started = performance.now();
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const child: ChildProcess = spawn(process.execPath, ['--import', TSX_LOADER, CHILD, join(appDir, POLICIES_DIR)], {
-    cwd: appDir, env: appEnvironment({ NODE_OPTIONS: '--max-old-space-size=2048', FORCE_COLOR: '0' }),
+  // Absolute: the child runs in appDir, where a relative path would point elsewhere.
+  const dir = resolve(appDir);
+  const child: ChildProcess = spawn(process.execPath, ['--import', TSX_LOADER, CHILD, join(dir, POLICIES_DIR)], {
+    cwd: dir, env: appEnvironment({ NODE_OPTIONS: '--max-old-space-size=2048', FORCE_COLOR: '0' }),
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true,
   });
   let stderr = '';
@@ -75,7 +81,7 @@ export function startPolicies(appDir: string, options: PolicyOptions = {}): { ch
   const ready = new Promise<void>((resolve) => child.once('message', () => resolve()));
   const failure = (message: string): PolicyResult => ({
     diagnostics: [{ severity: 'error', rule: 'policy/failed', message, hint: stderr.trim() ? `output of the policy process:\n${stderr.trim().split('\n').slice(-20).map((l) => `    ${l}`).join('\n')}` : 'run `kgitops synth` locally to see the policies run' }],
-    policies: [], durationMs: Math.round(performance.now() - started),
+    policies: [], catalog: [], enforced: true, durationMs: Math.round(performance.now() - started),
   });
   return {
     async check(objects, previous) {
@@ -85,12 +91,13 @@ export function startPolicies(appDir: string, options: PolicyOptions = {}): { ch
         const up = await Promise.race([ready.then(() => 'ready' as const), exited.then(() => 'exit' as const), timeout]);
         if (up === 'timeout') { kill(); return failure(`the policies in ${POLICIES_DIR}/ did not load within ${Math.round(timeoutMs / 1000)} s`); }
         if (up === 'exit') return failure(`the policy process exited before it was ready (code ${await exited})`);
-        const answer = new Promise<{ diagnostics: Diagnostic[]; policies: string[] }>((resolve) => child.once('message', (m) => resolve(m as { diagnostics: Diagnostic[]; policies: string[] })));
+        type Answer = Pick<PolicyResult, 'diagnostics' | 'policies' | 'catalog'>;
+        const answer = new Promise<Answer>((resolve) => child.once('message', (m) => resolve(m as Answer)));
         child.send({ objects: targets(objects), ...(previous ? { previous: targets(previous) } : {}) });
         const r = await Promise.race([answer, exited.then(() => 'exit' as const), timeout]);
         if (r === 'timeout') { kill(); return failure(`the policies did not finish within ${Math.round(timeoutMs / 1000)} s and were stopped`); }
         if (r === 'exit') return failure(`the policy process exited while checking (code ${await exited})`);
-        return { ...r, durationMs: Math.round(performance.now() - started) };
+        return { ...r, enforced: true, durationMs: Math.round(performance.now() - started) };
       } finally {
         clearTimeout(timer);
       }

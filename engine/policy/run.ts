@@ -4,7 +4,7 @@
  */
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { keyOf, objectId } from '../cluster/types.js';
-import { type BuiltinPolicyConfig, builtinPolicies } from './builtin.js';
+import { BUILTIN_POLICY_NAMES, type BuiltinPolicyConfig, builtinPolicies } from './builtin.js';
 import { isKind, isPolicy, type KindName, type Policy, type PolicyContext, type PolicyTarget } from './api.js';
 
 /** What a `policies/*.ts` file may export by default: a policy, a list, or a set with the built-in configuration. */
@@ -73,8 +73,31 @@ export function evaluatePolicies(policies: readonly Policy[], targets: readonly 
   return out;
 }
 
+/** A policy as configured, and where it comes from: what `kgitops policies` lists. */
+export interface PolicyInfo {
+  readonly name: string;
+  readonly severity: 'error' | 'warning';
+  readonly description: string;
+  /** The kinds it checks; absent: every object. */
+  readonly kinds?: readonly string[];
+  /** `built-in`, or the policy file that defines it. */
+  readonly from: string;
+}
+
+export const BUILTIN_ORIGIN = 'built-in';
+
+export function describePolicies(policies: readonly Policy[], from: (name: string) => string = () => BUILTIN_ORIGIN): PolicyInfo[] {
+  return policies.map((p) => ({ name: p.name, severity: p.severity, description: p.description, ...(p.kinds ? { kinds: [...p.kinds] } : {}), from: from(p.name) }));
+}
+
+/** Built-in rules that are switched off (or, like sidecar-registries, need configuration first). */
+export function builtinsOff(catalog: readonly PolicyInfo[]): string[] {
+  const on = new Set(catalog.filter((p) => p.from === BUILTIN_ORIGIN).map((p) => p.name));
+  return Object.values(BUILTIN_POLICY_NAMES).filter((n) => !on.has(n));
+}
+
 /** Collects what policy files exported into one list; the built-in configuration may come from one file only. */
-export function assemble(exports: { file: string; value: unknown }[]): { policies: Policy[]; problems: string[] } {
+export function assemble(exports: { file: string; value: unknown }[]): { policies: Policy[]; problems: string[]; catalog: PolicyInfo[] } {
   const problems: string[] = [];
   let builtin: { file: string; config: BuiltinPolicyConfig } | undefined;
   const custom: { file: string; policy: Policy }[] = [];
@@ -99,12 +122,12 @@ export function assemble(exports: { file: string; value: unknown }[]): { policie
   } catch (e) {
     problems.push(`${builtin?.file ?? 'built-in policies'}: ${(e as Error).message}`);
   }
-  const names = new Map(policies.map((p) => [p.name, 'the built-in pack']));
+  const names = new Map(policies.map((p) => [p.name, BUILTIN_ORIGIN]));
   for (const { file, policy } of custom) {
     const first = names.get(policy.name);
-    if (first) problems.push(`${file}: a policy named "${policy.name}" is already defined by ${first}; names must be unique`);
+    if (first) problems.push(`${file}: a policy named "${policy.name}" is already defined by ${first === BUILTIN_ORIGIN ? 'the built-in pack' : first}; names must be unique`);
     else { names.set(policy.name, file); policies.push(policy); }
   }
-  return { policies, problems };
+  return { policies, problems, catalog: describePolicies(policies, (n) => names.get(n)!) };
 }
 
