@@ -39,6 +39,6 @@ const setup: Diagnostic[] = [...loadErrors, ...problems.map((message) => ({ seve
 
 process.once('message', (job: Job) => {
   const diagnostics = [...setup, ...evaluatePolicies(policies, job.objects, { previous: job.previous })];
-  process.send!({ diagnostics, policies: policies.map((p) => p.name), catalog }, () => process.exit(0));
+  process.send!({ diagnostics, catalog }, () => process.exit(0));
 });
 process.send!('ready');

@@ -22,7 +22,7 @@ export const POLICIES_DIR = 'policies';
 
 export interface PolicyResult {
   readonly diagnostics: Diagnostic[];
-  /** Names of the policies that ran. */
+  /** Names of the policies that ran (the catalog's names). */
   readonly policies: string[];
   /** The policies that ran, as configured, with where each comes from. */
   readonly catalog: PolicyInfo[];
@@ -34,6 +34,10 @@ export interface PolicyResult {
 export interface PolicyOptions {
   /** @default 60 s */
   readonly timeoutMs?: number;
+}
+
+function result(diagnostics: Diagnostic[], catalog: PolicyInfo[], enforced: boolean, startedAt: number): PolicyResult {
+  return { diagnostics, policies: catalog.map((p) => p.name), catalog, enforced, durationMs: Math.round(performance.now() - startedAt) };
 }
 
 function targets(objects: readonly RenderedObject[]): PolicyTarget[] {
@@ -61,7 +65,7 @@ export function startPolicies(appDir: string, options: PolicyOptions = {}): { ch
         const t0 = performance.now();
         const policies = advisoryPolicies();
         const diagnostics = evaluatePolicies(policies, targets(objects), previous ? { previous: targets(previous) } : {});
-        return { diagnostics, policies: policies.map((p) => p.name), catalog: describePolicies(policies), enforced: false, durationMs: Math.round(performance.now() - t0) };
+        return result(diagnostics, describePolicies(policies), false, t0);
       },
       close() {},
     };
@@ -79,10 +83,9 @@ export function startPolicies(appDir: string, options: PolicyOptions = {}): { ch
   const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise<void>((resolve) => child.once('message', () => resolve()));
-  const failure = (message: string): PolicyResult => ({
-    diagnostics: [{ severity: 'error', rule: 'policy/failed', message, hint: stderr.trim() ? `output of the policy process:\n${stderr.trim().split('\n').slice(-20).map((l) => `    ${l}`).join('\n')}` : 'run `kgitops synth` locally to see the policies run' }],
-    policies: [], catalog: [], enforced: true, durationMs: Math.round(performance.now() - started),
-  });
+  const failure = (message: string): PolicyResult => result(
+    [{ severity: 'error', rule: 'policy/failed', message, hint: stderr.trim() ? `output of the policy process:\n${stderr.trim().split('\n').slice(-20).map((l) => `    ${l}`).join('\n')}` : 'run `kgitops synth` locally to see the policies run' }],
+    [], true, started);
   return {
     async check(objects, previous) {
       let timer: NodeJS.Timeout | undefined;
@@ -91,13 +94,13 @@ export function startPolicies(appDir: string, options: PolicyOptions = {}): { ch
         const up = await Promise.race([ready.then(() => 'ready' as const), exited.then(() => 'exit' as const), timeout]);
         if (up === 'timeout') { kill(); return failure(`the policies in ${POLICIES_DIR}/ did not load within ${Math.round(timeoutMs / 1000)} s`); }
         if (up === 'exit') return failure(`the policy process exited before it was ready (code ${await exited})`);
-        type Answer = Pick<PolicyResult, 'diagnostics' | 'policies' | 'catalog'>;
+        type Answer = Pick<PolicyResult, 'diagnostics' | 'catalog'>;
         const answer = new Promise<Answer>((resolve) => child.once('message', (m) => resolve(m as Answer)));
         child.send({ objects: targets(objects), ...(previous ? { previous: targets(previous) } : {}) });
         const r = await Promise.race([answer, exited.then(() => 'exit' as const), timeout]);
         if (r === 'timeout') { kill(); return failure(`the policies did not finish within ${Math.round(timeoutMs / 1000)} s and were stopped`); }
         if (r === 'exit') return failure(`the policy process exited while checking (code ${await exited})`);
-        return { ...r, enforced: true, durationMs: Math.round(performance.now() - started) };
+        return result(r.diagnostics, r.catalog, true, started);
       } finally {
         clearTimeout(timer);
       }

@@ -5,11 +5,11 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initRepo } from '../../fixtures/git.js';
+import { closedPort } from '../../fixtures/net.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // Inside the package, so that the working tree resolves `kruise-gitops` as a user's repo does.
@@ -172,10 +172,7 @@ describe('kgitops diff', () => {
 
   it('--live against a cluster that does not answer fails once, with exit 2 and a hint, not once per object', async () => {
     git('checkout', '-q', '--', '.');
-    // A loopback port nobody listens on: the server of the listener just closed.
-    const port = await new Promise<number>((resolve) => {
-      const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as AddressInfo).port; srv.close(() => resolve(p)); });
-    });
+    const port = await closedPort();
     const kubeconfig = join(REPO, '.kubeconfig-closed');
     writeFileSync(kubeconfig, [
       'apiVersion: v1', 'kind: Config', 'current-context: gone',

@@ -14,6 +14,7 @@ export { cleanEnv, git, initRepo } from '../../fixtures/git.js';
 import { expect } from 'vitest';
 import { SourceError } from '../../../engine/source/index.js';
 import { cleanEnv, git } from '../../fixtures/git.js';
+export { closedPort } from '../../fixtures/net.js';
 
 export function tempDir(prefix: string): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), `kgitops-${prefix}-`));
@@ -158,15 +159,6 @@ export async function startSilentServer(): Promise<{ port: number; close(): Prom
     port,
     close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
-}
-
-/** A port nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The SourceError a promise rejects with (fails the test if it resolves or throws something else). */
