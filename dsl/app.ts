@@ -3,8 +3,9 @@
  * every problem with its construct path and source line, and writes deterministic YAML.
  *
  * `npx cdk8s synth` and `kgitops synth` run the same program. When kgitops runs it, it sets
- * KGITOPS_SYNTH_OUTPUT to a file path, and synth writes the rendered objects and diagnostics
- * there as JSON instead of writing YAML; kgitops then validates and writes the manifests.
+ * KGITOPS_SYNTH_OUTPUT to a file path (in the sandbox: `/dev/fd/3`, a pipe to kgitops), and
+ * synth writes the rendered objects and diagnostics there as JSON instead of writing YAML;
+ * kgitops then validates and writes the manifests.
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -124,7 +125,10 @@ export class App extends Cdk8sApp {
         charts: [...new Set(result.objects.map((o) => o.chart))],
         ...result,
       };
-      writeFileSync(protocolFile, JSON.stringify(out));
+      // `/dev/fd/<n>`: a pipe (a socket, from Node) to kgitops; writing to the descriptor itself
+      // works for sockets, where opening /dev/fd/<n> does not.
+      const fd = /^\/dev\/fd\/(\d+)$/.exec(protocolFile);
+      writeFileSync(fd ? Number(fd[1]) : protocolFile, JSON.stringify(out));
       return;
     }
     for (const d of result.diagnostics.filter((x) => x.severity === 'warning')) console.error(formatDiagnostic(d));

@@ -4,14 +4,23 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { parseGoDuration } from '../dsl/cron.js';
 import { DEFAULT_DRIFT_MANAGERS } from './apply/index.js';
+import { appSource, defaultAppName } from './identity.js';
+import type { AppSource } from './state.js';
+import { parseSize, type SandboxLimits } from './sandbox/limits.js';
+import { DEFAULT_WEBHOOK_HOST } from './source/webhook.js';
+import { ApproversError, type ApproversConfig, validateApprovers } from './release/approvers.js';
 
 export interface EngineConfig {
   /** Name of the app; names the ApplySet parent ConfigMap kgitops-<app>. */
   readonly app: string;
+  /** True when no one named the app: the name comes from the repo and path (engine/identity.ts). */
+  readonly appDerived: boolean;
+  /** The app's identity (canonical repo, path), recorded on and checked against its ApplySet parent. */
+  readonly source: AppSource;
   /** Git URL or local path of the repo. */
   readonly repo: string;
   /** Branch, tag or commit. */
@@ -36,6 +45,51 @@ export interface EngineConfig {
   readonly webhook?: { readonly port: number; readonly host: string; readonly secretEnv: string };
   readonly cacheDir: string;
   readonly synthTimeoutMs: number;
+  /** Where repo code runs (engine/sandbox): bubblewrap unless unsafe, with these limits. */
+  readonly sandbox: SandboxConfig;
+  /** Keys whose signed commits approve release steps in approvals.yaml; unset: git approvals are off. */
+  readonly approvers?: ApproversConfig;
+}
+
+export interface SandboxConfig {
+  /** --unsafe-no-sandbox: repo code runs as a plain child process (local experiments only). */
+  readonly unsafe: boolean;
+  /** Limits beyond the defaults (engine/sandbox/limits.ts); the wall time is synthTimeout. */
+  readonly limits: Partial<SandboxLimits>;
+  /** Host uid/gid of the sandbox when the engine runs as root. @default 65534 */
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+const SANDBOX_KEYS = ['memory', 'processes', 'cpus', 'maxOutput', 'uid', 'gid'];
+
+/** `sandbox:` of kgitops.yaml and the sandbox flags, checked. */
+export function sandboxConfig(file: Record<string, unknown> | undefined, flags: { unsafeNoSandbox?: boolean; maxOutput?: string; maxMemory?: string }): SandboxConfig {
+  const f = file ?? {};
+  const unknown = Object.keys(f).filter((k) => !SANDBOX_KEYS.includes(k));
+  if (unknown.length) throw new ConfigError(`sandbox: unknown key(s) ${unknown.join(', ')}`, `allowed keys: ${SANDBOX_KEYS.join(', ')}`);
+  const size = (v: unknown, key: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = typeof v === 'string' || typeof v === 'number' ? parseSize(v) : undefined;
+    if (n === undefined) throw new ConfigError(`${key}: ${JSON.stringify(v)} is not a size`, 'write e.g. 64Mi, 512Mi or 2Gi');
+    return n;
+  };
+  const count = (v: unknown, key: string): number | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !(v > 0)) throw new ConfigError(`${key}: ${JSON.stringify(v)} must be a positive number`);
+    return v;
+  };
+  const limits: Partial<SandboxLimits> = {
+    ...(size(flags.maxMemory ?? f.memory, 'sandbox.memory') !== undefined ? { memoryBytes: size(flags.maxMemory ?? f.memory, 'sandbox.memory') } : {}),
+    ...(size(flags.maxOutput ?? f.maxOutput, 'sandbox.maxOutput') !== undefined ? { outputBytes: size(flags.maxOutput ?? f.maxOutput, 'sandbox.maxOutput') } : {}),
+    ...(count(f.processes, 'sandbox.processes') !== undefined ? { processes: Math.floor(f.processes as number) } : {}),
+    ...(count(f.cpus, 'sandbox.cpus') !== undefined ? { cpus: f.cpus as number } : {}),
+  };
+  return {
+    unsafe: flags.unsafeNoSandbox ?? false, limits,
+    ...(count(f.uid, 'sandbox.uid') !== undefined ? { uid: f.uid as number } : {}),
+    ...(count(f.gid, 'sandbox.gid') !== undefined ? { gid: f.gid as number } : {}),
+  };
 }
 
 export class ConfigError extends Error {
@@ -45,7 +99,7 @@ export class ConfigError extends Error {
   }
 }
 
-const KEYS = ['app', 'repo', 'ref', 'path', 'interval', 'cluster', 'namespace', 'parentNamespace', 'prune', 'forceConflicts', 'driftManagers', 'webhook', 'cacheDir', 'synthTimeout'];
+const KEYS = ['app', 'repo', 'ref', 'path', 'interval', 'cluster', 'namespace', 'parentNamespace', 'prune', 'forceConflicts', 'driftManagers', 'webhook', 'cacheDir', 'synthTimeout', 'sandbox', 'approvers'];
 
 export interface ConfigFlags {
   config?: string;
@@ -64,8 +118,16 @@ export interface ConfigFlags {
   allowMassPrune?: boolean;
   forceConflicts?: boolean;
   webhookPort?: string;
+  webhookHost?: string;
   cacheDir?: string;
   synthTimeout?: string;
+  unsafeNoSandbox?: boolean;
+  maxOutput?: string;
+  maxMemory?: string;
+  /** An allowed-signers file (approvers.sshAllowedSigners). */
+  approvers?: string;
+  /** A file of OpenPGP public keys (approvers.gpgPublicKeys). */
+  approversGpg?: string;
 }
 
 function duration(v: unknown, key: string): number {
@@ -73,6 +135,16 @@ function duration(v: unknown, key: string): number {
   const s = typeof v === 'string' ? parseGoDuration(v) : undefined;
   if (s === undefined || s <= 0) throw new ConfigError(`${key}: ${JSON.stringify(v)} is not a duration`, 'write e.g. 30s, 5m or 1h');
   return Math.round(s * 1000);
+}
+
+/** The app's directory in the repo: relative, and never out of it (`../..` would run another repo's code). */
+function appPath(p: unknown): string {
+  if (typeof p !== 'string' || !p) throw new ConfigError(`path: ${JSON.stringify(p)} is not a directory in the repo`, 'write e.g. `deploy` or `.`');
+  const n = posix.normalize(p.replace(/\\/g, '/'));
+  if (isAbsolute(n) || n === '..' || n.startsWith('../')) {
+    throw new ConfigError(`path "${p}" leaves the repository: it must be a directory inside it`, 'write the app\'s directory relative to the repository root, e.g. `deploy` or `.`');
+  }
+  return n.replace(/\/$/, '') || '.';
 }
 
 export function loadConfig(flags: ConfigFlags, cwd = process.cwd()): EngineConfig {
@@ -98,12 +170,22 @@ export function loadConfig(flags: ConfigFlags, cwd = process.cwd()): EngineConfi
   if (!(maxFraction > 0 && maxFraction <= 1)) throw new ConfigError(`prune.maxFraction must be in (0, 1], got ${maxFraction}`);
   const namespace = flags.namespace ?? file.namespace ?? 'default';
   const webhookPort = flags.webhookPort ?? file.webhook?.port;
+  const webhookHost: unknown = flags.webhookHost ?? file.webhook?.host ?? DEFAULT_WEBHOOK_HOST;
+  if (typeof webhookHost !== 'string' || !/^\S+$/.test(webhookHost)) {
+    throw new ConfigError(`webhook.host must be an address to listen on, got ${JSON.stringify(webhookHost)}`, `e.g. ${DEFAULT_WEBHOOK_HOST} (the default: this host only) or 0.0.0.0 (every interface, e.g. in a pod behind an ingress)`);
+  }
+  if (webhookPort === undefined && (flags.webhookHost !== undefined || file.webhook?.host !== undefined)) {
+    throw new ConfigError('webhook.host is set but no webhook port: nothing would listen on it', 'add --webhook-port <port> (or webhook.port in kgitops.yaml), or drop the host');
+  }
   const kubeconfig = flags.kubeconfig ?? file.cluster?.kubeconfig;
   return {
-    app: flags.app ?? file.app ?? basename(repoAbs.replace(/\.git$/, '').replace(/\/$/, '')).toLowerCase().replace(/[^a-z0-9-]+/g, '-'),
+    // Never the repo basename alone: two repos called `deploy` would share one ApplySet.
+    app: flags.app ?? file.app ?? defaultAppName(repoAbs, flags.path ?? file.path ?? '.'),
+    appDerived: (flags.app ?? file.app) === undefined,
+    source: appSource(repoAbs, flags.path ?? file.path ?? '.'),
     repo: repoAbs,
     ref: flags.ref ?? file.ref ?? 'main',
-    path: flags.path ?? file.path ?? '.',
+    path: appPath(flags.path ?? file.path ?? '.'),
     intervalMs: duration(flags.interval ?? file.interval ?? '30s', 'interval'),
     cluster: {
       kubeconfig: kubeconfig && !isAbsolute(kubeconfig) ? resolve(base, kubeconfig) : kubeconfig,
@@ -119,8 +201,45 @@ export function loadConfig(flags: ConfigFlags, cwd = process.cwd()): EngineConfi
     },
     forceConflicts: flags.forceConflicts ?? file.forceConflicts ?? false,
     driftManagers: file.driftManagers ?? DEFAULT_DRIFT_MANAGERS,
-    webhook: webhookPort !== undefined ? { port: Number(webhookPort), host: file.webhook?.host ?? '0.0.0.0', secretEnv: file.webhook?.secretEnv ?? 'KGITOPS_WEBHOOK_SECRET' } : undefined,
+    webhook: webhookPort !== undefined ? { port: Number(webhookPort), host: webhookHost, secretEnv: file.webhook?.secretEnv ?? 'KGITOPS_WEBHOOK_SECRET' } : undefined,
     cacheDir: flags.cacheDir ?? file.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kruise-gitops', 'engine'),
     synthTimeoutMs: duration(flags.synthTimeout ?? file.synthTimeout ?? '120s', 'synthTimeout'),
+    sandbox: sandboxConfig(file.sandbox, flags),
+    approvers: approversConfig(file.approvers, flags, base, cwd),
   };
+}
+
+const APPROVER_KEYS = ['sshAllowedSigners', 'gpgPublicKeys'];
+
+/**
+ * `approvers:` of kgitops.yaml (a path: an allowed-signers file; or { sshAllowedSigners,
+ * gpgPublicKeys }) and --approvers / --approvers-gpg, checked. Paths in the file are relative to
+ * it, flags to the working directory. Undefined: git approvals are off.
+ */
+export function approversConfig(value: unknown, flags: { approvers?: string; approversGpg?: string }, base: string, cwd: string): ApproversConfig | undefined {
+  let fromFile: { sshAllowedSigners?: unknown; gpgPublicKeys?: unknown } = {};
+  if (typeof value === 'string') fromFile = { sshAllowedSigners: value };
+  else if (value !== undefined && value !== null) {
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      throw new ConfigError(`approvers: expected a path or { sshAllowedSigners, gpgPublicKeys }, got ${JSON.stringify(value)}`);
+    }
+    const unknown = Object.keys(value).filter((k) => !APPROVER_KEYS.includes(k));
+    if (unknown.length) throw new ConfigError(`approvers: unknown key(s) ${unknown.join(', ')}`, `allowed keys: ${APPROVER_KEYS.join(', ')}`);
+    fromFile = value as typeof fromFile;
+  }
+  for (const [k, v] of Object.entries(fromFile)) {
+    if (v !== undefined && (typeof v !== 'string' || !v)) throw new ConfigError(`approvers.${k}: expected a file path, got ${JSON.stringify(v)}`);
+  }
+  const at = (p: unknown, dir: string) => (typeof p === 'string' ? (isAbsolute(p) ? p : resolve(dir, p)) : undefined);
+  const ssh = flags.approvers !== undefined ? at(flags.approvers, cwd) : at(fromFile.sshAllowedSigners, base);
+  const gpg = flags.approversGpg !== undefined ? at(flags.approversGpg, cwd) : at(fromFile.gpgPublicKeys, base);
+  if (!ssh && !gpg) return undefined;
+  const config: ApproversConfig = { ...(ssh ? { sshAllowedSigners: ssh } : {}), ...(gpg ? { gpgPublicKeys: gpg } : {}) };
+  try {
+    validateApprovers(config);
+  } catch (e) {
+    if (e instanceof ApproversError) throw new ConfigError(e.message, e.hint);
+    throw e;
+  }
+  return config;
 }

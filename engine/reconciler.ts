@@ -11,7 +11,7 @@ import type { RenderedObject } from '../dsl/app.js';
 import type { Diagnostic } from '../dsl/diagnostics.js';
 import { applyPlan, type ApplyOutcome } from './apply/index.js';
 import {
-  applySetId, gkOf, manifestHash, parentManifest, parentName, prepareDesired, readParent, type ApplySetParentRef,
+  ANNOTATION_DESIRED_HASH, applySetId, gkOf, parentManifest, parentName, prepareDesired, readParent, type ApplySetParentRef,
 } from './apply/applyset.js';
 import { ApiError, NotServedError } from './cluster/errors.js';
 import { type Cluster, type KubeObject, keyOf, objectId } from './cluster/types.js';
@@ -19,20 +19,26 @@ import type { Clock } from './clock.js';
 import type { EngineConfig } from './config.js';
 import { assessHealth, worstHealth } from './health/index.js';
 import type { Logger } from './log.js';
-import { type DesiredObject, plan as makePlan, type Plan } from './plan/index.js';
+import { applyOrder, definesKind, describeOrder, type DesiredObject, plan as makePlan, type Plan } from './plan/index.js';
+import { describeSource, legacyAppName, sameSource } from './identity.js';
 import {
   type ChangeCounts, type ConfigMapData, type DriftRecord, type HistoryEntry, type Inventory, type ObjectStatus, pushHistory,
-  type StatusSnapshot,
+  type StateProblem, type StatusSnapshot,
 } from './state.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { lstatSync } from 'node:fs';
+import { posix } from 'node:path';
 import type { ReleaseController, TrackedRelease } from './release/controller.js';
 import { ANNOTATION_RELEASE_PLAN } from '../dsl/release.js';
 import { releaseKind } from './release/plan.js';
 import type { GitApproval } from './release/machine.js';
-import { parseApprovals, prepareRelease, type ReleasePreparation, startRelease } from './release/start.js';
-import { prepareDependencies } from './synth/dependencies.js';
-import { appEnvironment, synthesize, type SynthOptions, type SynthResult } from './synth/index.js';
+import { prepareRelease, type ReleasePreparation, startRelease } from './release/start.js';
+import { prepareSignatureTrust } from './release/approvers.js';
+import { type ApprovalsRead, type GitHistory, readGitApprovals } from './release/git-approvals.js';
+import type { SignatureTrust } from './source/git.js';
+import { engineRuntime, prepareDependencies } from './synth/dependencies.js';
+import { Sandbox, SandboxUnavailableError } from './sandbox/index.js';
+import { confinedPath } from './source/confine.js';
+import { synthesize, type SynthOptions, type SynthResult } from './synth/index.js';
 import { WarmSynthPool } from './synth/warm.js';
 
 /** Where commits come from. GitSource implements it; tests may use their own. */
@@ -42,6 +48,8 @@ export interface Source {
   fetch(): Promise<{ sha: string; message?: string }>;
   checkout(sha: string): Promise<{ dir: string }>;
   isAncestor?(older: string, newer: string): Promise<boolean>;
+  /** Files, blame and signatures of commits: approvals in git are checked through it. */
+  readonly history?: GitHistory;
 }
 
 export type ReconcileResultKind = 'Succeeded' | 'Failed' | 'Interrupted' | 'NoChange';
@@ -58,6 +66,14 @@ export interface ReconcileResult {
   /** Requests that wrote to the cluster (applies, deletes, the parent). */
   readonly writes: number;
   readonly historyRewritten?: boolean;
+  /** Warnings of the commit that decide what happens: approvals.yaml entries that do not count. */
+  readonly warnings?: Diagnostic[];
+  /** Damaged state found on the ApplySet parent in this reconcile, and how it was repaired. */
+  readonly repairs?: StateProblem[];
+  /** The apply order of this reconcile, step by step (engine/plan applyOrder). */
+  readonly order?: string[];
+  /** Changes not written after their dry-run had passed, with the API's reason. */
+  readonly notWritten?: { readonly id: string; readonly reason: string }[];
 }
 
 interface SynthCacheEntry {
@@ -65,6 +81,8 @@ interface SynthCacheEntry {
   readonly errors: Diagnostic[];
   /** Approvals committed next to the app (approvals.yaml), by release id. */
   readonly approvals: Record<string, GitApproval[]>;
+  /** approvals.yaml entries that do not count, and why (or that git approvals are off). */
+  readonly approvalWarnings?: Diagnostic[];
 }
 
 const NO_CHANGES: ChangeCounts = { created: 0, updated: 0, pruned: 0, unchanged: 0, driftCorrected: 0 };
@@ -94,10 +112,21 @@ export class Reconciler {
   private readonly synthCache = new Map<string, SynthCacheEntry>();
   private readonly parent: ApplySetParentRef;
   private readonly id: string;
+  /**
+   * Problems with the parent's state already reported (key and message): each distinct problem
+   * is logged once, not on every reconcile while it lasts; forgotten once the state is sound.
+   */
+  private readonly reported = new Set<string>();
   /** The objects of the applied commit, which policies compare a new commit with. */
   private applied?: { readonly sha: string; readonly objects: RenderedObject[] };
-  /** A synth process started ahead of the next commit (apps on the engine's packages). */
-  private readonly warm = new WarmSynthPool(appEnvironment({ NODE_OPTIONS: '--max-old-space-size=2048' }));
+  /** Who may approve through git (config.approvers), prepared when an approvals.yaml first needs it. */
+  private signatureTrust?: Promise<SignatureTrust>;
+  /** The approvals.yaml warnings of the commit this reconcile works on: recorded in its status. */
+  private approvalWarnings: Diagnostic[] = [];
+  /** Where repo code runs: found once, on the first synth (the engine refuses to start without it). */
+  private sandbox?: Promise<Sandbox>;
+  /** A synth process started ahead of the next commit (apps on the engine's packages), in its sandbox. */
+  private warm?: WarmSynthPool;
 
   constructor(
     private readonly config: EngineConfig,
@@ -118,13 +147,44 @@ export class Reconciler {
 
   /** Stops the spare synth worker. */
   close(): void {
-    this.warm.close();
+    this.warm?.close();
+  }
+
+  private warmPool(sandbox: Sandbox): WarmSynthPool {
+    this.warm ??= new WarmSynthPool({
+      sandbox, slotsDir: join(this.config.cacheDir, 'sandbox-slots'),
+      binds: [{ source: engineRuntime(this.config.cacheDir) }], limits: this.config.sandbox.limits,
+    });
+    return this.warm;
+  }
+
+  /**
+   * Starts a synth worker ahead of the first commit (call at engine start-up): most repos run on
+   * the engine's own packages, and the first reconcile then skips the worker's start-up.
+   */
+  async prewarm(): Promise<void> {
+    this.warmPool(await this.sandboxFor()).prewarm();
+  }
+
+  /**
+   * The sandbox repo code runs in. Rejects with SandboxUnavailableError when none can be made
+   * (and --unsafe-no-sandbox was not given): then no commit is synthesized at all.
+   */
+  sandboxFor(): Promise<Sandbox> {
+    const o = this.config.sandbox;
+    this.sandbox ??= o.unsafe
+      ? Promise.resolve(Sandbox.unsafe({ warn: (m) => this.log.warn(m) }))
+      : Sandbox.default({ ...(o.uid !== undefined ? { uid: o.uid } : {}), ...(o.gid !== undefined ? { gid: o.gid } : {}), warn: (m) => this.log.warn(m) });
+    return this.sandbox;
   }
 
   async reconcile(signal?: AbortSignal): Promise<ReconcileResult> {
     const started = this.clock.now();
     let writes = 0;
-    const done = (r: Omit<ReconcileResult, 'durationMs' | 'writes'>): ReconcileResult => ({ ...r, durationMs: this.clock.now() - started, writes });
+    this.approvalWarnings = [];
+    const done = (r: Omit<ReconcileResult, 'durationMs' | 'writes'>): ReconcileResult => ({
+      ...r, durationMs: this.clock.now() - started, writes, ...(this.approvalWarnings.length ? { warnings: this.approvalWarnings } : {}),
+    });
 
     // 1. Source
     let sha: string;
@@ -147,6 +207,20 @@ export class Reconciler {
       return done({ result: 'Failed', commit: sha, message: err.message, changes: NO_CHANGES, drift: [], errors: [err], objects: [] });
     }
     const state = readParent(parentLive);
+    // Identity: a parent that records another app is never used, not even to record a failure.
+    if (state.source && !sameSource(state.source, this.config.source)) {
+      const err = this.identityConflict(state.source);
+      if (this.report(`identity:${err.message}`)) this.log.error(err.message);
+      return done({ result: 'Failed', commit: sha, message: err.message, changes: NO_CHANGES, drift: [], errors: [err], objects: [] });
+    }
+    if (parentLive && !state.source && this.report('identity:adopt')) {
+      this.log.warn({ parent: `${this.parent.namespace}/${this.parent.name}` },
+        `ConfigMap ${this.parent.namespace}/${this.parent.name} records no app yet (written by an earlier kgitops): adopting it for ${describeSource(this.config.source)}; an engine of another app will refuse it from now on`);
+    }
+    for (const p of state.problems) {
+      if (this.report(`state:${p.key}:${p.message}`)) this.log.warn({ key: p.key, fix: p.fix }, `damaged engine state: ${p.message}`);
+    }
+    if (!state.problems.length) this.forget('state:');
     const lastApplied = state.data.status?.appliedCommit;
     let historyRewritten = false;
     if (lastApplied && lastApplied !== sha && this.source.isAncestor) {
@@ -154,25 +228,33 @@ export class Reconciler {
       if (historyRewritten) this.log.warn({ previous: lastApplied.slice(0, 12), commit: short }, 'history was rewritten (force-push): the applied commit is not an ancestor of the new one');
     }
 
+    // The engine owns its parent entirely: forced, so that a repair by hand (kubectl edit makes
+    // kubectl-edit the owner of what it changed) never leaves a permanent conflict.
     const writeState = async (data: ConfigMapData, groupKinds: string[], namespaces: string[]) => {
-      await this.cluster.apply(parentManifest(this.parent, { groupKinds, namespaces, data }), { fieldManager: 'kgitops' });
+      await this.cluster.apply(parentManifest(this.parent, { groupKinds, namespaces, data, source: this.config.source }), { fieldManager: 'kgitops', force: true });
       writes++;
     };
+    // Damaged state found (by readParent, or below: a parent lost while its members live on),
+    // recorded with the reconcile that repairs it.
+    const problems: StateProblem[] = [...state.problems];
+    const repairs = (): { repairs?: StateProblem[] } => (problems.length ? { repairs: [...problems] } : {});
     const fail = async (errors: Diagnostic[], message: string, extra: Partial<HistoryEntry> = {}): Promise<ReconcileResult> => {
       for (const e of errors) this.log.error({ rule: e.rule, object: e.object ? `${e.object.kind}/${e.object.name}` : undefined, path: e.path }, e.message);
       const status: StatusSnapshot = {
         ...(state.data.status ?? { app: this.config.app, objects: [] }),
         app: this.config.app, attemptedCommit: sha, sync: 'Failed', message, time: new Date(this.clock.now()).toISOString(), errors,
+        warnings: this.approvalWarnings.length ? this.approvalWarnings : undefined,
       };
       const isRepeat = state.data.status?.attemptedCommit === sha && state.data.status?.sync === 'Failed' && state.data.status?.message === message;
-      if (!isRepeat) {
+      // A repeat is not recorded again, unless the parent needs repairing anyway.
+      if (!isRepeat || problems.length) {
         const entry: HistoryEntry = {
-          commit: sha, time: status.time, durationMs: this.clock.now() - started, result: 'Failed', message, changes: NO_CHANGES, historyRewritten, ...extra,
+          commit: sha, time: status.time, durationMs: this.clock.now() - started, result: 'Failed', message, changes: NO_CHANGES, historyRewritten, ...repairs(), ...extra,
         };
         await writeState({ ...state.data, status, history: pushHistory(state.data.history, entry) }, state.groupKinds, state.namespaces)
           .catch((e) => this.log.error(`could not record the failure on the parent: ${(e as Error).message}`));
       }
-      return done({ result: 'Failed', commit: sha, message, changes: NO_CHANGES, drift: [], errors, objects: state.data.status?.objects ?? [], historyRewritten });
+      return done({ result: 'Failed', commit: sha, message, changes: NO_CHANGES, drift: [], errors, objects: state.data.status?.objects ?? [], historyRewritten, ...repairs() });
     };
 
     // 3. Synth + validate (cached per commit)
@@ -186,12 +268,16 @@ export class Reconciler {
       try {
         const { appDir, result: r } = await this.synthCommit(sha, { previous });
         if (sha === lastApplied && r.ok) this.applied = { sha, objects: r.objects };
-        const approvals = readApprovals(appDir, sha);
+        const approvals = await this.readApprovals(appDir, sha);
+        const approvalWarnings = approvals.warnings.map((m): Diagnostic => ({ severity: 'warning', rule: 'release/approvals', message: m }));
         rendered = {
           objects: r.objects as unknown as SynthCacheEntry['objects'],
           errors: [...r.diagnostics.filter((d) => d.severity === 'error'), ...approvals.problems.map((m) => ({ severity: 'error' as const, rule: 'release/approvals', message: m }))],
           approvals: approvals.byRelease,
+          ...(approvalWarnings.length ? { approvalWarnings } : {}),
         };
+        // Approvals that do not count: every one, once per commit (they decide whether a gate opens).
+        for (const w of approvalWarnings) this.log.warn({ rule: w.rule, commit: short }, w.message);
         // Warnings (advisory policies among them) once per commit, and not a thousand of them.
         const warnings = r.diagnostics.filter((d) => d.severity === 'warning');
         for (const w of warnings.slice(0, 20)) {
@@ -199,12 +285,15 @@ export class Reconciler {
         }
         if (warnings.length > 20) this.log.warn({ commit: short }, `${warnings.length - 20} more warning(s); run kgitops synth for all`);
       } catch (e) {
+        // No sandbox: nothing about this commit is known yet, so nothing is cached for it.
+        if (e instanceof SandboxUnavailableError) return fail([diag('sandbox/unavailable', e)], `commit ${short} was not synthesized: ${e.message}`);
         rendered = { objects: [], errors: [diag('synth/failed', e)], approvals: {} };
       }
       this.synthCache.clear(); // keep only the latest commit's render
       this.synthCache.set(cacheKey, rendered);
     }
     const render = rendered;
+    this.approvalWarnings = render.approvalWarnings ?? [];
     if (render.errors.length) {
       return fail(render.errors, `commit ${short} is invalid (${rendered.errors.length} error(s)); the cluster keeps ${lastApplied ? `commit ${lastApplied.slice(0, 12)}` : 'what it has'}`);
     }
@@ -225,10 +314,13 @@ export class Reconciler {
         }
         desired.push({ manifest, id: objectId(keyOf(manifest)), hash: manifest.metadata.annotations!['kgitops.io/desired-hash'], constructPath: o.constructPath, source: o.source });
       } catch (e) {
-        // A CRD defined in this very commit is not served yet: it is created in stage 0.
-        if (e instanceof NotServedError && render.objects.some((x) => definesKind(x.manifest, o.manifest))) {
-          const manifest = prepareDesired(o.manifest, { id: this.id, namespaced: true, defaultNamespace: this.config.namespace });
-          desired.push({ manifest, id: objectId(keyOf(manifest)), hash: manifestHash(manifest), constructPath: o.constructPath, source: o.source });
+        // A CRD defined in this very commit is not served yet: the apply creates it (and waits
+        // until it is established and served) before it dry-runs objects of its kind. Their scope
+        // is the CRD's, as discovery will say once it serves them.
+        const crd = e instanceof NotServedError ? render.objects.find((x) => definesKind(x.manifest, o.manifest)) : undefined;
+        if (crd) {
+          const manifest = prepareDesired(o.manifest, { id: this.id, namespaced: crd.manifest.spec?.scope !== 'Cluster', defaultNamespace: this.config.namespace });
+          desired.push({ manifest, id: objectId(keyOf(manifest)), hash: manifest.metadata.annotations![ANNOTATION_DESIRED_HASH], constructPath: o.constructPath, source: o.source });
           continue;
         }
         discoveryErrors.push({ ...diag('cluster/not-served', e), object: { apiVersion: o.manifest.apiVersion, kind: o.manifest.kind, name: o.manifest.metadata?.name, namespace: o.manifest.metadata?.namespace }, constructPath: o.constructPath });
@@ -255,10 +347,24 @@ export class Reconciler {
         severity: 'error' as const, rule: 'apply/foreign-owner', constructPath: f.desired.constructPath,
         object: { apiVersion: f.desired.manifest.apiVersion, kind: f.desired.manifest.kind, name: f.desired.manifest.metadata.name, namespace: f.desired.manifest.metadata.namespace },
         message: `already exists and belongs to another ApplySet (${f.owner})`,
-        hint: 'another app manages it; rename it here, or remove it from the other app first',
+        hint: this.foreignOwnerHint(f.owner),
       })), `commit ${short} would take over objects of another app`);
     }
-    const pruneAll = this.config.prune.enabled ? planned.prune : [];
+    // Prune only on an inventory read as written. Damaged, or the parent gone while labelled
+    // members live on: rebuild from the ApplySet labels (the ground truth) and prune nothing now.
+    if (!parentLive && planned.members.size > 0) {
+      const lost: StateProblem = {
+        key: 'ConfigMap',
+        message: `ConfigMap ${this.parent.namespace}/${this.parent.name} is missing, but ${planned.members.size} object(s) carry its ApplySet label`,
+        fix: 'the engine rebuilds it from those objects in this reconcile and prunes nothing in it; members of kinds this commit does not declare cannot be found without the parent: delete them by hand if they should go',
+      };
+      problems.push(lost);
+      if (this.report(`state:${lost.key}:${lost.message}`)) this.log.warn({ key: lost.key, fix: lost.fix }, `damaged engine state: ${lost.message}`);
+    }
+    const inventoryTrusted = state.inventoryReadable && (!!parentLive || planned.members.size === 0);
+    const heldBack = this.config.prune.enabled && !inventoryTrusted ? planned.prune : [];
+    if (heldBack.length) this.log.warn({ objects: heldBack.length }, `prune skipped in this reconcile: the inventory was rebuilt from the ApplySet labels; ${heldBack.length} member(s) that left git are pruned on the next reconcile`);
+    const pruneAll = this.config.prune.enabled && inventoryTrusted ? planned.prune : [];
     const pruneCount = pruneAll.filter((p) => p.allowed).length;
     if (pruneCount > 0 && !this.config.prune.allowMass) {
       const fraction = pruneCount / Math.max(1, planned.members.size);
@@ -283,13 +389,24 @@ export class Reconciler {
       const previous = state.data.status!;
       this.logHealthChanges(previous.objects, objects);
       const status: StatusSnapshot = { ...previous, sync: 'Synced', objects, time: new Date(this.clock.now()).toISOString() };
-      if (!sameStatus(previous, status)) await writeState({ ...state.data, status }, state.groupKinds, state.namespaces).catch(() => {});
+      if (problems.length) {
+        // Nothing to apply, but the parent needs repairing: rewrite it, and say so in its history.
+        const entry: HistoryEntry = {
+          commit: sha, time: status.time, durationMs: this.clock.now() - started, result: 'Succeeded',
+          message: `in sync; repaired the engine state (${problems.map((p) => p.key).join(', ')})`, changes: { ...NO_CHANGES, unchanged: desired.length }, ...repairs(),
+        };
+        await writeState({ ...state.data, status, history: pushHistory(state.data.history, entry) }, state.groupKinds, state.namespaces)
+          .catch((e) => this.log.error(`could not repair the parent: ${(e as Error).message}`));
+      } else if (!sameStatus(previous, status)) {
+        await writeState({ ...state.data, status }, state.groupKinds, state.namespaces).catch(() => {});
+      }
       await this.releases?.track(tracked).catch((e) => this.log.error(`release tracking failed: ${(e as Error).message}`));
-      return done({ result: 'NoChange', commit: sha, message: 'in sync', changes: { ...NO_CHANGES, unchanged: desired.length }, drift: [], errors: [], objects, historyRewritten });
+      return done({ result: 'NoChange', commit: sha, message: 'in sync', changes: { ...NO_CHANGES, unchanged: desired.length }, drift: [], errors: [], objects, historyRewritten, ...repairs() });
     }
 
     // 6. Apply. First widen the parent's group-kinds so that a crash mid-apply still finds every member.
-    this.log.info({ commit: short, changes: changes.length, prune: pruneCount }, 'applying');
+    const order = describeOrder(applyOrder(planned.objects, pruneAll));
+    this.log.info({ commit: short, changes: changes.length, prune: pruneCount }, `applying: ${order.join('; ')}`);
     if (changes.length || pruneCount) {
       try {
         await writeState({ ...state.data, status: this.snapshot(lastApplied, sha, 'Progressing', `applying commit ${short}`, state.data.status?.objects ?? []) },
@@ -326,8 +443,15 @@ export class Reconciler {
       const entry = outcome.inventory[d.id] ?? state.data.inventory[d.id];
       if (entry) inventory[d.id] = entry;
     }
-    const failedPrunes = pruneAll.filter((p) => !outcome.pruned.includes(p.id)).map((p) => gkOf(p.live));
-    const finalGks = outcome.errors.length || outcome.interrupted ? [...new Set([...state.groupKinds, ...gks])] : [...new Set([...gks, ...failedPrunes])];
+    // Members that left git but are still there (prune failed, disabled, or held back while the
+    // inventory was rebuilt) stay in it, so that the next reconcile finds them.
+    const remaining = [...pruneAll.filter((p) => !outcome.pruned.includes(p.id)), ...heldBack];
+    for (const p of heldBack) {
+      inventory[p.id] ??= { apiVersion: p.live.apiVersion, hash: p.live.metadata.annotations?.[ANNOTATION_DESIRED_HASH] ?? '' };
+    }
+    const failedPrunes = remaining.map((p) => gkOf(p.live));
+    const remainingNamespaces = remaining.map((p) => p.live.metadata.namespace).filter((n): n is string => !!n);
+    const finalGks = outcome.errors.length || outcome.interrupted ? [...new Set([...state.groupKinds, ...gks, ...failedPrunes])] : [...new Set([...gks, ...failedPrunes])];
     const liveNow = new Map([...planned.members, ...outcome.objects]);
     const objects = this.health(desired, liveNow);
     this.logHealthChanges(state.data.status?.objects, objects);
@@ -343,7 +467,7 @@ export class Reconciler {
       ? `interrupted while applying commit ${short}; the next reconcile continues`
       : ok
         ? `applied commit ${short}: ${counts.created} created, ${counts.updated} updated, ${counts.pruned} pruned${counts.driftCorrected ? `, ${counts.driftCorrected} drift corrected` : ''}`
-        : `${outcome.aborted ? 'nothing applied' : 'partly applied'}: ${outcome.errors[0].message}`;
+        : applyFailureMessage(outcome);
     const time = new Date(this.clock.now()).toISOString();
     const status: StatusSnapshot = {
       ...this.snapshot(ok ? sha : lastApplied, sha, ok ? 'Synced' : 'Failed', message, objects),
@@ -351,14 +475,52 @@ export class Reconciler {
     };
     const entry: HistoryEntry = {
       commit: sha, time, durationMs: this.clock.now() - started, result, message, changes: counts,
-      ...(outcome.drift.length ? { drift: outcome.drift } : {}), ...(historyRewritten ? { historyRewritten } : {}),
+      ...(outcome.drift.length ? { drift: outcome.drift } : {}), ...(historyRewritten ? { historyRewritten } : {}), ...repairs(),
+      ...(outcome.notWritten.length ? { notWritten: outcome.notWritten } : {}),
     };
-    await writeState({ inventory, status, history: pushHistory(state.data.history, entry) }, finalGks, [...new Set([...namespaces, ...(ok ? [] : state.namespaces)])])
+    await writeState({ inventory, status, history: pushHistory(state.data.history, entry) }, finalGks, [...new Set([...namespaces, ...remainingNamespaces, ...(ok ? [] : state.namespaces)])])
       .catch((e) => this.log.error(`could not record the result on the parent: ${(e as Error).message}`));
     if (ok) this.log.info({ commit: short, durationMs: entry.durationMs }, message);
     else for (const e of outcome.errors) this.log.error({ rule: e.rule }, e.message);
     await this.releases?.track(tracked).catch((e) => this.log.error(`release tracking failed: ${(e as Error).message}`));
-    return done({ result, commit: sha, message, changes: counts, drift: outcome.drift, errors: outcome.errors, objects, historyRewritten });
+    return done({
+      result, commit: sha, message, changes: counts, drift: outcome.drift, errors: outcome.errors, objects, historyRewritten, order, ...repairs(),
+      ...(outcome.notWritten.length ? { notWritten: outcome.notWritten } : {}),
+    });
+  }
+
+  /** True the first time a problem (by key) is seen since it was last forgotten: report it then. */
+  private report(key: string): boolean {
+    if (this.reported.has(key)) return false;
+    this.reported.add(key);
+    return true;
+  }
+
+  /** Forgets reported problems whose keys start with `prefix` (they are gone: report a recurrence). */
+  private forget(prefix: string): void {
+    for (const k of this.reported) if (k.startsWith(prefix)) this.reported.delete(k);
+  }
+
+  /** The error for a parent that records another app: both apps, and what to do. */
+  private identityConflict(recorded: { repo: string; path: string }): Diagnostic {
+    const where = `ConfigMap ${this.parent.namespace}/${this.parent.name}`;
+    return {
+      severity: 'error', rule: 'state/other-app',
+      message: `${where} is the ApplySet parent of another app (${describeSource(recorded)}), not of this one (${describeSource(this.config.source)}): `
+        + 'two apps sharing one parent would prune each other\'s objects, so this engine does not use it',
+      hint: `give this app a name of its own: --app <other name> (or app: in kgitops.yaml)${this.config.appDerived ? '' : `, instead of "${this.config.app}"`}; `
+        + `if the repo really moved, update the annotation kgitops.io/source-repo on ${where}`,
+    };
+  }
+
+  /** Why an object belongs to another ApplySet, and what to do (names the old default parent). */
+  private foreignOwnerHint(owner: string): string {
+    const legacy = legacyAppName(this.config.repo);
+    if (this.config.appDerived && owner === applySetId({ name: parentName(legacy), namespace: this.parent.namespace })) {
+      return `it belongs to ConfigMap ${this.parent.namespace}/${parentName(legacy)}, the parent an earlier kgitops named after the repo basename; `
+        + `to keep managing these objects, run with --app ${legacy} (or app: ${legacy} in kgitops.yaml)`;
+    }
+    return 'another app manages it; rename it here, or remove it from the other app first';
   }
 
   /** Logs each object whose health changed since the recorded status. */
@@ -376,10 +538,21 @@ export class Reconciler {
 
   /** Checks out a commit, makes its dependencies available and synthesizes its app. */
   private async synthCommit(sha: string, options: Pick<SynthOptions, 'previous' | 'policies'>): Promise<{ appDir: string; result: SynthResult }> {
+    const sandbox = await this.sandboxFor();
     const wt = await this.source.checkout(sha);
-    const appDir = join(wt.dir, this.config.path);
+    // The app path may not lead out of the checkout, not even through a symlinked directory.
+    const appDir = confinedPath(wt.dir, this.config.path, 'app path');
     const deps = await prepareDependencies(appDir, wt.dir, { cacheDir: this.config.cacheDir, onProgress: (m) => this.log.info(m) });
-    const result = await synthesize(appDir, { ...options, timeoutMs: this.config.synthTimeoutMs, warm: deps === 'engine' ? this.warm : undefined });
+    if (deps === 'engine') this.warmPool(sandbox);
+    else if (this.warm) {
+      // The repo brings its own packages: a worker preloaded with the engine's would be wrong for it.
+      this.warm.close();
+      this.warm = undefined;
+    }
+    const result = await synthesize(appDir, {
+      ...options, timeoutMs: this.config.synthTimeoutMs, sandbox, root: wt.dir, limits: this.config.sandbox.limits,
+      warm: deps === 'engine' ? this.warm : undefined,
+    });
     return { appDir, result };
   }
 
@@ -411,9 +584,50 @@ export class Reconciler {
   private snapshot(appliedCommit: string | undefined, attemptedCommit: string, sync: StatusSnapshot['sync'], message: string, objects: ObjectStatus[]): StatusSnapshot {
     return {
       app: this.config.app, ...(appliedCommit ? { appliedCommit } : {}), attemptedCommit, sync, message,
-      time: new Date(this.clock.now()).toISOString(), objects,
+      time: new Date(this.clock.now()).toISOString(), objects, ...(this.approvalWarnings.length ? { warnings: this.approvalWarnings } : {}),
     };
   }
+
+  /**
+   * approvals.yaml next to cdk8s.yaml, read from git and checked against the configured
+   * approvers (release/git-approvals.ts). A source that cannot check signatures counts none.
+   */
+  private async readApprovals(appDir: string, sha: string): Promise<ApprovalsRead> {
+    const path = posix.join(this.config.path.replace(/\\/g, '/'), 'approvals.yaml');
+    if (!this.source.history) {
+      // Only whether it is there (lstat: a symlink is not followed), never its content.
+      let present = false;
+      try { lstatSync(join(appDir, 'approvals.yaml')); present = true; } catch { /* none */ }
+      return { byRelease: {}, problems: [], warnings: present ? [`${path}: its entries do not count: the source ${this.source.describe()} cannot check commit signatures`] : [] };
+    }
+    const approvers = this.config.approvers;
+    const trust = approvers ? () => {
+      this.signatureTrust ??= prepareSignatureTrust(approvers, this.config.cacheDir);
+      this.signatureTrust.catch(() => { this.signatureTrust = undefined; });
+      return this.signatureTrust;
+    } : undefined;
+    try {
+      return await readGitApprovals({ history: this.source.history, commit: sha, path, trust });
+    } catch (e) {
+      return { byRelease: {}, problems: [`${path}: could not check its approvals: ${(e as Error).message}`], warnings: [] };
+    }
+  }
+}
+
+/**
+ * A failed apply in words: a dry-run that failed (nothing written, definitions created for it
+ * deleted again), or a write that failed after every dry-run had passed (what was written, what
+ * was not, with the API's reason).
+ */
+function applyFailureMessage(outcome: ApplyOutcome): string {
+  const names = (ids: string[]) => `${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ` and ${ids.length - 10} more` : ''}`;
+  const first = outcome.errors[0].message;
+  if (outcome.aborted) {
+    return `nothing applied: ${first}${outcome.rolledBack.length ? `; created for the dry-run and deleted again: ${names(outcome.rolledBack)}` : ''}`;
+  }
+  if (!outcome.notWritten.length) return `partly applied: ${first}`;
+  return `partly applied: ${outcome.written.length} written (${outcome.written.length ? names(outcome.written) : 'none'}), `
+    + `${outcome.notWritten.length} not written (${names(outcome.notWritten.map((n) => n.id))}): ${outcome.notWritten[0].reason}`;
 }
 
 /** Status without its time stamp, to tell whether anything changed. */
@@ -421,23 +635,6 @@ function sameStatus(a: StatusSnapshot | undefined, b: StatusSnapshot): boolean {
   if (!a) return false;
   const strip = (s: StatusSnapshot) => JSON.stringify({ ...s, time: undefined });
   return strip(a) === strip(b);
-}
-
-/** approvals.yaml next to cdk8s.yaml, if there is one. */
-function readApprovals(appDir: string, commit: string): ReturnType<typeof parseApprovals> {
-  const file = join(appDir, 'approvals.yaml');
-  if (!existsSync(file)) return { byRelease: {}, problems: [] };
-  try {
-    return parseApprovals(parseYaml(readFileSync(file, 'utf8')), commit);
-  } catch (e) {
-    return { byRelease: {}, problems: [`approvals.yaml: invalid YAML: ${(e as Error).message}`] };
-  }
-}
-
-function definesKind(crd: KubeObject, o: KubeObject): boolean {
-  if (crd.kind !== 'CustomResourceDefinition') return false;
-  const group = o.apiVersion.split('/')[0];
-  return crd.spec?.group === group && crd.spec?.names?.kind === o.kind;
 }
 
 function diag(rule: string, e: unknown): Diagnostic {

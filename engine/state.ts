@@ -42,6 +42,8 @@ export interface StatusSnapshot {
   readonly objects: ObjectStatus[];
   /** Errors of the last attempt (synth, validation, API). */
   readonly errors?: Diagnostic[];
+  /** Warnings of the last attempt that decide what happens (approvals.yaml entries that do not count). */
+  readonly warnings?: Diagnostic[];
 }
 
 export interface ChangeCounts {
@@ -70,6 +72,28 @@ export interface HistoryEntry {
   readonly drift?: DriftRecord[];
   /** Set when the new commit is not a descendant of the previous one (force-push). */
   readonly historyRewritten?: boolean;
+  /** Damaged engine state this reconcile found and repaired (what, and how it was rebuilt). */
+  readonly repairs?: StateProblem[];
+  /** Objects whose write failed after every dry-run had passed, with the API's reason. */
+  readonly notWritten?: { readonly id: string; readonly reason: string }[];
+}
+
+/**
+ * Something wrong with the state the engine keeps on its ApplySet parent (a hand edit, a
+ * hostile one, a bug): which key, what is wrong with it, and how it is fixed.
+ */
+export interface StateProblem {
+  /** The ConfigMap key or annotation, e.g. `inventory.json`. */
+  readonly key: string;
+  readonly message: string;
+  /** What the engine does about it, and what a person can do. */
+  readonly fix: string;
+}
+
+/** The app an ApplySet parent belongs to: the canonical repo (no credentials) and the app's path in it. */
+export interface AppSource {
+  readonly repo: string;
+  readonly path: string;
 }
 
 export interface ConfigMapData {

@@ -8,7 +8,7 @@
  * last write, for the no-op fast path), the last status, and the last 10 reconciles.
  */
 import { createHash } from 'node:crypto';
-import type { ConfigMapData, HistoryEntry, Inventory, StatusSnapshot } from '../state.js';
+import type { AppSource, ConfigMapData, HistoryEntry, Inventory, InventoryEntry, StateProblem, StatusSnapshot } from '../state.js';
 import { groupKind, type KubeObject } from '../cluster/types.js';
 
 export const LABEL_PART_OF = 'applyset.kubernetes.io/part-of';
@@ -20,6 +20,9 @@ export const ANNOTATION_NAMESPACES = 'applyset.kubernetes.io/additional-namespac
 export const ANNOTATION_DESIRED_HASH = 'kgitops.io/desired-hash';
 /** `disabled` on a live object: never prune it. */
 export const ANNOTATION_PRUNE = 'kgitops.io/prune';
+/** The app a parent belongs to (AppSource): the canonical repo URL or path, and the app's path in it. */
+export const ANNOTATION_SOURCE_REPO = 'kgitops.io/source-repo';
+export const ANNOTATION_SOURCE_PATH = 'kgitops.io/source-path';
 export const TOOLING = 'kgitops/v0.1.0';
 export const FIELD_MANAGER = 'kgitops';
 
@@ -70,7 +73,7 @@ export function prepareDesired(manifest: KubeObject, o: { id: string; namespaced
 
 /** The parent ConfigMap as we apply it. */
 export function parentManifest(ref: ApplySetParentRef, o: {
-  groupKinds: string[]; namespaces: string[]; data: ConfigMapData;
+  groupKinds: string[]; namespaces: string[]; data: ConfigMapData; source?: AppSource;
 }): KubeObject {
   const extra = [...new Set(o.namespaces)].filter((n) => n && n !== ref.namespace).sort();
   return {
@@ -82,6 +85,7 @@ export function parentManifest(ref: ApplySetParentRef, o: {
         [ANNOTATION_TOOLING]: TOOLING,
         [ANNOTATION_GROUP_KINDS]: [...new Set(o.groupKinds)].sort().join(','),
         ...(extra.length ? { [ANNOTATION_NAMESPACES]: extra.join(',') } : {}),
+        ...(o.source ? { [ANNOTATION_SOURCE_REPO]: o.source.repo, [ANNOTATION_SOURCE_PATH]: o.source.path } : {}),
       },
     },
     data: {
@@ -92,22 +96,144 @@ export function parentManifest(ref: ApplySetParentRef, o: {
   };
 }
 
-/** Reads the state the engine keeps on its parent; tolerant of a missing or hand-damaged parent. */
-export function readParent(parent: KubeObject | undefined): { groupKinds: string[]; namespaces: string[]; data: ConfigMapData; tooling?: string } {
-  const parse = <T>(s: unknown, fallback: T): T => {
-    if (typeof s !== 'string') return fallback;
-    try { return JSON.parse(s) as T; } catch { return fallback; }
-  };
+/** The state the engine keeps on its parent, as read, with what was wrong with it. */
+export interface ParentState {
+  /** False when there is no parent ConfigMap (a new app, or one deleted by hand). */
+  readonly exists: boolean;
+  readonly groupKinds: string[];
+  readonly namespaces: string[];
+  /** Usable values only: a damaged key reads as empty, and is listed in `problems`. */
+  readonly data: ConfigMapData;
+  readonly tooling?: string;
+  /** The app the parent records (absent: written by an engine before identities were recorded). */
+  readonly source?: AppSource;
+  /** Each damaged key: what is wrong and how it is fixed. */
+  readonly problems: StateProblem[];
+  /**
+   * False when the parent exists but its inventory could not be read as written: the engine then
+   * rebuilds it from the ApplySet labels and prunes nothing in that reconcile.
+   */
+  readonly inventoryReadable: boolean;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
+const SYNC_STATES = new Set(['Synced', 'OutOfSync', 'Failed', 'Progressing']);
+const HISTORY_RESULTS = new Set(['Succeeded', 'Failed', 'Interrupted']);
+
+function inventoryEntryProblem(id: string, e: unknown): string | undefined {
+  if (id.split('/').length < 3) return `key ${JSON.stringify(id)} is not an object id (<group-kind>/<namespace>/<name>)`;
+  if (!isObject(e)) return `${JSON.stringify(id)} is ${typeName(e)}, not an object`;
+  if (typeof e.apiVersion !== 'string' || !e.apiVersion) return `${JSON.stringify(id)}.apiVersion is not a string`;
+  if (typeof e.hash !== 'string') return `${JSON.stringify(id)}.hash is not a string`;
+  if (e.generation !== undefined && !Number.isInteger(e.generation)) return `${JSON.stringify(id)}.generation is not an integer`;
+  if (e.resourceVersion !== undefined && typeof e.resourceVersion !== 'string') return `${JSON.stringify(id)}.resourceVersion is not a string`;
+  return undefined;
+}
+
+function statusProblem(v: Record<string, unknown>): string | undefined {
+  if (typeof v.sync !== 'string' || !SYNC_STATES.has(v.sync)) return `.sync is ${JSON.stringify(v.sync)}, not one of ${[...SYNC_STATES].join(', ')}`;
+  if (typeof v.message !== 'string') return '.message is not a string';
+  for (const k of ['appliedCommit', 'attemptedCommit'] as const) {
+    if (v[k] !== undefined && (typeof v[k] !== 'string' || !/^[0-9a-f]{7,64}$/.test(v[k] as string))) return `.${k} is ${JSON.stringify(v[k])}, not a commit`;
+  }
+  if (!Array.isArray(v.objects)) return `.objects is ${typeName(v.objects)}, not an array`;
+  const bad = v.objects.findIndex((o) => !isObject(o) || typeof o.id !== 'string' || typeof o.kind !== 'string' || typeof o.name !== 'string' || typeof o.apiVersion !== 'string');
+  if (bad >= 0) return `.objects[${bad}] is not an object status (id, apiVersion, kind, name)`;
+  if (v.errors !== undefined && !Array.isArray(v.errors)) return `.errors is ${typeName(v.errors)}, not an array`;
+  return undefined;
+}
+
+/**
+ * Reads the state the engine keeps on its parent. A missing parent is a new app; a damaged key
+ * (invalid JSON, a value of the wrong type: a hand edit or a hostile one) reads as empty and is
+ * reported in `problems`, never thrown: the engine must keep running on a parent it can repair.
+ */
+export function readParent(parent: KubeObject | undefined): ParentState {
   const a = parent?.metadata.annotations ?? {};
+  const data: Record<string, unknown> = isObject(parent?.data) ? parent!.data : {};
+  const where = parent ? `ConfigMap ${parent.metadata.namespace ? `${parent.metadata.namespace}/` : ''}${parent.metadata.name}` : '';
+  const problems: StateProblem[] = [];
+  const parse = (key: string): { value?: unknown; problem?: string } => {
+    const raw = data[key];
+    if (raw === undefined) return {};
+    if (typeof raw !== 'string') return { problem: `${typeName(raw)}, not a string` };
+    try {
+      return { value: JSON.parse(raw) };
+    } catch (e) {
+      return { problem: `not valid JSON (${(e as Error).message})` };
+    }
+  };
+
+  // inventory.json: the members and what we last wrote to them.
+  let inventory: Inventory = {};
+  let inventoryReadable = true;
+  const labels = parent ? `the live objects labelled ${LABEL_PART_OF}=${parent.metadata.labels?.[LABEL_ID] ?? '<its id>'}` : '';
+  const inventoryFix = `the engine rebuilds it from ${labels} and prunes nothing in that reconcile; by hand: delete the key inventory.json (or the whole ConfigMap) and the engine rebuilds it the same way`;
+  if (parent) {
+    const inv = parse('inventory.json');
+    if (data['inventory.json'] === undefined) {
+      inventoryReadable = false;
+      problems.push({ key: 'inventory.json', message: `${where} has no key inventory.json`, fix: inventoryFix });
+    } else if (inv.problem) {
+      inventoryReadable = false;
+      problems.push({ key: 'inventory.json', message: `${where}: inventory.json is ${inv.problem}`, fix: inventoryFix });
+    } else if (!isObject(inv.value)) {
+      inventoryReadable = false;
+      problems.push({ key: 'inventory.json', message: `${where}: inventory.json is ${typeName(inv.value)}, not an object of members`, fix: inventoryFix });
+    } else {
+      const bad: string[] = [];
+      for (const [id, e] of Object.entries(inv.value)) {
+        const p = inventoryEntryProblem(id, e);
+        if (p) bad.push(p);
+        else inventory[id] = e as unknown as InventoryEntry;
+      }
+      if (bad.length) {
+        inventoryReadable = false;
+        inventory = {};
+        problems.push({ key: 'inventory.json', message: `${where}: inventory.json has ${bad.length} malformed entr${bad.length === 1 ? 'y' : 'ies'} (${bad.slice(0, 3).join('; ')}${bad.length > 3 ? '; ...' : ''})`, fix: inventoryFix });
+      }
+    }
+  }
+
+  // status.json: the last status (absent until the first reconcile records one).
+  let status: StatusSnapshot | undefined;
+  const st = parse('status.json');
+  const statusFix = 'the engine writes a new status in this reconcile (with no applied commit on record, every object is checked with a dry-run); by hand: delete the key status.json';
+  if (st.problem) problems.push({ key: 'status.json', message: `${where}: status.json is ${st.problem}`, fix: statusFix });
+  else if (st.value !== undefined && st.value !== null) {
+    const p = isObject(st.value) ? statusProblem(st.value) : `${typeName(st.value)}, not an object`;
+    if (p) problems.push({ key: 'status.json', message: `${where}: status.json ${isObject(st.value) ? 'is invalid: ' : 'is '}${p}`, fix: statusFix });
+    else status = st.value as unknown as StatusSnapshot;
+  }
+
+  // history.json: the last reconciles, newest first.
+  let history: HistoryEntry[] = [];
+  const h = parse('history.json');
+  const newHistory = 'the engine starts a new history in this reconcile; by hand: delete the key history.json';
+  const historyFix = 'the engine keeps the readable entries and drops the others in this reconcile; by hand: delete the key history.json';
+  if (h.problem) problems.push({ key: 'history.json', message: `${where}: history.json is ${h.problem}`, fix: newHistory });
+  else if (h.value !== undefined && h.value !== null && !Array.isArray(h.value)) {
+    problems.push({ key: 'history.json', message: `${where}: history.json is ${typeName(h.value)}, not a list of reconciles`, fix: newHistory });
+  } else if (Array.isArray(h.value)) {
+    const ok = h.value.filter((e) => isObject(e) && typeof e.commit === 'string' && typeof e.time === 'string' && typeof e.message === 'string'
+      && typeof e.result === 'string' && HISTORY_RESULTS.has(e.result) && isObject(e.changes));
+    if (ok.length !== h.value.length) {
+      problems.push({ key: 'history.json', message: `${where}: history.json has ${h.value.length - ok.length} malformed entr${h.value.length - ok.length === 1 ? 'y' : 'ies'} (each needs commit, time, result, message and changes)`, fix: historyFix });
+    }
+    history = ok as unknown as HistoryEntry[];
+  }
+
+  const repo = a[ANNOTATION_SOURCE_REPO];
   return {
+    exists: !!parent,
     tooling: a[ANNOTATION_TOOLING],
     groupKinds: (a[ANNOTATION_GROUP_KINDS] ?? '').split(',').filter(Boolean),
     namespaces: (a[ANNOTATION_NAMESPACES] ?? '').split(',').filter(Boolean),
-    data: {
-      inventory: parse<Inventory>(parent?.data?.['inventory.json'], {}),
-      status: parse<StatusSnapshot | undefined>(parent?.data?.['status.json'], undefined),
-      history: parse<HistoryEntry[]>(parent?.data?.['history.json'], []),
-    },
+    ...(repo ? { source: { repo, path: a[ANNOTATION_SOURCE_PATH] ?? '.' } } : {}),
+    data: { inventory, status, history },
+    problems,
+    inventoryReadable,
   };
 }
 

@@ -1,10 +1,14 @@
 /**
- * apply: carries out a plan with server-side apply, staged and all-or-nothing where the API
- * allows it:
- *   1. stage 0 (CRDs, Namespaces, cluster RBAC): dry-run, apply, wait until established/active;
- *   2. every other change: dry-run first (Kruise's webhooks run on dry-runs too); if any
- *      dry-run fails, nothing of it is written;
- *   3. apply stage by stage, dependencies first, a few requests in flight;
+ * apply: carries out a plan with server-side apply, all-or-nothing where the API allows it, in
+ * the order engine/plan's applyOrder gives (the one place that order is defined):
+ *   1. dry-run every change that can be dry-run now, stage 0 (CRDs, Namespaces, cluster RBAC)
+ *      included; Kruise's webhooks run on dry-runs too. If one fails, nothing is written;
+ *   2. objects whose dry-run needs a definition this plan creates (their Namespace, the CRD of
+ *      their kind): those definitions are written and waited for, then the objects are dry-run;
+ *      if one fails, the definitions this reconcile created are deleted again;
+ *   3. apply stage by stage, dependencies first, a few requests in flight; a write that fails
+ *      (a quota the objects exceed together, a webhook that changed its mind) stops the stages
+ *      after it, and the outcome names what was written and what was not, with the API's reason;
  *   4. prune members that left git.
  *
  * Drift: a field we own that someone changed by hand (an Update by kubectl, k9s, a dashboard)
@@ -16,7 +20,7 @@ import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { ApiError, ConflictError } from '../cluster/errors.js';
 import { type Cluster, describeKey, type KubeObject, keyOf } from '../cluster/types.js';
 import type { Clock } from '../clock.js';
-import type { PlannedObject, PruneCandidate } from '../plan/index.js';
+import { applyOrder, type PlannedObject, type PruneCandidate } from '../plan/index.js';
 import type { DriftRecord, Inventory } from '../state.js';
 import { FIELD_MANAGER } from './applyset.js';
 
@@ -50,7 +54,13 @@ export interface ApplyOutcome {
   readonly pruned: string[];
   readonly pruneSkipped: { id: string; reason: string }[];
   readonly errors: Diagnostic[];
-  /** True when nothing but stage 0 may have been written because a dry-run failed. */
+  /** Ids written in this apply (created or updated), in the order written. */
+  readonly written: string[];
+  /** Changes that were not written, each with why (the API's reason, or an earlier failure). */
+  readonly notWritten: { readonly id: string; readonly reason: string }[];
+  /** Definitions created for a later dry-run that failed, and deleted again. */
+  readonly rolledBack: string[];
+  /** True when a dry-run failed and nothing of this apply remains written. */
   readonly aborted: boolean;
   readonly interrupted: boolean;
   /** Number of requests that wrote (not dry-runs, not reads). */
@@ -131,6 +141,7 @@ export async function applyPlan(planned: PlannedObject[], prune: PruneCandidate[
   const out = {
     created: [] as string[], updated: [] as string[], unchanged: [] as string[], drift: [] as DriftRecord[],
     pruned: [] as string[], pruneSkipped: [] as { id: string; reason: string }[], errors: [] as Diagnostic[], writes: 0,
+    written: [] as string[], notWritten: [] as { id: string; reason: string }[], rolledBack: [] as string[],
   };
   const record = (p: PlannedObject, live: KubeObject) => {
     objects.set(p.desired.id, live);
@@ -140,11 +151,23 @@ export async function applyPlan(planned: PlannedObject[], prune: PruneCandidate[
     };
   };
   for (const p of planned) if (p.action === 'skip' && p.live) record(p, p.live);
-  const finish = (aborted: boolean, interrupted = false): ApplyOutcome => ({ objects, inventory, ...out, aborted, interrupted });
+  const changes = planned.filter((p) => p.action !== 'skip');
+  const decisions = new Map<string, Decision>();
+  const finish = (aborted: boolean, interrupted = false): ApplyOutcome => {
+    if (!aborted && !interrupted && out.errors.length) {
+      // A failed write: name every change that is not in the cluster as git has it.
+      const failed = new Map(out.notWritten.map((n) => [n.id, n.reason]));
+      for (const p of changes) {
+        const id = p.desired.id;
+        if (out.written.includes(id) || failed.has(id) || decisions.get(id)?.write === 'none') continue;
+        out.notWritten.push({ id, reason: 'not attempted: an earlier write failed' });
+      }
+    }
+    return { objects, inventory, ...out, aborted, interrupted };
+  };
 
   /** Dry-runs the changes; decides apply, force (drift) or nothing; collects errors. */
-  const dryRun = async (batch: PlannedObject[]): Promise<Decision[]> => {
-    const decisions: Decision[] = [];
+  const dryRun = async (batch: PlannedObject[]): Promise<void> => {
     await pool(batch, concurrency, o.signal, async (p) => {
       const d: Decision = { planned: p, write: 'apply' };
       try {
@@ -168,105 +191,158 @@ export async function applyPlan(planned: PlannedObject[], prune: PruneCandidate[
             return;
           }
         } else {
-          out.errors.push(errorDiagnostic(p, e, e instanceof ApiError ? `apply/${e.reason.toLowerCase()}` : 'apply/error'));
+          out.errors.push(errorDiagnostic(p, e, ruleOf(e)));
           return;
         }
       }
-      decisions.push(d);
+      decisions.set(p.desired.id, d);
     });
-    return decisions;
   };
 
-  const write = async (decisions: Decision[]): Promise<void> => {
-    for (const d of decisions.filter((x) => x.write === 'none')) {
-      out.unchanged.push(d.planned.desired.id);
-      record(d.planned, d.planned.live!);
+  /** Writes the decided changes (cdk8s dependencies first); stops starting writes after a failure. */
+  const write = async (batch: PlannedObject[]): Promise<void> => {
+    const todo: Decision[] = [];
+    for (const p of batch) {
+      const d = decisions.get(p.desired.id)!;
+      if (d.write === 'none') {
+        out.unchanged.push(p.desired.id);
+        record(p, p.live!);
+      } else {
+        todo.push(d);
+      }
     }
-    const todo = decisions.filter((x) => x.write !== 'none');
-    // cdk8s dependencies: an object waits for the writes of the objects it depends on.
     const written = new Map<string, { promise: Promise<void>; resolve: () => void }>();
     for (const d of todo) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => { resolve = r; });
       written.set(d.planned.desired.id, { promise, resolve });
     }
+    let failed = false;
     await pool(todo, concurrency, o.signal, async (d) => {
       const p = d.planned;
-      await Promise.all((p.desired.dependsOn ?? []).map((id) => written.get(id)?.promise));
       try {
+        await Promise.all((p.desired.dependsOn ?? []).map((id) => written.get(id)?.promise));
+        // Not started after a failed write: what remains is reported as not written.
+        if (failed) return;
         await o.beforeWrite?.(p);
         const live = await cluster.apply(p.desired.manifest, { fieldManager: FIELD_MANAGER, force: d.write === 'force' });
         out.writes++;
         record(p, live);
+        out.written.push(p.desired.id);
         if (d.drift) out.drift.push(d.drift);
         (p.action === 'create' ? out.created : out.updated).push(p.desired.id);
         o.onProgress?.(`${p.action === 'create' ? 'created' : d.drift ? 'corrected drift in' : 'updated'} ${describeKey(keyOf(p.desired.manifest))}`);
       } catch (e) {
-        out.errors.push(errorDiagnostic(p, e, e instanceof ApiError ? `apply/${e.reason.toLowerCase()}` : 'apply/error'));
+        failed = true;
+        out.errors.push(errorDiagnostic(p, e, ruleOf(e)));
+        out.notWritten.push({ id: p.desired.id, reason: e instanceof Error ? e.message : String(e) });
       } finally {
         written.get(p.desired.id)!.resolve();
       }
     });
   };
 
-  const changes = planned.filter((p) => p.action !== 'skip');
-  // Stage 0 first: later dry-runs need its namespaces and CRDs to exist.
-  const stage0 = changes.filter((p) => p.stage === 0);
-  if (stage0.length) {
-    const decisions = await dryRun(stage0);
-    if (out.errors.length) return finish(true);
-    await write(decisions);
-    if (out.errors.length) return finish(true);
-    await waitEstablished(cluster, o, decisions.filter((d) => d.write !== 'none').map((d) => d.planned));
-    if (out.errors.length) return finish(true);
-  }
-  if (o.signal?.aborted) return finish(false, true);
-  const rest = changes.filter((p) => p.stage > 0);
-  const decisions = await dryRun(rest);
-  if (out.errors.length) return finish(true);
-  for (const stage of [...new Set(rest.map((p) => p.stage))].sort()) {
-    if (o.signal?.aborted) return finish(false, true);
-    await write(decisions.filter((d) => d.planned.stage === stage));
-  }
-  if (out.errors.length) return finish(false);
-  if (o.signal?.aborted) return finish(false, true);
+  /** Deletes again what this apply created, newest first (a failed dry-run after the definitions). */
+  const rollBack = async (): Promise<void> => {
+    for (const id of [...out.created].reverse()) {
+      const live = objects.get(id)!;
+      try {
+        await cluster.delete(keyOf(live), { uid: live.metadata.uid });
+        out.writes++;
+        out.rolledBack.push(id);
+        objects.delete(id);
+        delete inventory[id];
+        o.onProgress?.(`deleted ${describeKey(keyOf(live))} again: a dry-run that needed it failed`);
+      } catch (e) {
+        out.errors.push({ ...errorDiagnostic({ desired: { manifest: live, id, hash: '' } }, e, 'apply/rollback'),
+          message: `could not delete ${describeKey(keyOf(live))} again after the failed dry-run: ${(e as Error).message}`,
+          hint: 'delete it by hand, or fix the commit: the next reconcile applies it again' });
+      }
+    }
+    const kept = new Set(out.rolledBack);
+    for (const list of [out.created, out.written]) list.splice(0, list.length, ...list.filter((id) => !kept.has(id)));
+  };
 
-  // Prune last, in reverse stage order (workloads before their namespace).
-  const candidates = [...prune].sort((a, b) => stageOfKind(b.live.kind) - stageOfKind(a.live.kind));
-  for (const c of candidates) {
-    if (!c.allowed) {
-      out.pruneSkipped.push({ id: c.id, reason: 'annotation kgitops.io/prune: disabled' });
-      continue;
-    }
-    try {
-      await cluster.delete(keyOf(c.live), { uid: c.live.metadata.uid });
-      out.writes++;
-      out.pruned.push(c.id);
-      o.onProgress?.(`pruned ${describeKey(keyOf(c.live))}`);
-    } catch (e) {
-      out.errors.push(errorDiagnostic({ desired: { manifest: c.live, id: c.id, hash: '' } }, e, 'prune/error'));
+  for (const step of applyOrder(planned, prune)) {
+    if (o.signal?.aborted) return finish(false, true);
+    switch (step.kind) {
+      case 'dry-run':
+        await dryRun(step.objects);
+        if (out.errors.length) return finish(true);
+        break;
+      case 'define':
+        await write(step.objects);
+        if (!out.errors.length) await waitReady(cluster, o, step.objects).catch((e) => { out.errors.push(errorDiagnostic(step.objects[0], e, 'apply/not-ready')); });
+        if (out.errors.length) {
+          await rollBack();
+          return finish(out.written.length === 0);
+        }
+        break;
+      case 'dry-run-dependent':
+        await dryRun(step.objects);
+        if (out.errors.length) {
+          await rollBack();
+          return finish(out.written.length === 0);
+        }
+        break;
+      case 'write':
+        await write(step.objects);
+        if (out.errors.length) return finish(false);
+        if (step.stage === 0) await waitReady(cluster, o, step.objects.filter((p) => decisions.get(p.desired.id)?.write !== 'none'));
+        break;
+      case 'prune':
+        // Prune last, in reverse stage order (workloads before their namespace).
+        for (const c of [...step.candidates].sort((a, b) => stageOfKind(b.live.kind) - stageOfKind(a.live.kind))) {
+          if (!c.allowed) {
+            out.pruneSkipped.push({ id: c.id, reason: 'annotation kgitops.io/prune: disabled' });
+            continue;
+          }
+          try {
+            await cluster.delete(keyOf(c.live), { uid: c.live.metadata.uid });
+            out.writes++;
+            out.pruned.push(c.id);
+            o.onProgress?.(`pruned ${describeKey(keyOf(c.live))}`);
+          } catch (e) {
+            out.errors.push(errorDiagnostic({ desired: { manifest: c.live, id: c.id, hash: '' } }, e, 'prune/error'));
+          }
+        }
+        break;
     }
   }
+  if (o.signal?.aborted) return finish(false, true);
   return finish(false);
+}
+
+/** `apply/<reason>` for API errors (apply/quotaexceeded, apply/forbidden, ...). */
+function ruleOf(e: unknown): string {
+  return e instanceof ApiError ? `apply/${e.reason.toLowerCase()}` : 'apply/error';
 }
 
 function stageOfKind(kind: string): number {
   return kind === 'CustomResourceDefinition' || kind === 'Namespace' ? 0 : 2;
 }
 
-/** Waits until applied CRDs are established and namespaces active. */
-async function waitEstablished(cluster: Cluster, o: ApplyOptions, applied: PlannedObject[]): Promise<void> {
+/**
+ * Waits until written CRDs are established and served (discovery lists every served version)
+ * and namespaces active: what comes after them is dry-run or written against them.
+ */
+async function waitReady(cluster: Cluster, o: ApplyOptions, written: PlannedObject[]): Promise<void> {
   const deadline = o.clock.now() + (o.stageTimeoutMs ?? 60_000);
-  for (const p of applied) {
-    const kind = p.desired.manifest.kind;
-    if (kind !== 'CustomResourceDefinition' && kind !== 'Namespace') continue;
+  for (const p of written) {
+    const m = p.desired.manifest;
+    if (m.kind !== 'CustomResourceDefinition' && m.kind !== 'Namespace') continue;
     for (;;) {
-      const live = await cluster.get(keyOf(p.desired.manifest));
-      const ready = kind === 'Namespace'
-        ? live?.status?.phase === 'Active' || (live && !live.status)
+      const live = await cluster.get(keyOf(m));
+      let ready = m.kind === 'Namespace'
+        ? live?.status?.phase === 'Active' || (!!live && !live.status)
         : (live?.status?.conditions ?? []).some((c: any) => c.type === 'Established' && c.status === 'True');
+      if (ready && m.kind === 'CustomResourceDefinition') {
+        const versions = ((live?.spec?.versions ?? []) as { name: string; served?: boolean }[]).filter((v) => v.served !== false);
+        const served = await Promise.all(versions.map((v) => cluster.resource(`${live!.spec.group}/${v.name}`, live!.spec.names.kind).then(() => true, () => false)));
+        ready = served.every(Boolean);
+      }
       if (ready) break;
-      if (o.clock.now() > deadline) throw new Error(`${describeKey(keyOf(p.desired.manifest))} did not become ready in time`);
+      if (o.clock.now() > deadline) throw new Error(`${describeKey(keyOf(m))} did not become ready in ${Math.round((o.stageTimeoutMs ?? 60_000) / 1000)} s`);
       await o.clock.sleep(250, o.signal);
     }
   }

@@ -19,6 +19,7 @@ import { Reconciler } from '../reconciler.js';
 import { ReleaseController } from '../release/controller.js';
 import { ExitCode } from './output.js';
 import { reportCrash } from './synth.js';
+import { Sandbox, SandboxUnavailableError } from '../sandbox/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 
@@ -54,17 +55,35 @@ export function registerDemo(program: Command): void {
     .option('--interval <duration>', 'poll interval', '5s')
     .option('--once', 'one reconcile, then print the status once the workloads settle, and exit')
     .option('--log-format <format>', 'text or json', 'text')
-    .action(async (opts: { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat }) => {
+    .option('--unsafe-no-sandbox', 'run the examples without the sandbox (the default when bubblewrap is not installed)')
+    .action(async (opts: { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat; unsafeNoSandbox?: boolean }) => {
       process.exitCode = await runDemo(opts);
     });
 }
 
-async function runDemo(opts: { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat }): Promise<number> {
+/**
+ * Whether the sandbox works here. The demo runs this checkout's own examples, which ship with
+ * kruise-gitops, so on a machine without bubblewrap (a fresh one, `npm ci && npm start`) it runs
+ * them without the sandbox and says so on every run; `kgitops sync` refuses instead.
+ */
+async function sandboxAvailable(): Promise<boolean> {
+  try {
+    await Sandbox.default();
+    return true;
+  } catch (e) {
+    if (!(e instanceof SandboxUnavailableError)) throw e;
+    process.stderr.write(`\nNO SANDBOX: ${e.message}.\nThe demo runs the examples of this checkout (part of kruise-gitops) without it; \`kgitops sync\` would refuse to run a repo's code.\nhint: ${e.hint}\n`);
+    return false;
+  }
+}
+
+async function runDemo(opts: { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat; unsafeNoSandbox?: boolean }): Promise<number> {
   try {
     const src = examplesRepo();
     const config = loadConfig({
       repo: src.repo, ref: src.ref, path: src.path, app: 'shop', interval: opts.interval,
       simulate: !opts.kubeconfig, kubeconfig: opts.kubeconfig, context: opts.context,
+      unsafeNoSandbox: opts.unsafeNoSandbox ?? !(await sandboxAvailable()),
     }, ROOT);
     const log = createLogger({ format: opts.logFormat });
     const cluster = await connect(config);

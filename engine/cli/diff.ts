@@ -6,6 +6,7 @@ import { formatJson, formatMarkdown, formatText } from '../diff/format.js';
 import { diffLive } from '../diff/live.js';
 import { diffRefs } from '../diff/run.js';
 import { ExitCode, progress } from './output.js';
+import { addSandboxOptions, type SandboxFlags, sandboxFromFlags } from './sandbox.js';
 import { reportCrash } from './synth.js';
 
 type DiffFormat = 'text' | 'markdown' | 'json';
@@ -36,8 +37,8 @@ export function format(r: DiffResult, f: DiffFormat): string {
 }
 
 export function registerDiff(program: Command): void {
-  program
-    .command('diff')
+  addSandboxOptions(program
+    .command('diff'))
     .argument('[dir]', 'directory with cdk8s.yaml, inside a git repo', '.')
     .description('Compare the rendered manifests of two versions (git refs, or the working tree): per-object changes, release-relevant fields, release previews and policy results')
     .option('--base <ref>', 'the version to compare with', 'HEAD')
@@ -67,13 +68,14 @@ Examples:
   kgitops diff examples                              HEAD vs your uncommitted changes
   kgitops diff --base origin/main --head HEAD -f markdown > diff.md
   kgitops diff --live --app shop --kubeconfig ~/.kube/config examples`)
-    .action(async (dir: string, flags: DiffFlags & { output?: DiffFormat }) => {
+    .action(async (dir: string, flags: DiffFlags & SandboxFlags & { output?: DiffFormat }) => {
       process.exitCode = await runDiff(dir, { ...flags, format: flags.output ?? flags.format });
     });
 }
 
-export async function runDiff(dir: string, flags: DiffFlags): Promise<number> {
+export async function runDiff(dir: string, flags: DiffFlags & SandboxFlags): Promise<number> {
   try {
+    sandboxFromFlags(flags);
     const r = flags.live
       ? await diffLive({
         dir, ...(flags.head ? { head: flags.head } : {}), kubeconfig: flags.kubeconfig, context: flags.context, app: flags.app,

@@ -4,6 +4,7 @@ import { registerDemo } from './demo.js';
 import { registerDiff } from './diff.js';
 import { registerPolicies } from './policies.js';
 import { registerRelease } from './release.js';
+import { registerSandbox } from './sandbox.js';
 import { registerStatus } from './status.js';
 import { registerSync } from './sync.js';
 import { registerSynth } from './synth.js';
@@ -23,6 +24,7 @@ registerSync(program);
 registerStatus(program);
 registerDemo(program);
 registerRelease(program);
+registerSandbox(program);
 
 program.addHelpText('after', `
 Start with:
@@ -34,7 +36,8 @@ Start with:
   kgitops diff --base origin/main examples
                                           what a change does to manifests and releases
   kgitops policies examples              the policies every commit must pass
-  kgitops approve shop/storefront        approve the current step of a release`);
+  kgitops approve shop/storefront        approve the current step of a release
+  kgitops sandbox                        what the sandbox for repo code is on this machine`);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,11 +6,12 @@ import { checkPolicies, POLICIES_DIR, policyFiles } from '../policy/host.js';
 import { builtinsOff } from '../policy/run.js';
 import { UsageError } from '../synth/index.js';
 import { ExitCode, type OutputFormat, parseFormat, printDiagnostics, table } from './output.js';
+import { addSandboxOptions, type SandboxFlags, sandboxFromFlags } from './sandbox.js';
 import { reportCrash } from './synth.js';
 
 export function registerPolicies(program: Command): void {
-  program
-    .command('policies')
+  addSandboxOptions(program
+    .command('policies'))
     .argument('[dir]', 'directory with cdk8s.yaml (and policies/)', '.')
     .description('List the policies that synth, diff and the sync engine run for the app in <dir>: name, severity, where each comes from, and the built-in rules that are off')
     .option('-o, --output <format>', 'text or json', parseFormat, 'text')
@@ -26,7 +27,8 @@ block every commit), 2 usage error.
 Examples:
   kgitops policies examples
   kgitops policies -o json | jq '.policies[] | select(.severity == "error") | .name'`)
-    .action(async (dir: string, opts: { output: OutputFormat; timeout: number }) => {
+    .action(async (dir: string, opts: { output: OutputFormat; timeout: number } & SandboxFlags) => {
+      sandboxFromFlags(opts);
       process.exitCode = await runPolicies(dir, opts);
     });
 }

@@ -3,8 +3,8 @@
  * resume | abort <app>/<workload>` (commands for the release in progress, carried out by the
  * engine and recorded with who and when).
  */
-import { userInfo } from 'node:os';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { ApiError } from '../cluster/errors.js';
 import { parentName, readParent } from '../apply/applyset.js';
 import type { Cluster, ObjectKey } from '../cluster/types.js';
 import { ConfigError, type ConfigFlags, loadConfig } from '../config.js';
@@ -15,11 +15,8 @@ import { scaleOf } from '../release/plan.js';
 import { synthesize } from '../synth/index.js';
 import { ExitCode, type OutputFormat, parseFormat, printDiagnostics, progress } from './output.js';
 import { addEngineOptions, connect } from './sync.js';
+import { addSandboxOptions, type SandboxFlags, sandboxFromFlags } from './sandbox.js';
 import { reportCrash } from './synth.js';
-
-function who(explicit?: string): string {
-  return explicit ?? process.env.KGITOPS_USER ?? userInfo().username;
-}
 
 /** Finds `<workload>` among the app's managed objects (from its ApplySet parent). */
 async function findWorkload(cluster: Cluster, app: string, parentNamespace: string, workload: string): Promise<ObjectKey> {
@@ -40,22 +37,30 @@ function registerCommand(program: Command, action: 'approve' | 'pause' | 'resume
   const cmd = addEngineOptions(program.command(action))
     .argument('<app/workload>', 'e.g. shop/storefront')
     .description(description)
-    .option('--by <name>', 'who gives the command (default: $KGITOPS_USER or your user name)')
+    // Kept only to refuse it with a reason (the approver is who the cluster says you are).
+    .addOption(new Option('--by <name>').hideHelp())
+    .option('--note <text>', 'a remark recorded with the command (who gave it is what the cluster says your credentials are)')
     .option('-o, --output <format>', 'text or json', parseFormat, 'text');
   if (action === 'approve') cmd.option('--step <n>', 'step number to approve, from 1 (default: the current step)');
   cmd.addHelpText('after', `${extra}
 The engine carries the command out on its next look at the workload (a watch: at once) and records
-it in the release's state, with who and when. Exit codes: 0 done, 1 refused (e.g. no release in
-progress), 2 usage error.`);
-  cmd.action(async (target: string, opts: ConfigFlags & { by?: string; step?: string; output: OutputFormat }) => {
+it in the release's state, with who and when. Who is the user the cluster authenticates your
+kubeconfig's credentials as (a SelfSubjectReview), e.g. system:serviceaccount:ci:deployer.
+Exit codes: 0 done, 1 refused (e.g. no release in progress, the cluster refused), 2 usage error.`);
+  cmd.action(async (target: string, opts: ConfigFlags & { by?: string; note?: string; step?: string; output: OutputFormat }) => {
     process.exitCode = await runCommand(action, target, opts);
   });
 }
 
-async function runCommand(action: 'approve' | 'pause' | 'resume' | 'abort', target: string, opts: ConfigFlags & { by?: string; step?: string; output: OutputFormat }): Promise<number> {
+async function runCommand(action: 'approve' | 'pause' | 'resume' | 'abort', target: string, opts: ConfigFlags & { by?: string; note?: string; step?: string; output: OutputFormat }): Promise<number> {
   const [app, workload] = target.split('/');
   if (!app || !workload) {
     process.stderr.write(`error: expected <app>/<workload>, e.g. shop/storefront, got "${target}"\n`);
+    return ExitCode.ERROR;
+  }
+  if (opts.by !== undefined) {
+    process.stderr.write('error: --by is not accepted: the approver recorded is who the cluster says you are (your kubeconfig\'s credentials, asked with a SelfSubjectReview), not a name given on the command line\n'
+      + 'hint: to act as someone else, use their credentials (--kubeconfig, --context); to add a remark, use --note\n');
     return ExitCode.ERROR;
   }
   try {
@@ -64,14 +69,17 @@ async function runCommand(action: 'approve' | 'pause' | 'resume' | 'abort', targ
     const key = await findWorkload(cluster, app, config.parentNamespace, workload);
     const step = opts.step !== undefined ? Number(opts.step) - 1 : undefined;
     if (step !== undefined && !(Number.isInteger(step) && step >= 0)) throw new CommandError(`--step must be a step number from 1, got ${opts.step}`);
-    const by = who(opts.by);
-    const state = await issueCommand(cluster, key, { action, by, ...(step !== undefined ? { step } : {}) }, Date.now());
+    const { state, by, dropped } = await issueCommand(cluster, key, { action, ...(step !== undefined ? { step } : {}), ...(opts.note ? { note: opts.note } : {}) }, Date.now());
+    if (dropped) {
+      process.stderr.write(`warning: dropped ${dropped} command(s) for release ${state.id} that were not written by kgitops (the engine ignores those)\n`);
+    }
     const what = action === 'approve' ? `approved step ${(step ?? state.step) + 1} of` : action === 'abort' ? 'asked to abort' : `${action}d`;
-    if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ release: state.id, action, by, step: (step ?? state.step) + 1 })}\n`);
-    else process.stdout.write(`${what} release ${state.id} (by ${by}); the engine carries it out and records it\n`);
+    const as = `${by.username}${by.simulated ? ', a simulated identity' : ''}`;
+    if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ release: state.id, action, by: by.username, step: (step ?? state.step) + 1, ...(by.simulated ? { simulated: true } : {}) })}\n`);
+    else process.stdout.write(`${what} release ${state.id} (by ${as}, as the cluster ${cluster.name} authenticates you); the engine carries it out and records it\n`);
     return ExitCode.OK;
   } catch (e) {
-    if (e instanceof CommandError || e instanceof ConfigError) {
+    if (e instanceof CommandError || e instanceof ConfigError || e instanceof ApiError) {
       process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
       return e instanceof ConfigError ? ExitCode.ERROR : ExitCode.INVALID;
     }
@@ -86,7 +94,7 @@ export function registerRelease(program: Command): void {
   registerCommand(program, 'abort', 'Abort the release in progress: every pod goes back to the previous template',
     '\nThe new template stays off the workload until git changes it again (revert or fix the commit).\n');
 
-  program.command('preview')
+  addSandboxOptions(program.command('preview'))
     .argument('[dir]', 'directory with cdk8s.yaml', '.')
     .description('Print the release plan of each workload as it would run: steps, pods per step (Kruise rounding), gates, least wall time')
     .option('--nodes <n>', 'DaemonSets: nodes to assume')
@@ -94,7 +102,8 @@ export function registerRelease(program: Command): void {
     .option('--kubeconfig <file>', 'read the current scale (replicas, nodes, matched pods) from this cluster')
     .option('--context <name>', 'kubeconfig context')
     .option('-o, --output <format>', 'text or json', parseFormat, 'text')
-    .action(async (dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat }) => {
+    .action(async (dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat } & SandboxFlags) => {
+      sandboxFromFlags(opts);
       process.exitCode = await runPreview(dir, opts);
     });
 }

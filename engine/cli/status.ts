@@ -7,8 +7,9 @@ import { LABEL_PART_OF, applySetId, parentName, readParent } from '../apply/appl
 import { type Cluster, keyOf, objectId } from '../cluster/types.js';
 import { ConfigError, type ConfigFlags, loadConfig } from '../config.js';
 import { assessHealth, worstHealth } from '../health/index.js';
-import type { HistoryEntry, ObjectStatus, StatusSnapshot } from '../state.js';
-import { ANNOTATION_RELEASE_STATE, parseReleaseState } from '../release/state.js';
+import type { AppSource, HistoryEntry, ObjectStatus, StateProblem, StatusSnapshot } from '../state.js';
+import { ANNOTATION_RELEASE_STATE, readReleaseState } from '../release/state.js';
+import { describeSource } from '../identity.js';
 import { ExitCode, type OutputFormat, parseFormat, table } from './output.js';
 import { addEngineOptions, connect } from './sync.js';
 import { reportCrash } from './synth.js';
@@ -22,6 +23,8 @@ export interface ReleaseStatus {
   readonly gates: { key: string; status: string; message: string }[];
   readonly pause?: string;
   readonly approvals: { step: number; by: string; at: string; via: string }[];
+  /** Set when the state annotation cannot be read: what is wrong (the release is stopped). */
+  readonly problem?: string;
 }
 
 export interface AppStatus {
@@ -33,6 +36,10 @@ export interface AppStatus {
   readonly health: string;
   readonly history: HistoryEntry[];
   readonly releases: ReleaseStatus[];
+  /** The app the parent records (repo, path). */
+  readonly source?: AppSource;
+  /** Damaged keys of the parent, as read now (the engine repairs them on its next reconcile). */
+  readonly problems: StateProblem[];
 }
 
 export function registerStatus(program: Command): void {
@@ -73,7 +80,13 @@ export async function readStatus(cluster: Cluster, app: string, parentNamespace:
   });
   const releases: ReleaseStatus[] = [];
   for (const o of recorded) {
-    const r = parseReleaseState(live.get(o.id)?.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
+    const read = readReleaseState(live.get(o.id)?.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
+    const workload = `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+    if (read.problem) {
+      releases.push({ workload, id: '-', phase: 'Unreadable', step: 0, steps: 0, gates: [], approvals: [], problem: `release state cannot be read: ${read.problem}` });
+      continue;
+    }
+    const r = read.state;
     if (!r) continue;
     releases.push({
       workload: `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`, id: r.id, phase: r.phase, step: r.step + 1, steps: r.steps,
@@ -85,6 +98,7 @@ export async function readStatus(cluster: Cluster, app: string, parentNamespace:
   return {
     app, cluster: cluster.name, simulated: cluster.simulated, status: state.data.status, objects,
     health: objects.length ? worstHealth(objects.map((o) => o.health)) : 'Unknown', history: state.data.history, releases,
+    ...(state.source ? { source: state.source } : {}), problems: state.problems,
   };
 }
 
@@ -116,15 +130,18 @@ export function formatStatus(s: AppStatus): string {
     ['APP', 'CLUSTER', 'COMMIT', 'SYNC', 'HEALTH', 'MESSAGE'],
     [s.app, s.cluster, st?.appliedCommit?.slice(0, 12) ?? '-', st?.sync ?? 'Unknown', s.health, st?.message ?? 'never synced'],
   ]);
+  if (s.source) out += `source: ${describeSource(s.source)}\n`;
+  for (const p of s.problems) out += `damaged state: ${p.message}\n  fix: ${p.fix}\n`;
   if (st?.attemptedCommit && st.attemptedCommit !== st.appliedCommit) out += `last attempt: commit ${st.attemptedCommit.slice(0, 12)}\n`;
   for (const e of st?.errors ?? []) out += `error: ${e.object ? `${e.object.kind} ${e.object.name}: ` : ''}${e.message}\n`;
+  for (const w of st?.warnings ?? []) out += `warning: ${w.message}\n`;
   if (s.objects.length) {
     out += `\n${table([['KIND', 'NAMESPACE', 'NAME', 'HEALTH', 'MESSAGE'], ...s.objects.map((o) => [o.kind, o.namespace ?? '-', o.name, o.health, o.message])])}`;
   }
   if (s.releases.length) {
     out += `\n${table([['RELEASE', 'WORKLOAD', 'PHASE', 'STEP', 'GATES'], ...s.releases.map((r) => [
-      r.id, r.workload, r.phase, `${r.step}/${r.steps}`,
-      r.pause ?? (r.gates.map((g) => `${g.status === 'Passed' ? '✓' : g.status === 'Pending' ? '…' : '✗'} ${g.message}`).join('; ') || '-'),
+      r.id, r.workload, r.phase, r.problem ? '-' : `${r.step}/${r.steps}`,
+      r.problem ?? r.pause ?? (r.gates.map((g) => `${g.status === 'Passed' ? '✓' : g.status === 'Pending' ? '…' : '✗'} ${g.message}`).join('; ') || '-'),
     ])])}`;
   }
   if (s.history.length) {

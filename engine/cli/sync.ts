@@ -10,8 +10,9 @@ import { createLogger, type LogFormat, redactUrl } from '../log.js';
 import { type ReconcileResult, Reconciler, type Source } from '../reconciler.js';
 import { ReleaseController } from '../release/controller.js';
 import { GitSource } from '../source/git.js';
-import { startWebhookServer } from '../source/webhook.js';
+import { pushDecision, startWebhookServer, type PushEvent } from '../source/webhook.js';
 import { ExitCode, type OutputFormat, parseFormat } from './output.js';
+import { addSandboxOptions } from './sandbox.js';
 import { reportCrash } from './synth.js';
 
 export function addEngineOptions(cmd: Command): Command {
@@ -30,7 +31,7 @@ export function addEngineOptions(cmd: Command): Command {
 }
 
 export function registerSync(program: Command): void {
-  addEngineOptions(program.command('sync'))
+  addSandboxOptions(addEngineOptions(program.command('sync')))
     .description('Watch a git repo and apply every new commit with server-side apply: staged, validated, pruned, health-checked')
     .option('--interval <duration>', 'poll interval (default 30s)')
     .option('--once', 'run one reconcile and exit (0 applied or in sync, 1 failed, 2 usage error)')
@@ -38,7 +39,10 @@ export function registerSync(program: Command): void {
     .option('--max-prune-fraction <f>', 'refuse to prune more than this fraction of the objects (default 0.5)')
     .option('--allow-mass-prune', 'allow pruning past --max-prune-fraction, or everything')
     .option('--force-conflicts', 'take over fields owned by other field managers')
+    .option('--approvers <file>', 'allowed-signers file (git\'s ssh format) of who may approve release steps in approvals.yaml with signed commits (default: approvers: in kgitops.yaml; none: git approvals are off)')
+    .option('--approvers-gpg <file>', 'OpenPGP public keys of more approvers (their signed commits count too)')
     .option('--webhook-port <port>', 'serve push webhooks on this port (/hooks/github, /hooks/gitlab, /hooks/generic)')
+    .option('--webhook-host <addr>', 'address the webhooks listen on (default 127.0.0.1, this host only; 0.0.0.0 for every interface)')
     .option('-o, --output <format>', 'text or json (--once: the result)', parseFormat, 'text')
     .option('--log-format <format>', 'text or json', 'text')
     .addHelpText('after', `
@@ -63,13 +67,15 @@ export async function connect(config: EngineConfig): Promise<Cluster> {
   return KubeCluster.load({ kubeconfig: config.cluster.kubeconfig, context: config.cluster.context });
 }
 
-export function gitSource(config: EngineConfig): Source {
-  const git = new GitSource({ url: config.repo, ref: config.ref, cacheDir: join(config.cacheDir, 'git') });
+/** @param log where the mirror's repair notes go (a tampered mirror recreated, a stale lock removed) */
+export function gitSource(config: EngineConfig, log?: (line: string) => void): Source {
+  const git = new GitSource({ url: config.repo, ref: config.ref, cacheDir: join(config.cacheDir, 'git'), log });
   return {
     describe: () => `${redactUrl(config.repo)}@${config.ref}`,
     fetch: () => git.fetch(),
     checkout: (sha) => git.checkout(sha),
     isAncestor: (a, b) => git.isAncestor(a, b),
+    history: git,
   };
 }
 
@@ -93,9 +99,25 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
   }
   if (cluster.simulated) log.warn('SIMULATION: the cluster is simulated in this process; nothing reaches a real cluster');
   log.info({ app: config.app, source: `${redactUrl(config.repo)}@${config.ref}`, path: config.path, cluster: cluster.name }, 'kgitops sync starting');
+  log.info(config.approvers
+    ? `approvals in git count when signed by an approver in ${[config.approvers.sshAllowedSigners, config.approvers.gpgPublicKeys].filter(Boolean).join(' and ')}`
+    : 'approvals in git are off (no --approvers); approval gates open with kgitops approve');
+  // The app name picks the ApplySet parent: say which one, and where a derived name comes from.
+  log.info({ parent: `${config.parentNamespace}/kgitops-${config.app}` }, config.appDerived
+    ? `app "${config.app}" (derived from the repo and path; --app or app: in kgitops.yaml names it)`
+    : `app "${config.app}"`);
   let engine: SyncEngine | undefined;
   const releases = new ReleaseController({ cluster, clock: realClock, log, requestReconcile: (reason) => engine?.trigger(reason) });
-  const reconciler = new Reconciler(config, cluster, gitSource(config), realClock, log, releases);
+  const reconciler = new Reconciler(config, cluster, gitSource(config, (line) => log.warn({ source: redactUrl(config.repo) }, line)), realClock, log, releases);
+  // Repo code runs only in a sandbox: without one the engine does not start.
+  try {
+    const sandbox = await reconciler.sandboxFor();
+    await reconciler.prewarm();
+    log.info({ sandbox: sandbox.describe(config.sandbox.limits)[0] }, sandbox.isolated ? 'repo code runs in the sandbox' : 'repo code runs WITHOUT a sandbox');
+  } catch (e) {
+    releases.stop();
+    return reportCrash(e);
+  }
   const controller = new AbortController();
   const stop = (sig: string) => {
     if (controller.signal.aborted) return;
@@ -120,11 +142,21 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
       process.stderr.write(`error: --webhook-port needs a secret in $${config.webhook.secretEnv}\n`);
       return ExitCode.ERROR;
     }
-    webhook = await startWebhookServer({
-      port: config.webhook.port, host: config.webhook.host, secret,
-      onPush: (p) => engine.trigger(`${p.provider} push${p.ref ? ` to ${p.ref}` : ''}`),
-    });
-    log.info({ port: config.webhook.port }, 'push webhooks: POST /hooks/github, /hooks/gitlab, /hooks/generic');
+    try {
+      webhook = await startWebhookServer({
+        port: config.webhook.port, host: config.webhook.host, secret,
+        onPush: reconcileOnPush(config.ref, (reason) => engine?.trigger(reason), log),
+        log: (line) => log.info(`webhook ${line}`),
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      process.stderr.write(`error: cannot serve webhooks on ${config.webhook.host}:${config.webhook.port}: ${code ?? (e as Error).message}\n`
+        + `hint: ${code === 'EADDRINUSE' ? 'another process listens on that port; pick another --webhook-port' : 'check --webhook-host (an address of this host) and --webhook-port'}\n`);
+      releases.stop();
+      reconciler.close();
+      return ExitCode.ERROR;
+    }
+    log.info({ host: config.webhook.host, port: config.webhook.port }, 'push webhooks: POST /hooks/github, /hooks/gitlab, /hooks/generic');
   }
   await engine.run(controller.signal);
   releases.stop();
@@ -132,6 +164,25 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
   await webhook?.close();
   log.info('stopped');
   return ExitCode.OK;
+}
+
+/**
+ * The webhook's onPush for an engine that follows `watchedRef`: a push that moved that ref
+ * asks for a reconcile; any other push (another branch, a deletion) is logged and ignored.
+ */
+export function reconcileOnPush(
+  watchedRef: string,
+  trigger: (reason: string) => void,
+  log: { info(fields: Record<string, unknown>, message: string): void },
+): (event: PushEvent) => void {
+  return (event) => {
+    const decision = pushDecision(event, watchedRef);
+    if (!decision.reconcile) {
+      log.info({ provider: event.provider, ref: event.ref }, `webhook push ignored: ${decision.reason}`);
+      return;
+    }
+    trigger(`${event.provider} push${event.ref ? ` to ${event.ref}` : ''}`);
+  };
 }
 
 export function printResult(r: ReconcileResult, format: OutputFormat): void {

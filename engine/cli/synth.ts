@@ -2,21 +2,29 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { ApiError } from '../cluster/errors.js';
+import { ConfigError } from '../config.js';
+import { SandboxUnavailableError } from '../sandbox/index.js';
 import { synthesize, UsageError } from '../synth/index.js';
 import { ExitCode, type OutputFormat, parseFormat, printDiagnostics, progress } from './output.js';
+import { addSandboxOptions, type SandboxFlags, sandboxFromFlags } from './sandbox.js';
 
 export function registerSynth(program: Command): void {
-  program
+  const cmd = program
     .command('synth')
     .argument('[dir]', 'directory with cdk8s.yaml', '.')
     .description('Run the cdk8s app of <dir>, validate every object against the OpenKruise CRDs, the Kubernetes schemas and Kruise\'s webhook rules, and write <output>/<chart>.k8s.yaml')
     .option('-o, --output <format>', 'text or json', parseFormat, 'text')
     .option('--no-write', 'validate only; write no files')
     .option('--no-policies', 'skip the policies (built-in pack and policies/*.ts)')
-    .option('--timeout <seconds>', 'stop the app after this long', (v) => Number(v), 120)
+    .option('--timeout <seconds>', 'stop the app after this long', (v) => Number(v), 120);
+  addSandboxOptions(cmd)
     .addHelpText('after', `
 Policies: the built-in pack and the repo's policies/*.ts run on every object (see README,
 "Policies as code"); an error-level violation makes the app invalid.
+
+The app and the policies run in the sandbox (no network, the checkout read-only; see
+\`kgitops sandbox\`); without one, kgitops refuses to run them (--unsafe-no-sandbox for code
+you trust).
 
 Exit codes: 0 valid (files written), 1 invalid (nothing written), 2 usage error or crash.
 
@@ -24,13 +32,14 @@ Examples:
   kgitops synth examples            write examples/dist/*.k8s.yaml
   kgitops synth --no-write          check the app in the current directory
   kgitops synth -o json | jq .summary`)
-    .action(async (dir: string, opts: { output: OutputFormat; write: boolean; timeout: number; policies: boolean }) => {
+    .action(async (dir: string, opts: { output: OutputFormat; write: boolean; timeout: number; policies: boolean } & SandboxFlags) => {
       process.exitCode = await runSynth(dir, opts);
     });
 }
 
-export async function runSynth(dir: string, opts: { output: OutputFormat; write: boolean; timeout: number; policies?: boolean }): Promise<number> {
+export async function runSynth(dir: string, opts: { output: OutputFormat; write: boolean; timeout: number; policies?: boolean } & SandboxFlags): Promise<number> {
   try {
+    sandboxFromFlags(opts);
     progress(`synthesizing ${dir} ...`);
     const r = await synthesize(dir, { write: opts.write, timeoutMs: opts.timeout * 1000, policies: opts.policies !== false });
     const byKind: Record<string, number> = {};
@@ -68,7 +77,7 @@ export async function runSynth(dir: string, opts: { output: OutputFormat; write:
 
 export function reportCrash(e: unknown): number {
   // Expected failures say what and what to do; only a bug gets a stack.
-  if (e instanceof UsageError || e instanceof ApiError) {
+  if (e instanceof UsageError || e instanceof ApiError || e instanceof SandboxUnavailableError || e instanceof ConfigError) {
     process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
   } else {
     process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);

@@ -1,6 +1,7 @@
 /**
  * Kubernetes API failures, each as a type the engine handles deliberately:
  *   401 Unauthorized, 403 Forbidden  -> say which verb on which resource is missing; not retried
+ *   403 from quota, a terminating namespace or a webhook -> say that (forbiddenError), not RBAC
  *   404 for a kind                    -> NotServedError: "OpenKruise is not installed or too old"
  *   409 apply conflict                -> ConflictError naming the other field managers
  *   429, 5xx, connection errors       -> TransientError, retried with backoff (withRetry)
@@ -55,6 +56,51 @@ export class ForbiddenError extends ApiError {
       `grant the verb "${request.verb}" on ${request.resource ?? 'this resource'} to the engine's user (a Role or ClusterRole and a binding)`);
     this.name = 'ForbiddenError';
   }
+}
+
+/**
+ * 403 from the ResourceQuota admission plugin: the namespace's quota does not allow the object
+ * (a count or a resource sum). Not a permission problem, and not retried: it fails the same way
+ * until the quota or the objects change.
+ */
+export class QuotaExceededError extends ApiError {
+  constructor(request: RequestInfo, detail: string) {
+    const quota = /exceeded quota: ([^,]+)/.exec(detail)?.[1];
+    super(`ResourceQuota${quota ? ` ${quota}` : ''} exceeded: ${where(request)} was refused (403): ${detail}`, 403, 'QuotaExceeded', request,
+      `raise the quota (kubectl describe resourcequota${request.namespace ? ` -n ${request.namespace}` : ''}) or declare fewer or smaller objects in git`);
+    this.name = 'QuotaExceededError';
+  }
+}
+
+/** 403 because the namespace is being deleted: nothing new can be created in it until it is gone. */
+export class NamespaceTerminatingError extends ApiError {
+  constructor(request: RequestInfo, detail: string) {
+    super(`namespace ${request.namespace ?? ''} is being deleted: ${where(request)} was refused (403): ${detail}`, 403, 'NamespaceTerminating', request,
+      'wait until the namespace is gone; the next reconcile creates it again');
+    this.name = 'NamespaceTerminatingError';
+  }
+}
+
+/** An admission webhook (or policy) denied the request: its message says why. */
+export class AdmissionDeniedError extends ApiError {
+  constructor(request: RequestInfo, status: number, detail: string) {
+    super(`admission denied ${where(request)} (${status}): ${detail}`, status, 'AdmissionDenied', request,
+      'the cluster\'s admission webhooks or policies rejected the object: change it in git, or ask the owner of that policy');
+    this.name = 'AdmissionDeniedError';
+  }
+}
+
+/**
+ * A 403 is a missing permission only when RBAC says so; ResourceQuota, a namespace being deleted
+ * and admission webhooks answer 403 too, and each needs a different fix.
+ */
+export function forbiddenError(request: RequestInfo, detail: string): ApiError {
+  if (/exceeded quota/.test(detail)) return new QuotaExceededError(request, detail);
+  if (/because it is being terminated/.test(detail)) return new NamespaceTerminatingError(request, detail);
+  if (/admission webhook "[^"]*" denied the request|denied request:/.test(detail) && !/cannot \S+ resource/.test(detail)) {
+    return new AdmissionDeniedError(request, 403, detail);
+  }
+  return new ForbiddenError(request, detail);
 }
 
 /** The apiVersion/kind is not served: its CRD is missing or too old. */

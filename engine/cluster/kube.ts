@@ -11,12 +11,12 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
-  ApiError, type Conflict, ConflictError, ForbiddenError, NotServedError, RequestError, type RequestInfo, TransientError,
+  ApiError, type Conflict, ConflictError, forbiddenError, NotServedError, RequestError, type RequestInfo, TransientError,
   UnauthorizedError, withRetry, type RetryOptions,
 } from './errors.js';
 import {
   type ApplyOptions, type Cluster, type DeleteOptions, type EventInput, groupOf, type KubeObject, type ListOptions, type ListResult,
-  type ObjectKey, type ResourceInfo, type WatchEvent, type WatchHandle, type WatchOptions,
+  type ObjectKey, type ResourceInfo, type UserIdentity, type WatchEvent, type WatchHandle, type WatchOptions,
 } from './types.js';
 
 export interface KubeClusterOptions {
@@ -43,7 +43,8 @@ export class KubeCluster implements Cluster {
   private readonly kc: KubeConfig;
   private readonly server: URL;
   private baseOptions?: RequestOptions;
-  private readonly discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
+  /** Discovery per apiVersion, with when it was asked (a miss older than MISS_REFRESH_MS asks again). */
+  private readonly discovery = new Map<string, { readonly at: number; readonly resources: Promise<Map<string, ResourceInfo>> }>();
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -76,14 +77,23 @@ export class KubeCluster implements Cluster {
   // --- discovery ---------------------------------------------------------------------------
 
   async resource(apiVersion: string, kind: string): Promise<ResourceInfo> {
-    const resources = await this.discover(apiVersion);
-    const r = resources.get(kind);
+    let r = (await this.discover(apiVersion)).get(kind);
+    // A kind that was not served when we last asked may be now (a CRD applied since, e.g. by
+    // this very reconcile): a miss asks discovery again, at most once per MISS_REFRESH_MS.
+    const cached = this.discovery.get(apiVersion);
+    if (!r && cached && Date.now() - cached.at >= KubeCluster.MISS_REFRESH_MS) {
+      this.discovery.delete(apiVersion);
+      r = (await this.discover(apiVersion)).get(kind);
+    }
     if (r) return r;
     throw new NotServedError(apiVersion, kind, await this.servedVersions(apiVersion, kind));
   }
 
+  /** How old a discovery answer must be before a miss asks again. */
+  static MISS_REFRESH_MS = 1000;
+
   private discover(apiVersion: string): Promise<Map<string, ResourceInfo>> {
-    let p = this.discovery.get(apiVersion);
+    let p = this.discovery.get(apiVersion)?.resources;
     if (!p) {
       p = (async () => {
         const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
@@ -101,8 +111,9 @@ export class KubeCluster implements Cluster {
         }
         return map;
       })();
-      this.discovery.set(apiVersion, p);
-      p.catch(() => this.discovery.delete(apiVersion));
+      const entry = { at: Date.now(), resources: p };
+      this.discovery.set(apiVersion, entry);
+      p.catch(() => { if (this.discovery.get(apiVersion) === entry) this.discovery.delete(apiVersion); });
     }
     return p;
   }
@@ -276,6 +287,36 @@ export class KubeCluster implements Cluster {
     }
   }
 
+  /**
+   * Who the apiserver says our credentials are: a SelfSubjectReview (authentication.k8s.io/v1,
+   * Kubernetes 1.28+; v1beta1 on 1.27). Nothing is stored; every authenticated user may create
+   * one (ClusterRole system:basic-user).
+   */
+  async whoAmI(): Promise<UserIdentity> {
+    for (const version of ['v1', 'v1beta1']) {
+      const resource = 'authentication.k8s.io/selfsubjectreviews';
+      try {
+        const review = await this.json<{ status?: { userInfo?: { username?: string; uid?: string; groups?: string[] } } }>({
+          method: 'POST', path: `/apis/authentication.k8s.io/${version}/selfsubjectreviews`,
+          body: { apiVersion: `authentication.k8s.io/${version}`, kind: 'SelfSubjectReview' },
+          info: { verb: 'create', resource },
+        });
+        const user = review.status?.userInfo;
+        if (!user?.username) {
+          throw new ApiError(`the cluster ${this.name} answered a SelfSubjectReview without a user name: it does not say who we are`, 500, 'NoUser', { verb: 'create', resource },
+            'check the kubeconfig user: an anonymous or proxy identity cannot give release commands');
+        }
+        return { username: user.username, ...(user.uid ? { uid: user.uid } : {}), groups: user.groups ?? [] };
+      } catch (e) {
+        if (e instanceof RequestError && e.status === 404) continue;
+        throw e;
+      }
+    }
+    throw new ApiError(`the cluster ${this.name} does not serve SelfSubjectReview (authentication.k8s.io v1 or v1beta1), so it cannot say who you are`,
+      404, 'NotFound', { verb: 'create', resource: 'authentication.k8s.io/selfsubjectreviews' },
+      'release commands record who gave them as the cluster authenticates them: use a cluster on Kubernetes 1.27 or newer');
+  }
+
   // --- HTTP ------------------------------------------------------------------------------------
 
   private transport() {
@@ -376,7 +417,7 @@ export function toApiError(res: HttpResponse, info: RequestInfo): ApiError {
     case res.status === 401:
       return new UnauthorizedError(info, detail);
     case res.status === 403:
-      return new ForbiddenError(info, detail);
+      return forbiddenError(info, detail);
     case res.status === 409 && (status.details?.causes ?? []).some((c) => c.reason === 'FieldManagerConflict'):
       return new ConflictError(info, parseConflicts(status), detail);
     case res.status === 409:

@@ -107,6 +107,16 @@ export interface EventInput {
   readonly message: string;
 }
 
+/** Who the cluster says the caller is: authentication.k8s.io SelfSubjectReview's userInfo. */
+export interface UserIdentity {
+  /** e.g. alice@example.com, system:serviceaccount:shop:deployer */
+  readonly username: string;
+  readonly uid?: string;
+  readonly groups: readonly string[];
+  /** True when no real apiserver authenticated anyone (SimCluster). */
+  readonly simulated?: boolean;
+}
+
 export interface Cluster {
   /** Human name: the kubeconfig context, or "simulation". */
   readonly name: string;
@@ -127,6 +137,8 @@ export interface Cluster {
   watch(apiVersion: string, kind: string, options: WatchOptions, onEvent: (e: WatchEvent) => void): Promise<WatchHandle>;
   /** Records a Kubernetes Event on an object (best effort: never throws). */
   event(involved: KubeObject, event: EventInput, component?: string): Promise<void>;
+  /** Who our credentials authenticate as, asked of the cluster (a SelfSubjectReview). */
+  whoAmI(): Promise<UserIdentity>;
 }
 
 export function keyOf(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): ObjectKey {

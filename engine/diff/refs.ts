@@ -5,7 +5,7 @@
  * cached install (engine/synth/dependencies.ts).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,7 +16,8 @@ const run = promisify(execFile);
 
 async function git(cwd: string, args: string[]): Promise<string> {
   try {
-    const { stdout } = await run('git', args, { cwd, maxBuffer: 16 * 1024 * 1024 });
+    // The worktrees are ours: no hook (post-checkout ...) or fsmonitor of the repo runs for them.
+    const { stdout } = await run('git', ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false', ...args], { cwd, maxBuffer: 16 * 1024 * 1024 });
     return stdout.trim();
   } catch (e) {
     const stderr = String((e as { stderr?: string }).stderr ?? (e as Error).message).trim();
@@ -66,6 +67,8 @@ export async function checkoutRef(repo: Repo, ref: string, cacheDir: string, onP
     throw new UsageError(`unknown git ref "${ref}"`, 'pass a branch, tag or commit that exists locally (in CI: fetch the base branch first, e.g. `git fetch origin main`)');
   }
   const dir = mkdtempSync(join(tmpdir(), 'kgitops-diff-'));
+  // The sandbox's user (uid 65534 when kgitops runs as root) reads the worktree.
+  chmodSync(dir, 0o755);
   await git(repo.root, ['worktree', 'add', '--detach', '--force', dir, sha]);
   const side: Side = {
     label: ref, sha, appDir: join(dir, repo.path),

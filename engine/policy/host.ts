@@ -3,14 +3,15 @@
  * runs, as warnings, in this process (it is our code). With one, the repo's policy files run in a child
  * process like the app itself: allow-listed environment, no cluster credentials, a timeout.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
-import { appEnvironment } from '../synth/run-app.js';
-import { TSX_LOADER } from '../synth/warm.js';
+import { baseLimits, heapMiB, Sandbox, type SandboxLimits, withLimits } from '../sandbox/index.js';
+import { assertNoOutsideSymlinks, confinedPath, RepoPathError } from '../source/confine.js';
+import { appBinds, checkoutRoot } from '../synth/run-app.js';
+import { TSX_LOADER } from '../synth/runtime.js';
 import type { PolicyTarget } from './api.js';
 import { advisoryPolicies } from './builtin.js';
 import { describePolicies, evaluatePolicies, type PolicyInfo } from './run.js';
@@ -34,6 +35,11 @@ export interface PolicyResult {
 export interface PolicyOptions {
   /** @default 60 s */
   readonly timeoutMs?: number;
+  /** Where the policy files run. @default Sandbox.default() */
+  readonly sandbox?: Sandbox;
+  /** The checkout the app belongs to. @default its git work tree, or the app directory */
+  readonly root?: string;
+  readonly limits?: Partial<SandboxLimits>;
 }
 
 function result(diagnostics: Diagnostic[], catalog: PolicyInfo[], enforced: boolean, startedAt: number): PolicyResult {
@@ -59,6 +65,23 @@ export function hasPolicyFiles(appDir: string): boolean {
  * once); `check` then evaluates a rendered set. Call `check` at most once.
  */
 export function startPolicies(appDir: string, options: PolicyOptions = {}): { check(objects: readonly RenderedObject[], previous?: readonly RenderedObject[]): Promise<PolicyResult>; close(): void } {
+  const started = performance.now();
+  // Absolute: the child runs in appDir, where a relative path would point elsewhere.
+  const dir = resolve(appDir);
+  const root = options.root ? resolve(options.root) : checkoutRoot(dir);
+  const policiesDir = join(dir, POLICIES_DIR);
+  let stderr = '';
+  const failure = (message: string, hint?: string): PolicyResult => result(
+    [{ severity: 'error', rule: 'policy/failed', message, hint: hint ?? (stderr.trim() ? `output of the policy process:\n${stderr.trim().split('\n').slice(-20).map((l) => `    ${l}`).join('\n')}` : 'run `kgitops synth` locally to see the policies run') }],
+    [], true, started);
+  // Checked before anything lists or loads policies/: a symlink out of the checkout is refused unread.
+  try {
+    confinedPath(root, relative(root, policiesDir), 'policies directory');
+    assertNoOutsideSymlinks(root, policiesDir);
+  } catch (e) {
+    if (!(e instanceof RepoPathError)) throw e;
+    return { check: async () => failure(e.message, e.hint), close() {} };
+  }
   if (!hasPolicyFiles(appDir)) {
     return {
       async check(objects, previous) {
@@ -70,35 +93,38 @@ export function startPolicies(appDir: string, options: PolicyOptions = {}): { ch
       close() {},
     };
   }
-  const started = performance.now();
   const timeoutMs = options.timeoutMs ?? 60_000;
-  // Absolute: the child runs in appDir, where a relative path would point elsewhere.
-  const dir = resolve(appDir);
-  const child: ChildProcess = spawn(process.execPath, ['--import', TSX_LOADER, CHILD, join(dir, POLICIES_DIR)], {
-    cwd: dir, env: appEnvironment({ NODE_OPTIONS: '--max-old-space-size=2048', FORCE_COLOR: '0' }),
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true,
+  const limits = withLimits(baseLimits(), { ...options.limits, wallMs: timeoutMs });
+  // Policy files are repo code: they run in the sandbox, like the app.
+  const starting = (options.sandbox ? Promise.resolve(options.sandbox) : Sandbox.default()).then((sandbox) => {
+    const p = sandbox.spawn({
+      command: [process.execPath, `--max-old-space-size=${heapMiB(limits)}`, '--import', TSX_LOADER, CHILD, policiesDir],
+      cwd: dir, env: { FORCE_COLOR: '0' }, binds: appBinds(dir, root), limits,
+    }, ['ignore', 'ignore', 'pipe', 'ipc']);
+    p.child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 64_000) stderr += d.toString(); });
+    return p;
   });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 64_000) stderr += d.toString(); });
-  const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = new Promise<void>((resolve) => child.once('message', () => resolve()));
-  const failure = (message: string): PolicyResult => result(
-    [{ severity: 'error', rule: 'policy/failed', message, hint: stderr.trim() ? `output of the policy process:\n${stderr.trim().split('\n').slice(-20).map((l) => `    ${l}`).join('\n')}` : 'run `kgitops synth` locally to see the policies run' }],
-    [], true, started);
+  starting.catch(() => {});
+  let closed = false;
+  const kill = () => { closed = true; void starting.then((p) => p.kill(), () => {}); };
   return {
     async check(objects, previous) {
+      const p = await starting;
+      const { child } = p;
+      const exited = p.exited.then((e) => e.code);
+      const ready = new Promise<void>((resolve) => child.once('message', () => resolve()));
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
       try {
+        if (closed) return failure('the policy process was closed before it checked anything');
         const up = await Promise.race([ready.then(() => 'ready' as const), exited.then(() => 'exit' as const), timeout]);
-        if (up === 'timeout') { kill(); return failure(`the policies in ${POLICIES_DIR}/ did not load within ${Math.round(timeoutMs / 1000)} s`); }
+        if (up === 'timeout') { p.kill(); return failure(`the policies in ${POLICIES_DIR}/ did not load within ${Math.round(timeoutMs / 1000)} s`); }
         if (up === 'exit') return failure(`the policy process exited before it was ready (code ${await exited})`);
         type Answer = Pick<PolicyResult, 'diagnostics' | 'catalog'>;
         const answer = new Promise<Answer>((resolve) => child.once('message', (m) => resolve(m as Answer)));
         child.send({ objects: targets(objects), ...(previous ? { previous: targets(previous) } : {}) });
         const r = await Promise.race([answer, exited.then(() => 'exit' as const), timeout]);
-        if (r === 'timeout') { kill(); return failure(`the policies did not finish within ${Math.round(timeoutMs / 1000)} s and were stopped`); }
+        if (r === 'timeout') { p.kill(); return failure(`the policies did not finish within ${Math.round(timeoutMs / 1000)} s and were stopped`); }
         if (r === 'exit') return failure(`the policy process exited while checking (code ${await exited})`);
         return result(r.diagnostics, r.catalog, true, started);
       } finally {

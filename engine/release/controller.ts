@@ -6,7 +6,9 @@
  * describes, guarded by the object's resourceVersion so that it never writes from a stale read.
  *
  * People talk to it through a commands annotation (`kgitops approve|pause|resume|abort`, field
- * manager kgitops-cli); it never writes that annotation, so the two never fight.
+ * manager kgitops-cli); it never writes that annotation, so the two never fight. Commands count
+ * only while the CLI's server-side apply owns the annotation (managedFields): commands written
+ * any other way (kubectl annotate, an edit, another field manager) are skipped and reported.
  */
 import type { ReleasePlanSpec } from '../../dsl/release.js';
 import { ConflictError } from '../cluster/errors.js';
@@ -20,7 +22,7 @@ import {
   ANNOTATION_TEMPLATE_REVISION, getPath, type PartitionValue, type ReleaseKind, releaseKind, scaleOf, setPath, strategyPaths,
 } from './plan.js';
 import {
-  ANNOTATION_RELEASE_PREVIOUS, ANNOTATION_RELEASE_STATE, isFinal, parseReleaseState, RELEASE_FIELD_MANAGER, type ReleaseState,
+  ANNOTATION_RELEASE_PREVIOUS, ANNOTATION_RELEASE_STATE, isFinal, parseReleaseState, readReleaseState, RELEASE_FIELD_MANAGER, type ReleaseState,
   withTransition,
 } from './state.js';
 
@@ -33,14 +35,24 @@ export interface ReleaseCommand {
   readonly action: 'approve' | 'pause' | 'resume' | 'abort';
   /** approve: the step (0-based); unset: the current one. */
   readonly step?: number;
+  /** Who gave it: the Kubernetes user the CLI's SelfSubjectReview named. */
   readonly by: string;
+  /** That user's uid, when the cluster has one (service accounts). */
+  readonly uid?: string;
   readonly at: string;
+  /** A remark (--note); not who gave the command. */
+  readonly note?: string;
 }
 
+const ACTIONS = new Set(['approve', 'pause', 'resume', 'abort']);
+
+/** The commands annotation; entries that are not commands (a hand edit) are left out. */
 export function parseCommands(s: string | undefined): ReleaseCommand[] {
   try {
     const v = JSON.parse(s ?? '[]');
-    return Array.isArray(v) ? v : [];
+    if (!Array.isArray(v)) return [];
+    return v.filter((c): c is ReleaseCommand => typeof c === 'object' && c !== null && typeof c.release === 'string' && ACTIONS.has(c.action)
+      && typeof c.by === 'string' && (c.step === undefined || (Number.isInteger(c.step) && c.step >= 0)));
   } catch {
     return [];
   }
@@ -133,6 +145,8 @@ export class ReleaseController {
   private readonly timers = new Map<string, TimerHandle>();
   private readonly queue = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  /** Workloads whose release state cannot be read, with the problem last reported (once each). */
+  private readonly unreadable = new Map<string, string>();
   private readonly measurers: Measurers;
   private stopped = false;
 
@@ -238,7 +252,15 @@ export class ReleaseController {
     for (let attempt = 0; attempt < 5; attempt++) {
       const live = await this.o.cluster.get(key);
       if (!live) return;
-      let state = parseReleaseState(live.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
+      const read = readReleaseState(live.metadata.annotations?.[ANNOTATION_RELEASE_STATE], t.plan);
+      if (read.problem) {
+        // Never act on a state we cannot read: no partition write, the release stays where it is.
+        this.reportUnreadable(live, read.problem);
+        this.o.onEvaluated?.(key, undefined);
+        return;
+      }
+      if (this.unreadable.delete(id)) this.o.log.info({ workload: describeKey(key) }, 'the release state is readable again');
+      let state = read.state;
       if (!state || state.phase === 'Completed' || state.phase === 'Superseded') {
         this.o.onEvaluated?.(key, undefined);
         return;
@@ -260,7 +282,16 @@ export class ReleaseController {
 
       // 1. Commands from people.
       const commands = parseCommands(live.metadata.annotations?.[ANNOTATION_RELEASE_COMMANDS]).filter((c) => c.release === state!.id);
-      for (const c of commands.slice(state.commands ?? 0)) {
+      const fresh = commands.slice(state.commands ?? 0);
+      const foreign = fresh.length ? foreignCommandWriters(live) : [];
+      if (foreign.length) {
+        // Counted as seen, so that a later CLI command (which carries the list on) cannot revive them.
+        const message = `ignored ${fresh.length} command(s) for release ${state.id}: the ${ANNOTATION_RELEASE_COMMANDS} annotation was written by ${foreign.join(', ')}, `
+          + `not by the kgitops CLI (field manager ${CLI_FIELD_MANAGER}); give commands with kgitops approve|pause|resume|abort`;
+        state = withTransition({ ...state, commands: commands.length }, { at: iso, step: state.step, reason: 'ReleaseCommandsIgnored', message });
+        events.push({ type: 'Warning', reason: 'ReleaseCommandsIgnored', message });
+      }
+      for (const c of foreign.length ? [] : fresh) {
         const r = applyCommand(state, c, t.plan, iso);
         state = { ...r.state, commands: (state.commands ?? 0) + 1 };
         if (r.event) events.push(r.event);
@@ -299,6 +330,16 @@ export class ReleaseController {
       return;
     }
     throw new Error('the workload kept changing under us (5 conflicts in a row)');
+  }
+
+  /** Reports a state that cannot be read: once per workload and problem (log and Event). */
+  private reportUnreadable(live: KubeObject, problem: string): void {
+    const id = objectId(keyOf(live));
+    const message = unreadableStateMessage(live, problem);
+    if (this.unreadable.get(id) === message) return;
+    this.unreadable.set(id, message);
+    this.o.log.warn({ workload: describeKey(keyOf(live)), reason: 'ReleaseStateInvalid', fix: unreadableStateFix(live) }, message);
+    void this.o.cluster.event(live, { type: 'Warning', reason: 'ReleaseStateInvalid', message: `${message}; to fix: ${unreadableStateFix(live)}` }, 'kgitops-release');
   }
 
   private emit(obj: KubeObject, first: Decision['events'][number] | undefined, events: Decision['events']): void {
@@ -356,6 +397,37 @@ export class ReleaseController {
   }
 }
 
+/**
+ * Who besides the CLI's server-side apply owns the commands annotation (managedFields), as
+ * `"manager" (Operation)`; empty when only kgitops-cli applied it. An annotation no entry owns is
+ * foreign too: its writer is unknown.
+ */
+export function foreignCommandWriters(live: KubeObject): string[] {
+  if (live.metadata.annotations?.[ANNOTATION_RELEASE_COMMANDS] === undefined) return [];
+  const owners = (live.metadata.managedFields ?? []).filter((m) => {
+    const annotations = (m.fieldsV1 as Record<string, Record<string, Record<string, unknown>>> | undefined)?.['f:metadata']?.['f:annotations'];
+    return !!annotations && `f:${ANNOTATION_RELEASE_COMMANDS}` in annotations;
+  });
+  if (!owners.length) return ['an unknown writer (no managedFields entry owns it)'];
+  return owners.filter((m) => !(m.manager === CLI_FIELD_MANAGER && m.operation === 'Apply' && !m.subresource))
+    .map((m) => `"${m.manager}" (${m.operation}${m.subresource ? ` of ${m.subresource}` : ''})`);
+}
+
+/** What is wrong with a workload's release state, and that the release stopped on it. */
+export function unreadableStateMessage(live: KubeObject, problem: string): string {
+  const kind = releaseKind(live);
+  const partition = kind ? getPath(live, strategyPaths(kind).partition) : undefined;
+  return `${describeKey(keyOf(live))}: the release state (annotation ${ANNOTATION_RELEASE_STATE}) cannot be read: ${problem}; `
+    + `the release is stopped where it is (partition ${partition === undefined ? 'unset' : JSON.stringify(partition)} is not moved, git's template is not applied to it)`;
+}
+
+/** How a person fixes an unreadable release state. */
+export function unreadableStateFix(live: KubeObject): string {
+  const resource = `${live.kind.toLowerCase()}s.${live.apiVersion.split('/')[0]}`;
+  return `remove the annotation (kubectl annotate ${resource} ${live.metadata.name}${live.metadata.namespace ? ` -n ${live.metadata.namespace}` : ''} ${ANNOTATION_RELEASE_STATE}-): `
+    + 'the engine then starts the release of git\'s template again from step 1, holding every pod not yet updated (kgitops abort can then roll it back)';
+}
+
 function holdFor(kind: ReleaseKind, live: KubeObject): PartitionValue {
   const scale = scaleOf(live);
   return kind === 'StatefulSet' ? scale.total : kind === 'UnitedDeployment' ? { ...scale.subsets } : '100%';
@@ -375,7 +447,7 @@ export function applyCommand(state: ReleaseState, c: ReleaseCommand, plan: Relea
           ? { ...g, status: 'Passed' as const, message: `${g.message} (accepted by ${c.by})` } : g]));
         s = { ...s, phase: 'Progressing', pause: undefined, gates };
       }
-      s = { ...s, approvals: [...s.approvals, { step, by: c.by, at: c.at, via: 'cli' }] };
+      s = { ...s, approvals: [...s.approvals, { step, by: c.by, at: c.at, via: 'cli', ...(c.note ? { note: c.note } : {}) }] };
       const message = `step ${step + 1}/${plan.steps.length} approved by ${c.by}`;
       return { state: record(s, message), event: { type: 'Normal', reason: 'ReleaseApproved', message } };
     }

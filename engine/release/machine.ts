@@ -32,8 +32,13 @@ export interface Observation {
 export interface GitApproval {
   /** Step index (0-based); unset approves every approval gate of the release. */
   readonly step?: number;
+  /** The signer of the commit that carried it (an allowed approver's principal or key user id). */
   readonly by: string;
   readonly commit: string;
+  /** Fingerprint of the key that signed `commit`. */
+  readonly key?: string;
+  /** The entry's `by:` and `note:` text: what the committer wrote, not who approved. */
+  readonly note?: string;
 }
 
 export interface DecideInput {
@@ -142,12 +147,12 @@ export function decide(input: DecideInput): Decision {
   const readyAt = state.podsReadyAt ? Date.parse(state.podsReadyAt) : undefined;
   const stepStart = Date.parse(state.stepStartedAt);
 
-  const approvedBy = (g: Extract<GateSpec, { type: 'approval' }>): { by: string; via: 'cli' | 'git'; commit?: string } | undefined => {
+  const approvedBy = (g: Extract<GateSpec, { type: 'approval' }>): { by: string; via: 'cli' | 'git'; commit?: string; key?: string; note?: string } | undefined => {
     const allowed = (by: string) => !g.approvers || g.approvers.includes(by);
     const cli = state.approvals.find((a) => a.step === state.step && allowed(a.by));
     if (cli) return cli;
     const git = (input.gitApprovals ?? []).find((a) => (a.step === undefined || a.step === state.step) && allowed(a.by));
-    return git ? { by: git.by, via: 'git', commit: git.commit } : undefined;
+    return git ? { by: git.by, via: 'git', commit: git.commit, ...(git.key ? { key: git.key } : {}), ...(git.note ? { note: git.note } : {}) } : undefined;
   };
 
   const evaluate = (key: string, g: GateSpec): GateEval => {
@@ -211,7 +216,7 @@ export function decide(input: DecideInput): Decision {
     if (g.type !== 'approval') continue;
     const a = approvedBy(g);
     if (a?.via === 'git' && !state.approvals.some((x) => x.step === state.step && x.via === 'git' && x.by === a.by)) {
-      state = { ...state, approvals: [...state.approvals, { step: state.step, by: a.by, at: iso, via: 'git', commit: a.commit }] };
+      state = { ...state, approvals: [...state.approvals, { step: state.step, by: a.by, at: iso, via: 'git', commit: a.commit, ...(a.key ? { key: a.key } : {}), ...(a.note ? { note: a.note } : {}) }] };
     }
   }
 

@@ -11,20 +11,27 @@
  * Server-side apply cannot split one request between two field managers, so the hold and the
  * template are two requests, in that order, right after each other.
  */
+import { createHash } from 'node:crypto';
 import { ANNOTATION_RELEASE_PLAN } from '../../dsl/release.js';
+import { stableStringify } from '../apply/applyset.js';
 import type { Cluster, KubeObject } from '../cluster/types.js';
 import type { GitApproval } from './machine.js';
 import {
-  ANNOTATION_TEMPLATE_REVISION, holdPartition, type ReleaseKind, releaseId, releaseKind, readPlan, revisionOf, rolloutParts, scaleOf,
-  withoutReleaseFields,
+  ANNOTATION_TEMPLATE_REVISION, getPath, holdPartition, type ReleaseKind, releaseId, releaseKind, readPlan, revisionOf, rolloutParts, scaleOf,
+  strategyPaths, withoutReleaseFields,
 } from './plan.js';
 import type { TrackedRelease } from './controller.js';
-import { releaseWrite } from './controller.js';
-import { ANNOTATION_RELEASE_PREVIOUS, ANNOTATION_RELEASE_STATE, isFinal, parseReleaseState, RELEASE_FIELD_MANAGER, type ReleaseState } from './state.js';
+import { ANNOTATION_RELEASE_COMMANDS, releaseWrite } from './controller.js';
+import { ANNOTATION_RELEASE_PREVIOUS, ANNOTATION_RELEASE_STATE, isFinal, readReleaseState, RELEASE_FIELD_MANAGER, type ReleaseState } from './state.js';
 
 export interface ReleasePreparation {
   /** What git applies for this workload. */
   readonly desired: KubeObject;
+  /**
+   * Set when the live release state cannot be read (invalid, or a step beyond the plan): git's
+   * template is held off (the live one is applied) and no release starts, until a person fixes it.
+   */
+  readonly unreadable?: string;
   /** Written (by kgitops-release) right before the git apply: starts a release. */
   readonly start?: { readonly write: KubeObject; readonly id: string; readonly superseded?: string; readonly message: string };
   readonly tracked: TrackedRelease;
@@ -37,25 +44,38 @@ export function prepareRelease(desired: KubeObject, live: KubeObject | undefined
   const plan = readPlan(desired)!;
   const revision = revisionOf(desired);
   let out = withoutReleaseFields(desired, kind);
-  out = { ...out, metadata: { ...out.metadata, annotations: { ...out.metadata.annotations, [ANNOTATION_TEMPLATE_REVISION]: revision } } };
+  // The release's own annotations belong to kgitops-release and kgitops-cli: never taken from git.
+  const { [ANNOTATION_RELEASE_STATE]: _s, [ANNOTATION_RELEASE_PREVIOUS]: _p, [ANNOTATION_RELEASE_COMMANDS]: _c, ...annotations } = out.metadata.annotations ?? {};
+  out = { ...out, metadata: { ...out.metadata, annotations: { ...annotations, [ANNOTATION_TEMPLATE_REVISION]: revision } } };
   const tracked: TrackedRelease = {
     key: { apiVersion: desired.apiVersion, kind: desired.kind, name: desired.metadata.name, ...(desired.metadata.namespace ? { namespace: desired.metadata.namespace } : {}) },
     kind, plan, revision, gitApprovals,
   };
   if (!live) return { desired: out, tracked }; // a new workload: nothing to protect yet
 
-  const state = parseReleaseState(live.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
+  const raw = live.metadata.annotations?.[ANNOTATION_RELEASE_STATE];
+  const read = readReleaseState(raw, plan);
+  // A state we cannot read is never acted on: no hold, no new template (it would roll pods past
+  // a partition we know nothing about); the controller reports it.
+  if (read.problem) return { desired: withLiveRolloutParts(out, live, kind), tracked, unreadable: read.problem };
+  const state = read.state;
   const id = releaseId(desired, revision);
+  const liveRevision = live.metadata.annotations?.[ANNOTATION_TEMPLATE_REVISION];
   if (state?.phase === 'Aborted' && state.revision === revision && state.previousRevision) {
     return { desired: withPreviousTemplate(out, live, kind, state), tracked };
   }
-  if (live.metadata.annotations?.[ANNOTATION_TEMPLATE_REVISION] === revision) return { desired: out, tracked };
+  // The state was removed (the fix for one that could not be read) while pods are held: the
+  // release of this template starts again from step 1.
+  const restart = raw === undefined && liveRevision === revision && isHeld(kind, live);
+  if (liveRevision === revision && !restart) return { desired: out, tracked };
   if (state && state.id === id && !isFinal(state)) return { desired: out, tracked }; // started before a crash
 
   const iso = new Date(now).toISOString();
-  const previousRevision = live.metadata.annotations?.[ANNOTATION_TEMPLATE_REVISION] ?? revisionOf(live);
+  const previousRevision = restart ? previousRevisionOf(live) ?? revision : liveRevision ?? revisionOf(live);
   const superseded = state && !isFinal(state) ? state.id : undefined;
-  const message = `release ${id} started: ${plan.steps.length} step(s), from revision ${previousRevision}${superseded ? `; it supersedes ${superseded}, whose pods keep their version until this release reaches them` : ''}`;
+  const message = restart
+    ? `release ${id} started again from step 1 of ${plan.steps.length}: its state had been removed while pods were held; pods already updated keep their version`
+    : `release ${id} started: ${plan.steps.length} step(s), from revision ${previousRevision}${superseded ? `; it supersedes ${superseded}, whose pods keep their version until this release reaches them` : ''}`;
   const fresh: ReleaseState = {
     id, revision, previousRevision, phase: 'Progressing', step: 0, steps: plan.steps.length,
     startedAt: iso, stepStartedAt: iso, gates: {}, approvals: [], commands: 0,
@@ -64,7 +84,8 @@ export function prepareRelease(desired: KubeObject, live: KubeObject | undefined
   const write = releaseWrite(live, kind, fresh, {
     partition: holdPartition(kind, scaleOf(live)),
     paused: kind === 'UnitedDeployment' ? undefined : false,
-    previous: JSON.stringify(rolloutParts(live)),
+    // A restart keeps the template of before the release (the live one is already the new one).
+    ...(restart ? {} : { previous: JSON.stringify(rolloutParts(live)) }),
     guard: false,
   });
   return { desired: out, tracked, start: { write, id, superseded, message } };
@@ -83,6 +104,46 @@ export async function startRelease(cluster: Cluster, start: NonNullable<ReleaseP
   }
 }
 
+/** Whether a release-owned field holds pods back: a partition above 0, or paused. */
+function isHeld(kind: ReleaseKind, live: KubeObject): boolean {
+  const paths = strategyPaths(kind);
+  if (paths.paused && getPath(live, paths.paused) === true) return true;
+  const p = getPath(live, paths.partition);
+  if (p === undefined || p === null) return false;
+  if (typeof p === 'object') return Object.values(p as Record<string, unknown>).some((v) => v !== 0 && v !== '0%');
+  return p !== 0 && p !== '0%';
+}
+
+/** The revision of the template recorded before the release (kgitops.io/release-previous). */
+function previousRevisionOf(live: KubeObject): string | undefined {
+  const raw = live.metadata.annotations?.[ANNOTATION_RELEASE_PREVIOUS];
+  if (raw === undefined) return undefined;
+  try {
+    return createHash('sha256').update(stableStringify(JSON.parse(raw) ?? null)).digest('hex').slice(0, 10);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Git's object with the live rollout parts (and their revision): the template does not change. */
+function withLiveRolloutParts(o: KubeObject, live: KubeObject, kind: ReleaseKind): KubeObject {
+  const copy = structuredClone(o);
+  if (kind === 'SidecarSet') {
+    for (const k of ['containers', 'initContainers', 'volumes']) {
+      if (live.spec?.[k] !== undefined) copy.spec[k] = structuredClone(live.spec[k]);
+      else delete copy.spec[k];
+    }
+  } else {
+    copy.spec.template = structuredClone(live.spec?.template);
+  }
+  const annotations = { ...copy.metadata.annotations };
+  const liveRevision = live.metadata.annotations?.[ANNOTATION_TEMPLATE_REVISION];
+  if (liveRevision !== undefined) annotations[ANNOTATION_TEMPLATE_REVISION] = liveRevision;
+  else delete annotations[ANNOTATION_TEMPLATE_REVISION];
+  copy.metadata.annotations = annotations;
+  return copy;
+}
+
 /** The desired object with the template of before the aborted release. */
 function withPreviousTemplate(o: KubeObject, live: KubeObject, kind: ReleaseKind, state: ReleaseState): KubeObject {
   const previous = JSON.parse(live.metadata.annotations?.[ANNOTATION_RELEASE_PREVIOUS] ?? 'null');
@@ -92,29 +153,4 @@ function withPreviousTemplate(o: KubeObject, live: KubeObject, kind: ReleaseKind
   else copy.spec.template = previous;
   copy.metadata.annotations = { ...copy.metadata.annotations, [ANNOTATION_TEMPLATE_REVISION]: state.previousRevision! };
   return copy;
-}
-
-/** Approvals committed to git (approvals.yaml next to cdk8s.yaml), by release id. */
-export interface ApprovalsFile {
-  readonly approvals?: { release: string; step?: number; by: string; note?: string }[];
-}
-
-export function parseApprovals(doc: unknown, commit: string): { byRelease: Record<string, GitApproval[]>; problems: string[] } {
-  const byRelease: Record<string, GitApproval[]> = {};
-  const problems: string[] = [];
-  const list = (doc as ApprovalsFile | null)?.approvals;
-  if (doc !== null && doc !== undefined && !Array.isArray(list)) {
-    return { byRelease, problems: ['approvals.yaml: expected "approvals:" with a list of { release, step?, by }'] };
-  }
-  (list ?? []).forEach((a, i) => {
-    const at = `approvals.yaml: approvals[${i}]`;
-    if (typeof a?.release !== 'string' || !/^[^@\s]+@[0-9a-f]{10}$/.test(a.release)) {
-      problems.push(`${at}.release: expected a release id like "shop/storefront@3f9c2a1b7d" (kgitops status shows it), got ${JSON.stringify(a?.release)}`);
-      return;
-    }
-    if (typeof a.by !== 'string' || !a.by) { problems.push(`${at}.by: who approves is required`); return; }
-    if (a.step !== undefined && !(Number.isInteger(a.step) && a.step >= 1)) { problems.push(`${at}.step: a step number from 1, got ${JSON.stringify(a.step)}`); return; }
-    (byRelease[a.release] ??= []).push({ by: a.by, commit, ...(a.step !== undefined ? { step: a.step - 1 } : {}) });
-  });
-  return { byRelease, problems };
 }

@@ -3,6 +3,13 @@
  * Authorization header as configuration passed through GIT_CONFIG_COUNT / GIT_CONFIG_KEY_n /
  * GIT_CONFIG_VALUE_n, so it is not in git's arguments (visible in `ps`), not in the URL and not
  * in any file. Nothing may prompt: the engine runs unattended.
+ *
+ * It is also what keeps git from running anything a committer (or code a commit ran) chose:
+ * configuration passed this way is command-line scope, above any file, so it overrides what a
+ * tampered mirror config says for these keys; system and global configuration (and attributes)
+ * are not read at all; only the remote's own transport is allowed. What cannot be overridden
+ * by key (a filter.<name>.smudge under a name we cannot know, url.<x>.insteadOf, include.path)
+ * is caught by the mirror's integrity check (mirror.ts) before git runs.
  */
 
 /** Variables simple-git guards (and we therefore drop from the inherited environment). */
@@ -15,16 +22,68 @@ export function isGuardedEnvKey(key: string): boolean {
   return upper.startsWith('GIT_') || GUARDED_PLAIN.has(upper);
 }
 
+/** Transports git may use (protocol.<name>.allow); `ext` and `fd` are never among them. */
+export type GitProtocol = 'file' | 'http' | 'https' | 'ssh' | 'git';
+
+/**
+ * Configuration of every git command, before the caller's own. Each entry names a way a
+ * repository's or a user's configuration could make git run a program or change what it reads.
+ */
+export const SAFE_GIT_CONFIG: ReadonlyArray<readonly [string, string]> = [
+  // No hooks (post-checkout, reference-transaction, pre-auto-gc ...): /dev/null/<hook> never exists.
+  ['core.hooksPath', '/dev/null'],
+  // core.fsmonitor names a program git runs on status and checkout.
+  ['core.fsmonitor', 'false'],
+  // The per-user attributes and excludes files (~/.config/git/...), read even without a global config.
+  ['core.attributesFile', '/dev/null'],
+  ['core.excludesFile', '/dev/null'],
+  // History as the objects say, not as replace refs or a commit-graph file say (blame, signatures).
+  ['core.useReplaceRefs', 'false'],
+  ['core.commitGraph', 'false'],
+  ['gc.writeCommitGraph', 'false'],
+  ['fetch.writeCommitGraph', 'false'],
+  // Every fetched object is checked (malformed trees, paths like .git or ..); two cosmetic
+  // defects old git versions wrote into real histories only warn.
+  ['fetch.fsckObjects', 'true'],
+  ['fetch.fsck.zeroPaddedFilemode', 'warn'],
+  ['fetch.fsck.badTimezone', 'warn'],
+  ['submodule.recurse', 'false'],
+  ['fetch.recurseSubmodules', 'false'],
+  // No helper may prompt, or store a token.
+  ['credential.helper', ''],
+  // Signature verification runs the programs we name, never ones from a config file.
+  ['gpg.program', 'gpg'],
+  ['gpg.ssh.program', 'ssh-keygen'],
+  ['gpg.x509.program', 'gpgsm'],
+  ['gpg.ssh.allowedSignersFile', '/dev/null'],
+  ['log.showSignature', 'false'],
+  // An empty name resets the list: no configured file may hide commits from blame.
+  ['blame.ignoreRevsFile', ''],
+  // Every transport off; the remote's own are allowed after this (protocolConfig).
+  ['protocol.allow', 'never'],
+  ['protocol.ext.allow', 'never'],
+  ['protocol.fd.allow', 'never'],
+];
+
+/** protocol.<name>.allow for the transports a remote needs. */
+export function protocolConfig(protocols: readonly GitProtocol[]): Array<[string, string]> {
+  return protocols.map((p) => [`protocol.${p}.allow`, 'always']);
+}
+
 export interface GitEnvInput {
   /** The inherited environment (process.env). */
   readonly base: NodeJS.ProcessEnv;
-  /** git configuration for this command, in order. */
+  /** git configuration for this command, in order; it comes after SAFE_GIT_CONFIG. */
   readonly config: ReadonlyArray<readonly [string, string]>;
+  /** The transports this command may use. @default none (local operations only) */
+  readonly protocols?: readonly GitProtocol[];
   /** GIT_SSH_COMMAND for ssh transports. */
   readonly sshCommand?: string;
+  /** More variables (e.g. GNUPGHOME for signature checks); they win over inherited ones. */
+  readonly extra?: Readonly<Record<string, string>>;
 }
 
-export function buildGitEnv({ base, config, sshCommand }: GitEnvInput): Record<string, string> {
+export function buildGitEnv({ base, config, protocols = [], sshCommand, extra }: GitEnvInput): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) {
     if (value === undefined) continue;
@@ -40,12 +99,21 @@ export function buildGitEnv({ base, config, sshCommand }: GitEnvInput): Record<s
   // Empty (not unset) so git neither runs an askpass program nor falls back to SSH_ASKPASS.
   env.GIT_ASKPASS = '';
   env.GCM_INTERACTIVE = 'never';
-  env.GIT_CONFIG_COUNT = String(config.length);
-  config.forEach(([key, value], i) => {
+  // Neither /etc/gitconfig nor ~/.gitconfig (nor $XDG_CONFIG_HOME/git/config): a user's hooks
+  // path, aliases or url rewrites must not reach the engine's git.
+  env.GIT_CONFIG_NOSYSTEM = '1';
+  env.GIT_CONFIG_SYSTEM = '/dev/null';
+  env.GIT_CONFIG_GLOBAL = '/dev/null';
+  env.GIT_ATTR_NOSYSTEM = '1';
+  env.GIT_NO_REPLACE_OBJECTS = '1';
+  const all = [...SAFE_GIT_CONFIG, ...protocolConfig(protocols), ...config];
+  env.GIT_CONFIG_COUNT = String(all.length);
+  all.forEach(([key, value], i) => {
     env[`GIT_CONFIG_KEY_${i}`] = key;
     env[`GIT_CONFIG_VALUE_${i}`] = value;
   });
   if (sshCommand) env.GIT_SSH_COMMAND = sshCommand;
+  Object.assign(env, extra);
   return env;
 }
 

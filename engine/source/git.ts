@@ -10,14 +10,20 @@
  * All operations on one mirror run one at a time (in this process; two processes must not share
  * a cacheDir). Each public call has a deadline (timeoutMs); when it passes, git and its transport
  * helpers are ended and SourceError('timeout') is thrown.
+ *
+ * Git runs with hooks, fsmonitor, filters, system and global configuration off and only the
+ * remote's transport allowed (git-env.ts). Before each call the mirror's own configuration is
+ * compared with what the engine wrote (mirror.ts); a mirror that differs is recreated, with its
+ * checkouts, and says so in the log.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
+import { dirname, join, posix, resolve as resolvePath } from 'node:path';
 import { GitError, GitPluginError, simpleGit } from 'simple-git';
 import { classifyGitFailure, SourceError } from './errors.js';
-import { basicAuthHeader, buildGitEnv, isGuardedEnvKey, sshCommand } from './git-env.js';
+import { basicAuthHeader, buildGitEnv, type GitProtocol, isGuardedEnvKey, sshCommand } from './git-env.js';
+import { findTampering, writeMirrorFiles } from './mirror.js';
 import { endProcesses, processTreeUnder, type ProcessRef } from './processes.js';
 import { parseGitUrl, redact, type GitUrl } from './url.js';
 
@@ -90,7 +96,59 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
+/** One path of a commit as git stores it. Only a regular file's content is ever read. */
+export interface CommitFile {
+  /** git's mode: 100644/100755 file, 120000 symlink, 040000 directory, 160000 submodule. */
+  readonly mode: string;
+  readonly kind: 'file' | 'symlink' | 'directory' | 'submodule';
+  /** The blob's text; regular files only (a symlink's target is never read). */
+  readonly content?: string;
+}
+
+/** One line of `git blame --line-porcelain`: the commit it comes from and where it was there. */
+export interface BlameLine {
+  /** Line number in the blamed commit's file (1-based). */
+  readonly line: number;
+  readonly commit: string;
+  /** Its line number in `commit`'s version of the file. */
+  readonly originalLine: number;
+  /** The file's path in `commit` (differs after a rename). */
+  readonly originalPath: string;
+  /** "Name <email>" of the commit's author, for messages. */
+  readonly author: string;
+}
+
+/**
+ * git's verdict on a commit's signature (%G?): G good and trusted, B bad, U good but the key is
+ * not trusted (not an allowed signer), X good but expired, Y good by an expired key, R good by a
+ * revoked key, E cannot be checked (e.g. the key is unknown), N no signature.
+ */
+export type SignatureStatus = 'G' | 'B' | 'U' | 'X' | 'Y' | 'R' | 'E' | 'N';
+
+export interface CommitSignature {
+  readonly commit: string;
+  readonly status: SignatureStatus;
+  /** %GS: the principal (ssh, from the allowed-signers file) or the key's user id (gpg). */
+  readonly signer: string;
+  /** %GP or else %GF: the primary key's fingerprint (gpg), the key's fingerprint (ssh). */
+  readonly fingerprint: string;
+}
+
+/** Whom signature checks trust: kept outside the repository, prepared by the caller. */
+export interface SignatureTrust {
+  /** gpg.ssh.allowedSignersFile; /dev/null trusts no ssh key. */
+  readonly sshAllowedSignersFile: string;
+  /** A gpg home holding only the allowed keys (never the user's ~/.gnupg). */
+  readonly gnupgHome: string;
+}
+
 const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+const SIGNATURE_STATUSES = new Set<string>(['G', 'B', 'U', 'X', 'Y', 'R', 'E', 'N']);
+const TRANSPORT_PROTOCOLS: Record<GitUrl['transport'], GitProtocol[]> = {
+  local: ['file'], file: ['file'], https: ['https'], ssh: ['ssh'], git: ['git'],
+  // A server that upgrades http to https is followed; never the other way round.
+  http: ['http', 'https'],
+};
 const HEX_PREFIX = /^[0-9a-f]{4,64}$/i;
 const STALE_LOCK_MS = 60_000;
 const READY_SUFFIX = '.ready';
@@ -233,6 +291,7 @@ export class GitSource {
   /** A worktree of its own holding the files of `sha`; reused when an intact one exists. */
   checkout(sha: string, options: CallOptions = {}): Promise<Worktree> {
     return this.call('checkout', options, async (deadline) => {
+      await this.repairIfTampered(deadline);
       if (!HEX_PREFIX.test(sha)) {
         throw new SourceError('ref-not-found', `'${sha}' is not a commit SHA; pass the sha of a Revision from fetch()`, { url: this.url });
       }
@@ -247,6 +306,7 @@ export class GitSource {
   /** True when `older` is in the history of `newer`; false after a history rewrite. */
   isAncestor(older: string, newer: string, options: CallOptions = {}): Promise<boolean> {
     return this.call('isAncestor', options, async (deadline) => {
+      await this.repairIfTampered(deadline);
       for (const sha of [older, newer]) {
         if (!HEX_PREFIX.test(sha)) throw new SourceError('ref-not-found', `'${sha}' is not a commit SHA`, { url: this.url });
       }
@@ -271,6 +331,7 @@ export class GitSource {
   /** Removes every checkout except those of `keepShas` (full or abbreviated); returns the removed SHAs. */
   prune(keepShas: readonly string[], options: CallOptions = {}): Promise<string[]> {
     return this.call('prune', options, async (deadline) => {
+      await this.repairIfTampered(deadline);
       const keep = keepShas.map((s) => s.toLowerCase());
       const kept = (sha: string) => keep.some((k) => k.length >= 4 && sha.startsWith(k));
       let names: string[];
@@ -284,6 +345,59 @@ export class GitSource {
       }
       if (existsSync(this.mirrorDir)) await this.git(deadline, this.mirrorDir, ['worktree', 'prune']);
       return [...removed];
+    });
+  }
+
+  /**
+   * A path of commit `sha` as git stores it, read from the mirror's objects (never from a
+   * checkout, whose files code may have changed); undefined when the commit has no such path.
+   * Symlinks are reported as such and never followed.
+   */
+  readFile(sha: string, path: string, options: CallOptions = {}): Promise<CommitFile | undefined> {
+    return this.call('read', options, async (deadline) => {
+      await this.repairIfTampered(deadline);
+      const full = await this.commitOf(deadline, sha);
+      const out = await this.git(deadline, this.mirrorDir, ['ls-tree', '-z', '--full-tree', full, '--', repoPath(path)]);
+      const entry = /^(\d{6}) (\w+) ([0-9a-f]+)\t/.exec(out);
+      if (!entry) return undefined;
+      const [, mode, , oid] = entry;
+      const kind = mode === '120000' ? 'symlink' : mode === '040000' ? 'directory' : mode === '160000' ? 'submodule' : 'file';
+      if (kind !== 'file') return { mode: mode!, kind };
+      return { mode: mode!, kind, content: await this.git(deadline, this.mirrorDir, ['cat-file', 'blob', oid!]) };
+    });
+  }
+
+  /** `git blame` of a file of commit `sha`, line by line (merges followed; no ignore-revs file). */
+  blame(sha: string, path: string, options: CallOptions = {}): Promise<BlameLine[]> {
+    return this.call('blame', options, async (deadline) => {
+      await this.repairIfTampered(deadline);
+      const full = await this.commitOf(deadline, sha);
+      const out = await this.git(deadline, this.mirrorDir, ['blame', '--line-porcelain', full, '--', repoPath(path)]);
+      return parseLinePorcelain(out);
+    });
+  }
+
+  /**
+   * git's own verdict on each commit's signature, checked against `trust` only: the allowed ssh
+   * signers and a gpg home of allowed keys. Signatures are never parsed here.
+   */
+  signatures(shas: readonly string[], trust: SignatureTrust, options: CallOptions = {}): Promise<Map<string, CommitSignature>> {
+    return this.call('signature check', options, async (deadline) => {
+      await this.repairIfTampered(deadline);
+      const result = new Map<string, CommitSignature>();
+      if (!shas.length) return result;
+      const full = await Promise.all(shas.map((s) => this.commitOf(deadline, s)));
+      // Not %GT: git 2.39 aborts on it for a gpg key it cannot find.
+      const out = await this.git(deadline, this.mirrorDir, ['log', '--no-walk=unsorted', '--format=%H%x1f%G?%x1f%GS%x1f%GP%x1f%GF%x1e', ...full, '--'], {
+        config: [['gpg.ssh.allowedSignersFile', trust.sshAllowedSignersFile]],
+        env: { GNUPGHOME: trust.gnupgHome },
+      });
+      for (const record of out.split('\x1e')) {
+        const [commit = '', status = '', signer = '', primary = '', key = ''] = record.trim().split('\x1f');
+        if (!FULL_SHA.test(commit)) continue;
+        result.set(commit, { commit, status: (SIGNATURE_STATUSES.has(status) ? status : 'E') as SignatureStatus, signer, fingerprint: primary || key });
+      }
+      return result;
     });
   }
 
@@ -308,6 +422,8 @@ export class GitSource {
       sha,
       remove: () => exclusive(this.mirrorDir, async () => {
         await this.discardCheckout(dir);
+        // A tampered mirror is dropped (the next fetch makes it again), never run git in.
+        if (!(await isBareRepo(this.mirrorDir)) || (await this.dropIfTampered())) return;
         const deadline = new Deadline(this.root, this.timeoutMs);
         try {
           await this.git(deadline, this.mirrorDir, ['worktree', 'prune']);
@@ -320,8 +436,11 @@ export class GitSource {
     };
   }
 
-  private async ensureMirror(deadline: Deadline): Promise<void> {
-    if (await isBareRepo(this.mirrorDir)) return;
+  /** Makes sure an intact mirror exists; true when it had to be (re)created. */
+  private async ensureMirror(deadline: Deadline): Promise<boolean> {
+    if (await isBareRepo(this.mirrorDir)) {
+      if (!(await this.dropIfTampered())) return false;
+    }
     await mkdir(this.root, { recursive: true });
     if (existsSync(this.mirrorDir)) {
       this.log(`the mirror of ${this.url} is damaged; recreating it`);
@@ -333,9 +452,48 @@ export class GitSource {
     }
     // Created aside and renamed into place, so a crash never leaves a half-initialized mirror.
     const tmp = join(this.root, `mirror.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-    await this.git(deadline, this.root, ['init', '--bare', tmp]);
+    // No template: no sample hooks, no info/exclude; the engine writes the only config files.
+    await this.git(deadline, this.root, ['init', '--bare', '--quiet', '--template=', tmp]);
+    await writeMirrorFiles(tmp);
     await writeFile(join(this.root, 'url'), `${this.url}\n`);
     await rename(tmp, this.mirrorDir);
+    return true;
+  }
+
+  /**
+   * Removes the mirror (and every checkout, whose files the same code could have changed) when
+   * its configuration is not what the engine wrote. True when it did.
+   */
+  private async dropIfTampered(): Promise<boolean> {
+    const found = await findTampering(this.mirrorDir).catch((e: Error) => `it cannot be read (${e.message})`);
+    if (!found) return false;
+    this.log(`the mirror of ${this.url} was changed by something other than the engine: ${found}; `
+      + 'its configuration is not trusted, so the mirror and its checkouts are recreated from the remote');
+    await rm(this.mirrorDir, { recursive: true, force: true });
+    await rm(this.checkoutsDir, { recursive: true, force: true });
+    return true;
+  }
+
+  /**
+   * For calls other than fetch: a tampered mirror is recreated and fetched again, so the call
+   * goes on with trusted data. A missing mirror is left alone (fetch() creates it).
+   */
+  private async repairIfTampered(deadline: Deadline): Promise<void> {
+    if (!(await isBareRepo(this.mirrorDir))) return;
+    if (!(await this.dropIfTampered())) return;
+    await this.ensureMirror(deadline);
+    await this.fetchRefs(deadline);
+    const ref = this.ref.toLowerCase();
+    if (FULL_SHA.test(ref) && !(await this.hasCommit(deadline, ref))) await this.resolve(deadline);
+  }
+
+  /** The full SHA of a commit in the mirror (SourceError when it has none such). */
+  private async commitOf(deadline: Deadline, sha: string): Promise<string> {
+    if (!HEX_PREFIX.test(sha)) {
+      throw new SourceError('ref-not-found', `'${sha}' is not a commit SHA; pass the sha of a Revision from fetch()`, { url: this.url });
+    }
+    if (FULL_SHA.test(sha.toLowerCase()) && (await this.hasCommit(deadline, sha.toLowerCase()))) return sha.toLowerCase();
+    return this.expandSha(deadline, sha);
   }
 
   private refspecs(): string[] {
@@ -445,9 +603,12 @@ export class GitSource {
   private async isIntact(deadline: Deadline, dir: string, sha: string): Promise<boolean> {
     if (!existsSync(dir + READY_SUFFIX)) return false;
     try {
+      // The .git file must lead to this mirror's own registration of this directory: one that
+      // leads elsewhere would make git below read a repository (and a config) of someone's making.
       const gitFile = await readFile(join(dir, '.git'), 'utf8');
-      const adminDir = /^gitdir:\s*(.+)$/m.exec(gitFile)?.[1]?.trim();
-      if (!adminDir) return false;
+      const adminDir = /^gitdir: (.+)\n?$/.exec(gitFile)?.[1];
+      if (!adminDir || dirname(adminDir) !== join(this.mirrorDir, 'worktrees')) return false;
+      if ((await readFile(join(adminDir, 'gitdir'), 'utf8')).trim() !== join(dir, '.git')) return false;
       if ((await readFile(join(adminDir, 'HEAD'), 'utf8')).trim() !== sha) return false;
     } catch {
       return false;
@@ -490,14 +651,14 @@ export class GitSource {
   }
 
   /** Runs git; one retry when a lock file left by a killed git blocks it. */
-  private async git(deadline: Deadline, cwd: string, args: string[]): Promise<string> {
+  private async git(deadline: Deadline, cwd: string, args: string[], extra?: CommandExtras): Promise<string> {
     try {
-      return await this.runGit(deadline, cwd, args);
+      return await this.runGit(deadline, cwd, args, extra);
     } catch (e) {
       const lock = e instanceof GitExit ? /unable to create '([^']+\.lock)': file exists/i.exec(e.stderr)?.[1] : undefined;
       if (!lock || !(await removeIfStale(lock))) throw e;
       this.log(`removed a stale lock file ${lock}`);
-      return this.runGit(deadline, cwd, args);
+      return this.runGit(deadline, cwd, args, extra);
     }
   }
 
@@ -505,18 +666,26 @@ export class GitSource {
    * Note: simple-git waits 50 ms more after a command that printed nothing at all, so commands
    * on the hot path are chosen (or given --verbose) to print something.
    */
-  private async runGit(deadline: Deadline, cwd: string, args: string[]): Promise<string> {
+  private async runGit(deadline: Deadline, cwd: string, args: string[], extra?: CommandExtras): Promise<string> {
     if (deadline.signal.aborted) throw new Cancelled(deadline.timedOut);
-    const env = this.environment();
+    const env = this.environment(extra);
     const git = simpleGit({
       baseDir: cwd,
       abort: deadline.signal,
       allowEnvironment: Object.keys(env).filter(isGuardedEnvKey),
+      // simple-git refuses these keys and variables unless allowed; we set each of them to a
+      // safe value (git-env.ts), which is the point.
       unsafe: {
         allowUnsafeConfigEnvCount: true,
         allowUnsafeAskPass: true,
         allowUnsafeSshCommand: true,
         allowUnsafeCredentialHelper: true,
+        allowUnsafeHooksPath: true,
+        allowUnsafeFsMonitor: true,
+        allowUnsafeProtocolOverride: true,
+        allowUnsafeConfigPaths: true,
+        allowUnsafeGpgProgram: true,
+        allowUnsafeTemplateDir: true,
       },
       // simple-git only fails a command that wrote to stderr; `merge-base --is-ancestor` answers
       // "no" with exit code 1 and no output, so every non-zero exit becomes a GitExit.
@@ -554,7 +723,7 @@ export class GitSource {
     return undefined;
   }
 
-  private environment(): Record<string, string> {
+  private environment(extra: CommandExtras = {}): Record<string, string> {
     const config: Array<[string, string]> = [
       ['gc.autoDetach', 'false'],
       ['advice.detachedHead', 'false'],
@@ -573,7 +742,8 @@ export class GitSource {
       const auth = this.auth?.type === 'ssh' ? this.auth : undefined;
       ssh = sshCommand({ keyFile: auth?.keyFile, knownHostsFile: auth?.knownHostsFile, connectTimeoutSeconds: Math.min(seconds, 30) });
     }
-    return buildGitEnv({ base: process.env, config, sshCommand: ssh });
+    config.push(...(extra.config ?? []));
+    return buildGitEnv({ base: process.env, config, protocols: TRANSPORT_PROTOCOLS[this.remote.transport], sshCommand: ssh, extra: extra.env });
   }
 
   private secrets(): string[] {
@@ -652,6 +822,47 @@ export class GitSource {
   private log(line: string): void {
     this.logLine?.(redact(line, this.secrets()));
   }
+}
+
+/** More configuration and environment for one command (signature checks). */
+interface CommandExtras {
+  readonly config?: ReadonlyArray<[string, string]>;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** A path inside the repository, as git's tree lookups want it; refuses ones that leave it. */
+function repoPath(path: string): string {
+  const p = posix.normalize(path.replace(/\\/g, '/')).replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  // eslint-disable-next-line no-control-regex
+  if (!p || p === '.' || p.startsWith('/') || p === '..' || p.startsWith('../') || /[\x00-\x1f]/.test(p)) {
+    throw new SourceError('git', `'${path}' is not a file path inside the repository`);
+  }
+  return p;
+}
+
+/** Parses `git blame --line-porcelain`: a header per line, its commit's fields, then the line. */
+function parseLinePorcelain(out: string): BlameLine[] {
+  const lines: BlameLine[] = [];
+  let current: { commit: string; originalLine: number; line: number } | undefined;
+  let author = '';
+  let mail = '';
+  let filename = '';
+  for (const text of out.split('\n')) {
+    const header = /^([0-9a-f]{40,64}) (\d+) (\d+)(?: \d+)?$/.exec(text);
+    if (header && !current) {
+      current = { commit: header[1]!, originalLine: Number(header[2]), line: Number(header[3]) };
+      continue;
+    }
+    if (!current) continue;
+    if (text.startsWith('\t')) {
+      lines.push({ ...current, originalPath: filename, author: `${author} ${mail}`.trim() });
+      current = undefined;
+      author = mail = filename = '';
+    } else if (text.startsWith('author ')) author = text.slice('author '.length);
+    else if (text.startsWith('author-mail ')) mail = text.slice('author-mail '.length);
+    else if (text.startsWith('filename ')) filename = text.slice('filename '.length);
+  }
+  return lines;
 }
 
 async function isBareRepo(dir: string): Promise<boolean> {

@@ -22,6 +22,11 @@ export {
   type SshAuth,
   type TokenAuth,
   type Worktree,
+  type BlameLine,
+  type CommitFile,
+  type CommitSignature,
+  type SignatureStatus,
+  type SignatureTrust,
 } from './git.js';
 export { SourceError, classifyGitFailure, type GitFailure, type SourceErrorKind } from './errors.js';
 export { parseGitUrl, redact, type GitUrl, type Transport } from './url.js';
@@ -29,7 +34,11 @@ export {
   startWebhookServer,
   verifySignature,
   pushMatchesRef,
+  pushDecision,
+  DEFAULT_WEBHOOK_HOST,
   MAX_BODY_BYTES,
+  MAX_CONNECTIONS,
+  type PushDecision,
   type PushEvent,
   type WebhookProvider,
   type WebhookServer,

@@ -11,10 +11,9 @@ import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { appEnvironment } from './run-app.js';
+import { ENGINE_ROOT } from './runtime.js';
 
-const ENGINE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface DependencyOptions {
   /** Where cached node_modules directories live. */
@@ -101,7 +100,7 @@ export function engineRuntime(cacheDir: string): string {
     if (entry === 'kruise-gitops') continue;
     symlinkSync(join(source, entry), join(tmp, entry), 'dir');
   }
-  symlinkSync(ENGINE_ROOT.replace(/\/$/, ''), join(tmp, 'kruise-gitops'), 'dir');
+  symlinkSync(ENGINE_ROOT, join(tmp, 'kruise-gitops'), 'dir');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dirname(dir), { recursive: true });
   renameSync(tmp, dir);

@@ -1,5 +1,5 @@
 /**
- * synth: run a repo's cdk8s app in isolation, validate everything it produced, and (when
+ * synth: run a repo's cdk8s app in the sandbox, validate everything it produced, and (when
  * asked) write deterministic manifests. Nothing is written when anything is invalid.
  */
 import { join, resolve } from 'node:path';
@@ -8,9 +8,11 @@ import { writeManifests } from '../../dsl/app.js';
 import { type Diagnostic, hasErrors } from '../../dsl/diagnostics.js';
 import { startPolicies } from '../policy/host.js';
 import { validateObjects } from '../validate/index.js';
-import { readCdk8sConfig, runApp, type RunAppOptions } from './run-app.js';
+import { Sandbox } from '../sandbox/index.js';
+import { RepoPathError } from '../source/confine.js';
+import { checkoutRoot, readCdk8sConfig, runApp, type RunAppOptions } from './run-app.js';
 
-export { appEnvironment, locateError, readCdk8sConfig, runApp, UsageError } from './run-app.js';
+export { appEnvironment, checkoutRoot, locateError, readCdk8sConfig, runApp, UsageError } from './run-app.js';
 
 export interface SynthResult {
   readonly dir: string;
@@ -35,11 +37,21 @@ export interface SynthOptions extends RunAppOptions {
 
 export async function synthesize(dir: string, options: SynthOptions = {}): Promise<SynthResult> {
   const appDir = resolve(dir);
-  const config = readCdk8sConfig(appDir);
-  // The repo's policies load in their own process while the app runs.
-  const policies = options.policies === false ? undefined : startPolicies(appDir);
+  const root = options.root ? resolve(options.root) : checkoutRoot(appDir);
+  let output: string;
   try {
-    const run = await runApp(appDir, options);
+    output = readCdk8sConfig(appDir, root).output;
+  } catch (e) {
+    if (!(e instanceof RepoPathError)) throw e;
+    // The app is refused before anything of it runs; runApp says why, with the file.
+    output = 'dist';
+  }
+  // Repo code runs only where a sandbox can be made: find out (once) before starting anything.
+  const sandbox = options.sandbox ?? (await Sandbox.default());
+  // The repo's policies load in their own sandboxed process while the app runs.
+  const policies = options.policies === false ? undefined : startPolicies(appDir, { sandbox, root, ...(options.limits ? { limits: options.limits } : {}) });
+  try {
+    const run = await runApp(appDir, { ...options, sandbox, root });
     const t0 = performance.now();
     const diagnostics = [...run.diagnostics, ...validateObjects(run.objects)];
     const validateMs = Math.round(performance.now() - t0);
@@ -47,7 +59,7 @@ export async function synthesize(dir: string, options: SynthOptions = {}): Promi
     const checked = policies && run.objects.length ? await policies.check(run.objects, options.previous) : undefined;
     if (checked) diagnostics.push(...checked.diagnostics);
     const ok = !hasErrors(diagnostics);
-    const files = ok && options.write ? writeManifests(join(appDir, config.output), run.objects) : [];
+    const files = ok && options.write ? writeManifests(join(appDir, output), run.objects) : [];
     return {
       dir: appDir, objects: run.objects, diagnostics, ok, files, policies: checked?.policies ?? [],
       timings: { appMs: run.durationMs, validateMs, policyMs: checked?.durationMs ?? 0 },

@@ -1,38 +1,86 @@
 /**
- * Pre-started synth workers (see worker.ts). One spare worker waits at all times; a synth takes
- * it and a new spare starts in the background. Used for apps whose command is `npx tsx <file>`
- * or `tsx <file>` and that run against the engine's own packages; anything else runs its
- * command as written.
+ * Pre-started synth workers (see worker.ts). One spare worker waits at all times, in its own
+ * sandbox; a synth takes it and a new spare starts in the background. Used for apps whose
+ * command is `npx tsx <file>` or `tsx <file>` and that run against the engine's own packages;
+ * anything else runs cold.
+ *
+ * A sandbox's binds are fixed when it starts, before the commit is known, so each worker gets an
+ * empty slot directory of its own, bound read-only; when its commit arrives, the checkout is
+ * copied into the slot as hard links (no file content is copied, and the sandbox cannot write
+ * through its read-only bind). The worker sees that commit's files and nothing else.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { baseLimits, type Bind, heapMiB, type Sandbox, type SandboxExit, type SandboxLimits, type SandboxProcess, withLimits } from '../sandbox/index.js';
+import { CappedOutput } from './capture.js';
+import { engineBinds, TSX_LOADER } from './runtime.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
-// tsx's full loader (ESM and CommonJS hooks): a repo's main.ts without "type": "module" is CommonJS.
-/** tsx's loader, for `node --import`: child processes that run a repo's TypeScript. */
-export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
-export interface SpawnResult { code: number | null; stderr: string; timedOut: boolean }
+export { TSX_LOADER, tsxEntry } from './runtime.js';
 
-/** The entry file of a `npx tsx main.ts` / `tsx main.ts` command, or undefined. */
-export function tsxEntry(command: string): string | undefined {
-  const m = /^\s*(?:npx\s+(?:--yes\s+)?)?tsx\s+([^\s;&|<>]+\.[cm]?[jt]sx?)\s*$/.exec(command);
-  return m?.[1];
+interface Worker {
+  readonly process: SandboxProcess;
+  readonly slot: string;
+  readonly ready: Promise<void>;
+  readonly stderr: { text: string };
 }
 
-interface Worker { child: ChildProcess; ready: Promise<void>; stderr: { text: string } }
+export interface WarmPoolOptions {
+  readonly sandbox: Sandbox;
+  /** Where slot directories are made: on the file system of the checkouts, for hard links. */
+  readonly slotsDir: string;
+  /** Binds every worker needs besides its slot and the engine (the engine runtime's node_modules). */
+  readonly binds?: readonly Bind[];
+  /** Memory, processes and CPU of each worker (wall time and output are per run). */
+  readonly limits?: Partial<SandboxLimits>;
+}
+
+export interface WarmRun {
+  readonly exit: SandboxExit;
+  readonly stderr: string;
+  readonly output: CappedOutput;
+  /** Where the checkout was inside the worker: paths in stderr under it belong to the checkout. */
+  readonly snapshotRoot: string;
+}
+
+/** Copies the files of `from` into `to` as hard links (a copy across file systems); links stay links. */
+export function snapshotTree(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const e of readdirSync(from, { withFileTypes: true })) {
+    if (e.name === '.git') continue;
+    const src = join(from, e.name);
+    const dst = join(to, e.name);
+    if (e.isSymbolicLink()) symlinkSync(readlinkSync(src), dst);
+    else if (e.isDirectory()) snapshotTree(src, dst);
+    else if (e.isFile()) {
+      try { linkSync(src, dst); } catch { copyFileSync(src, dst); }
+    }
+  }
+}
 
 export class WarmSynthPool {
   private spare?: Worker;
+  private closed = false;
+  private readonly limits: SandboxLimits;
 
-  constructor(private readonly env: Record<string, string>) {}
+  constructor(private readonly o: WarmPoolOptions) {
+    this.limits = withLimits(baseLimits(), o.limits);
+    mkdirSync(o.slotsDir, { recursive: true });
+  }
 
   private start(): Worker {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, WORKER], {
-      env: this.env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true,
-    });
+    const slot = mkdtempSync(join(this.o.slotsDir, 'slot-'));
+    // mkdtemp makes it 0700; the sandbox's user (not the engine's, when the engine is root) reads it.
+    chmodSync(slot, 0o755);
+    const process_ = this.o.sandbox.spawn({
+      command: [process.execPath, `--max-old-space-size=${heapMiB(this.limits)}`, '--import', TSX_LOADER, WORKER],
+      cwd: slot, env: { FORCE_COLOR: '0' },
+      binds: [{ source: slot }, ...engineBinds(), ...(this.o.binds ?? [])],
+      limits: this.limits,
+    }, ['ignore', 'ignore', 'pipe', 'ipc', 'pipe', 'pipe'], { deferTimeout: true });
+    const { child } = process_;
     const stderr = { text: '' };
     child.stderr!.on('data', (d: Buffer) => { if (stderr.text.length < 256_000) stderr.text += d.toString(); });
     const ready = new Promise<void>((resolve, reject) => {
@@ -40,42 +88,46 @@ export class WarmSynthPool {
       child.once('exit', (code) => reject(new Error(`synth worker exited during start-up (code ${code}): ${stderr.text.trim().split('\n').slice(-3).join(' | ')}`)));
     });
     ready.catch(() => {});
-    return { child, ready, stderr };
+    void process_.exited.then(() => rmSync(slot, { recursive: true, force: true }));
+    return { process: process_, slot, ready, stderr };
   }
 
   /** Starts a spare worker now (call at engine start-up). */
   prewarm(): void {
-    this.spare ??= this.start();
+    if (!this.closed) this.spare ??= this.start();
   }
 
-  /** Runs one app in a warm worker; resolves when it exits. */
-  async run(cwd: string, entry: string, jobEnv: Record<string, string>, timeoutMs: number): Promise<SpawnResult> {
+  /** Runs one app (`entry` in `appDir` of the checkout `root`) in a warm worker; resolves when it exits. */
+  async run(job: { appDir: string; root: string; entry: string; env: Record<string, string>; limits: SandboxLimits }): Promise<WarmRun> {
     const w = this.spare ?? this.start();
     this.spare = undefined;
+    const output = new CappedOutput(job.limits.outputBytes, () => w.process.kill());
+    const snapshotRoot = join(w.slot, 'checkout');
     try {
       await w.ready;
     } catch (e) {
-      return { code: 1, stderr: (e as Error).message, timedOut: false };
+      w.process.kill();
+      const exit = await w.process.exited;
+      return { exit: { ...exit, code: exit.code ?? 1 }, stderr: (e as Error).message, output, snapshotRoot };
     } finally {
       // The next commit's worker starts while this one runs.
       setImmediate(() => this.prewarm());
     }
     w.stderr.text = '';
-    return new Promise((resolve) => {
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        try { process.kill(-w.child.pid!, 'SIGKILL'); } catch { /* gone */ }
-      }, timeoutMs);
-      w.child.once('exit', (code) => { clearTimeout(timer); resolve({ code, stderr: w.stderr.text, timedOut }); });
-      w.child.send({ cwd, entry: join(cwd, entry), env: jobEnv });
-    });
+    snapshotTree(job.root, snapshotRoot);
+    const cwd = join(snapshotRoot, relative(job.root, job.appDir));
+    const pipes = w.process.child.stdio as unknown as NodeJS.ReadableStream[];
+    const reading = Promise.all([output.read(pipes[4], 0), output.read(pipes[5], 1)]);
+    w.process.arm(job.limits.wallMs);
+    w.process.child.send({ cwd, entry: join(cwd, job.entry), env: { ...job.env, KGITOPS_SYNTH_OUTPUT: '/dev/fd/4', CDK8S_OUTDIR: '/tmp/cdk8s.out' } });
+    const exit = await w.process.exited;
+    await reading;
+    return { exit, stderr: w.stderr.text, output, snapshotRoot };
   }
 
   close(): void {
-    if (this.spare) {
-      try { process.kill(-this.spare.child.pid!, 'SIGKILL'); } catch { /* gone */ }
-      this.spare = undefined;
-    }
+    this.closed = true;
+    this.spare?.process.kill();
+    this.spare = undefined;
   }
 }

@@ -4,6 +4,9 @@
  * synthesizing a commit costs the app's own work, not Node and library start-up; each commit
  * still runs in a fresh process of its own, with the same restricted environment.
  */
+import { createRequire } from 'node:module';
+import { readdirSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 interface Job {
@@ -13,15 +16,44 @@ interface Job {
 }
 
 await import('cdk8s');
+// tsx compiles a CommonJS main.ts with esbuild's synchronous API, whose service (a thread and an
+// esbuild process) starts on first use: start it now, not when the commit is waiting. (The
+// sandbox's /tmp is new each time, so tsx's cache never has the app's files.)
+(await import('esbuild')).transformSync('export {}', { loader: 'ts', format: 'cjs' });
 await import('cdk8s-plus-33');
 await import('../../dsl/index.js');
+// A main.ts in a package without "type": "module" is CommonJS, and its require() of cdk8s and
+// kruise-gitops has a module cache of its own: fill that one too.
+{
+  const require = createRequire(import.meta.url);
+  require('cdk8s');
+  require('cdk8s-plus-33');
+  require('../../dsl/index.ts');
+}
 
 let started = false;
 // The engine went away before giving us an app: nothing to do.
 process.once('disconnect', () => { if (!started) process.exit(0); });
 
+/**
+ * A plain cdk8s App writes YAML into CDK8S_OUTDIR (the sandbox's private /tmp), which only this
+ * process can read: stream it to the engine on fd 5, `<size> <name>\n<bytes>` per file.
+ */
+function streamYaml(): void {
+  const dir = process.env.CDK8S_OUTDIR;
+  if (!dir) return;
+  let files: string[];
+  try { files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)); } catch { return; }
+  for (const f of files) {
+    const bytes = readFileSync(join(dir, f));
+    writeSync(5, `${bytes.length} ${f}\n`);
+    writeSync(5, bytes);
+  }
+}
+
 process.once('message', async (job: Job) => {
   started = true;
+  process.once('exit', (code) => { if (code === 0) streamYaml(); });
   process.chdir(job.cwd);
   Object.assign(process.env, job.env);
   process.argv = [process.argv[0], job.entry];

@@ -79,7 +79,7 @@ it('a failing metric gate pauses the release; after the ratio recovers, resume f
       exporter.set('web_errors_total', 10);
       exporter.set('web_requests_total', 100_000);
       await exporter.waitForScrapes(2);
-      await issueCommand(cluster, key, { action: 'resume', by: 'alice' }, Date.now());
+      await issueCommand(cluster, key, { action: 'resume' }, Date.now());
       await waitFor(async () => (await state())?.phase === 'Completed' || undefined, { timeoutMs: 120_000, intervalMs: 500 });
       const done = (await state())!;
       expect(done.history.map((h) => h.reason)).toEqual(['ReleaseStarted', 'ReleasePaused', 'ReleaseCommandResume', 'ReleaseStepAdvanced', 'ReleaseCompleted']);

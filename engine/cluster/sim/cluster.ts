@@ -10,7 +10,7 @@ import { realClock, type Clock } from '../../clock.js';
 import { ConflictError, NotServedError, RequestError, type RequestInfo } from '../errors.js';
 import type {
   ApplyOptions, Cluster, DeleteOptions, EventInput, KubeObject, ListOptions, ListResult, ObjectKey, ResourceInfo,
-  WatchEvent, WatchHandle, WatchOptions,
+  UserIdentity, WatchEvent, WatchHandle, WatchOptions,
 } from '../types.js';
 import { applyDefaults, validate } from './admission.js';
 import { Discovery, isKruiseGroup } from './discovery.js';
@@ -53,6 +53,8 @@ export interface SimClusterOptions {
   readonly seed?: number;
   /** Watch events kept for resuming watches; older resourceVersions get 410 Gone. @default 10000 */
   readonly watchHistory?: number;
+  /** The user whoAmI() reports, as simulation:<user>. @default developer */
+  readonly user?: string;
 }
 
 /** A request the simulation served, for tests that count writes. */
@@ -86,9 +88,12 @@ export class SimCluster implements Cluster {
   private readonly rng: Random;
   private readonly runtime: Runtime;
   private eventSeq = 0;
+  /** Who whoAmI() says the caller is (SimClusterOptions.user, actAs()). */
+  private user: string;
 
   constructor(o: SimClusterOptions = {}) {
     this.clock = o.clock ?? realClock;
+    this.user = o.user ?? 'developer';
     this.kruise = o.kruise ?? true;
     this.admission = o.admission ?? true;
     this.rng = new Random(o.seed ?? 1);
@@ -234,8 +239,21 @@ export class SimCluster implements Cluster {
     }
   }
 
+  /**
+   * A simulated identity: nobody authenticated anything. The name says so (simulation:<user>),
+   * and so does `simulated`; actAs() changes the user.
+   */
+  async whoAmI(): Promise<UserIdentity> {
+    return this.serve({ verb: 'whoAmI' }, () => ({ username: `simulation:${this.user}`, groups: ['system:authenticated', 'simulation:users'], simulated: true }));
+  }
+
   // ------------------------------------------------------------------------------------------
   // Simulation-only API
+
+  /** The user whoAmI() reports from now on (as simulation:<user>). */
+  actAs(user: string): void {
+    this.user = user;
+  }
 
   /**
    * An Update operation (a PUT, like `kubectl edit` or `kubectl replace`): replaces the object
@@ -481,6 +499,13 @@ export class SimCluster implements Cluster {
    * generation for (ConfigMap, Service, Pod, ...) have none.
    */
   private commit(id: string, gk: string, next: KubeObject, entries: FieldEntry[], live: Stored | undefined, dryRun: boolean): { obj: KubeObject; wrote: boolean } {
+    // The apiextensions controller accepts the names and establishes a CRD at once (here: in the same write).
+    if (gk === 'CustomResourceDefinition.apiextensions.k8s.io') {
+      next.status = {
+        ...next.status, acceptedNames: next.spec?.names ?? {},
+        conditions: [{ type: 'NamesAccepted', status: 'True', reason: 'NoConflicts' }, { type: 'Established', status: 'True', reason: 'InitialNamesAccepted' }],
+      };
+    }
     if (this.discovery.hasGeneration(gk)) {
       const prevGen = live?.obj.metadata.generation ?? 0;
       const specChanged = !live || !deepEqual(specPart(live.obj), specPart(next));

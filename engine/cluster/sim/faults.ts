@@ -5,7 +5,7 @@
  */
 import type { RequestInfo } from '../errors.js';
 
-export type SimVerb = 'resource' | 'get' | 'list' | 'apply' | 'applyStatus' | 'update' | 'delete' | 'watch' | 'event';
+export type SimVerb = 'resource' | 'get' | 'list' | 'apply' | 'applyStatus' | 'update' | 'delete' | 'watch' | 'event' | 'whoAmI';
 
 export interface SimRequest {
   readonly verb: SimVerb;

@@ -33,7 +33,32 @@ describe('loadConfig', () => {
     expect(() => loadConfig({}, mkdtempSync(join(tmpdir(), 'kgitops-config-')))).toThrow('no repo given');
   });
 
-  it('derives the app name from the repo URL without credentials', () => {
-    expect(loadConfig({ repo: 'https://user:token@git.example.com/acme/Shop-Front.git' }).app).toBe('shop-front');
+  it('derives the app name from the canonical repo URL (no credentials) and the path, never from the basename alone', () => {
+    const withToken = loadConfig({ repo: 'https://user:token@git.example.com/acme/Shop-Front.git' });
+    expect(withToken.app).toMatch(/^shop-front-[0-9a-f]{8}$/);
+    expect(withToken).toMatchObject({ appDerived: true, source: { repo: 'git.example.com/acme/Shop-Front', path: '.' } });
+    expect(JSON.stringify(withToken.source)).not.toContain('token');
+    // The same repo however it is spelled: the same app.
+    for (const spelling of ['https://git.example.com/acme/Shop-Front', 'git@git.example.com:acme/Shop-Front.git', 'ssh://git@GIT.example.com/acme/Shop-Front.git/']) {
+      expect(loadConfig({ repo: spelling }).app).toBe(withToken.app);
+    }
+    // Another repo with the same basename, or another path in the same repo: another app.
+    expect(loadConfig({ repo: 'https://git.example.com/other/Shop-Front.git' }).app).not.toBe(withToken.app);
+    const deploy = loadConfig({ repo: withToken.repo, path: './deploy/' });
+    expect(deploy.app).not.toBe(withToken.app);
+    expect(deploy.source.path).toBe('deploy');
+    expect(loadConfig({ repo: withToken.repo, path: 'deploy' }).app).toBe(deploy.app);
+    // A name given is used as is.
+    expect(loadConfig({ repo: withToken.repo, app: 'shop' })).toMatchObject({ app: 'shop', appDerived: false });
+  });
+
+  it('identifies a local repo by its absolute path: two directories called deploy are two apps', () => {
+    const root = mkdtempSync(join(tmpdir(), 'kgitops-config-'));
+    const a = loadConfig({ repo: join(root, 'a', 'deploy') });
+    const b = loadConfig({ repo: join(root, 'b', 'deploy') });
+    expect(a.app).toMatch(/^deploy-[0-9a-f]{8}$/);
+    expect(b.app).toMatch(/^deploy-[0-9a-f]{8}$/);
+    expect(a.app).not.toBe(b.app);
+    expect(loadConfig({ repo: 'deploy' }, join(root, 'a')).app).toBe(a.app);
   });
 });

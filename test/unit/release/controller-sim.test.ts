@@ -121,7 +121,7 @@ describe('a CloneSet release on the simulated cluster', () => {
     expect(await images(b)).toEqual({ 'web:1': 9, 'web:2': 1 });
     await b.command('approve', 'alice');
     await b.runUntil(async () => (await b.state())!.phase === 'Completed');
-    expect((await b.state())!.approvals).toEqual([expect.objectContaining({ step: 0, by: 'alice', via: 'cli' })]);
+    expect((await b.state())!.approvals).toEqual([expect.objectContaining({ step: 0, by: 'simulation:alice', via: 'cli' })]);
     expect(b.sim.events(b.tracked!.key).map((e) => e.reason)).toContain('ReleaseApproved');
   });
 
@@ -149,7 +149,7 @@ describe('a CloneSet release on the simulated cluster', () => {
     await b.runUntil(async () => (await b.state())!.step === 1);
     await b.command('pause', 'carol');
     await b.runUntil(async () => false, { maxMs: 10 * 60_000 });
-    expect((await b.state())).toMatchObject({ phase: 'Paused', step: 1, pause: { by: 'carol', reason: 'paused by carol' } });
+    expect((await b.state())).toMatchObject({ phase: 'Paused', step: 1, pause: { by: 'simulation:carol', reason: 'paused by simulation:carol' } });
     expect((await b.live()).spec.updateStrategy.paused).toBe(true);
     await b.command('resume', 'carol');
     await b.runUntil(async () => (await b.state())!.phase === 'Completed');

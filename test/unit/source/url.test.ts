@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { classifyGitFailure, parseGitUrl, redact, SourceError } from '../../../engine/source/index.js';
-import { basicAuthHeader, buildGitEnv, shellQuote, sshCommand } from '../../../engine/source/git-env.js';
+import { basicAuthHeader, buildGitEnv, SAFE_GIT_CONFIG, shellQuote, sshCommand } from '../../../engine/source/git-env.js';
 
 describe('parseGitUrl', () => {
   it('accepts local paths, file, http(s), ssh and scp-like addresses', () => {
@@ -92,13 +92,22 @@ describe('git environment', () => {
     const env = buildGitEnv({
       base: { PATH: '/usr/bin', HOME: '/home/x', GIT_DIR: '/elsewhere', GIT_CURL_VERBOSE: '1', GIT_SSL_CAINFO: '/ca.pem', EDITOR: 'vim', LANGUAGE: 'de' },
       config: [['credential.helper', ''], ['http.https://h/.extraHeader', 'Authorization: Basic abc']],
+      protocols: ['https'],
     });
-    expect(env).toEqual({
+    const config = Array.from({ length: Number(env.GIT_CONFIG_COUNT) }, (_, i) => [env[`GIT_CONFIG_KEY_${i}`], env[`GIT_CONFIG_VALUE_${i}`]]);
+    const plain = Object.fromEntries(Object.entries(env).filter(([k]) => !/^GIT_CONFIG_(KEY|VALUE)_\d+$/.test(k) && k !== 'GIT_CONFIG_COUNT'));
+    expect(plain).toEqual({
       PATH: '/usr/bin', HOME: '/home/x', GIT_SSL_CAINFO: '/ca.pem',
       LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', GCM_INTERACTIVE: 'never',
-      GIT_CONFIG_COUNT: '2',
-      GIT_CONFIG_KEY_0: 'credential.helper', GIT_CONFIG_VALUE_0: '',
-      GIT_CONFIG_KEY_1: 'http.https://h/.extraHeader', GIT_CONFIG_VALUE_1: 'Authorization: Basic abc',
+      GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_SYSTEM: '/dev/null', GIT_CONFIG_GLOBAL: '/dev/null', GIT_ATTR_NOSYSTEM: '1', GIT_NO_REPLACE_OBJECTS: '1',
+    });
+    // The safe settings first, then the remote's transport, then the caller's (which win).
+    expect(config.slice(0, SAFE_GIT_CONFIG.length)).toEqual(SAFE_GIT_CONFIG.map(([k, v]) => [k, v]));
+    expect(config.slice(SAFE_GIT_CONFIG.length)).toEqual([
+      ['protocol.https.allow', 'always'], ['credential.helper', ''], ['http.https://h/.extraHeader', 'Authorization: Basic abc'],
+    ]);
+    expect(Object.fromEntries(config)).toMatchObject({
+      'core.hooksPath': '/dev/null', 'core.fsmonitor': 'false', 'protocol.allow': 'never', 'protocol.ext.allow': 'never', 'fetch.fsckObjects': 'true',
     });
   });
 
