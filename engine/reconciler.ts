@@ -36,6 +36,7 @@ import { prepareSignatureTrust } from './release/approvers.js';
 import { type ApprovalsRead, type GitHistory, readGitApprovals } from './release/git-approvals.js';
 import type { SignatureTrust } from './source/git.js';
 import { engineRuntime, prepareDependencies } from './synth/dependencies.js';
+import { hasPolicyFiles } from './policy/host.js';
 import { Sandbox, SandboxUnavailableError } from './sandbox/index.js';
 import { confinedPath } from './source/confine.js';
 import { synthesize, type SynthOptions, type SynthResult } from './synth/index.js';
@@ -553,6 +554,8 @@ export class Reconciler {
       ...options, timeoutMs: this.config.synthTimeoutMs, sandbox, root: wt.dir, limits: this.config.sandbox.limits,
       warm: deps === 'engine' ? this.warm : undefined,
     });
+    // A repo with policies/ runs two processes per commit (the app and its policies): keep two ready.
+    if (deps === 'engine' && options.policies !== false) this.warm?.keepReady(hasPolicyFiles(appDir) ? 2 : 1);
     return { appDir, result };
   }
 

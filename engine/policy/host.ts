@@ -12,6 +12,7 @@ import { baseLimits, heapMiB, Sandbox, type SandboxLimits, withLimits } from '..
 import { assertNoOutsideSymlinks, confinedPath, RepoPathError } from '../source/confine.js';
 import { appBinds, checkoutRoot } from '../synth/run-app.js';
 import { TSX_LOADER } from '../synth/runtime.js';
+import type { WarmSynthPool } from '../synth/warm.js';
 import type { PolicyTarget } from './api.js';
 import { advisoryPolicies } from './builtin.js';
 import { describePolicies, evaluatePolicies, type PolicyInfo } from './run.js';
@@ -37,6 +38,8 @@ export interface PolicyOptions {
   readonly timeoutMs?: number;
   /** Where the policy files run. @default Sandbox.default() */
   readonly sandbox?: Sandbox;
+  /** Warm workers of the engine: the policies are served by one of them. */
+  readonly warm?: WarmSynthPool;
   /** The checkout the app belongs to. @default its git work tree, or the app directory */
   readonly root?: string;
   readonly limits?: Partial<SandboxLimits>;
@@ -95,24 +98,38 @@ export function startPolicies(appDir: string, options: PolicyOptions = {}): { ch
   }
   const timeoutMs = options.timeoutMs ?? 60_000;
   const limits = withLimits(baseLimits(), { ...options.limits, wallMs: timeoutMs });
-  // Policy files are repo code: they run in the sandbox, like the app.
-  const starting = (options.sandbox ? Promise.resolve(options.sandbox) : Sandbox.default()).then((sandbox) => {
+  // Policy files are repo code: they run in the sandbox, like the app; in the engine, in a warm
+  // worker (the policy API already loaded), otherwise in a process of their own.
+  const starting = (async () => {
+    if (options.warm) {
+      const { process: p, ready } = await options.warm.policies({ appDir: dir, root, limits });
+      p.child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 64_000) stderr += d.toString(); });
+      return { p, ready };
+    }
+    const sandbox = options.sandbox ?? (await Sandbox.default());
     const p = sandbox.spawn({
       command: [process.execPath, `--max-old-space-size=${heapMiB(limits)}`, '--import', TSX_LOADER, CHILD, policiesDir],
       cwd: dir, env: { FORCE_COLOR: '0' }, binds: appBinds(dir, root), limits,
     }, ['ignore', 'ignore', 'pipe', 'ipc']);
     p.child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 64_000) stderr += d.toString(); });
-    return p;
-  });
+    // Listening from the start: the first message is 'ready', and it must not be missed.
+    const ready = new Promise<void>((resolve) => p.child.once('message', () => resolve()));
+    return { p, ready };
+  })();
   starting.catch(() => {});
   let closed = false;
-  const kill = () => { closed = true; void starting.then((p) => p.kill(), () => {}); };
+  const kill = () => { closed = true; void starting.then(({ p }) => p.kill(), () => {}); };
   return {
     async check(objects, previous) {
-      const p = await starting;
+      let launched: Awaited<typeof starting>;
+      try {
+        launched = await starting;
+      } catch (e) {
+        return failure(`the policy process could not start: ${(e as Error).message}`);
+      }
+      const { p, ready } = launched;
       const { child } = p;
       const exited = p.exited.then((e) => e.code);
-      const ready = new Promise<void>((resolve) => child.once('message', () => resolve()));
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
       try {

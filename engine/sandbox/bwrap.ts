@@ -92,8 +92,13 @@ if [ "$nsrc" -gt 0 ]; then
 fi
 exec "$@"`;
 
+/** CPU seconds per process: past the wall time on every core it may use, so the wall time ends an endless loop first (and says so). */
+export function cpuSeconds(l: SandboxLimits): number {
+  return Math.max(1, Math.ceil(l.cpuSeconds ?? (l.wallMs / 1000) * Math.max(1, l.cpus) + 5));
+}
+
 function rlimits(l: SandboxLimits): string[] {
-  const cpu = Math.max(1, Math.ceil(l.cpuSeconds ?? l.wallMs / 1000));
+  const cpu = cpuSeconds(l);
   return [
     `--nproc=${l.processes}`,
     `--nofile=${l.openFiles}`,

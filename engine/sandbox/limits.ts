@@ -11,7 +11,7 @@ export interface SandboxLimits {
   readonly processes: number;
   /** CPU cores the tree may use at once (cgroup CPU quota). @default 2: one core slows start-up by a third (esbuild, GC and the compiler run threads) */
   readonly cpus: number;
-  /** CPU seconds each process may use (RLIMIT_CPU). @default the wall time */
+  /** CPU seconds each process may use (RLIMIT_CPU). @default the wall time on every CPU, plus 5 s */
   readonly cpuSeconds?: number;
   /** Wall time, after which the whole tree is killed. @default 120 s */
   readonly wallMs: number;

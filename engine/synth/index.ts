@@ -49,7 +49,7 @@ export async function synthesize(dir: string, options: SynthOptions = {}): Promi
   // Repo code runs only where a sandbox can be made: find out (once) before starting anything.
   const sandbox = options.sandbox ?? (await Sandbox.default());
   // The repo's policies load in their own sandboxed process while the app runs.
-  const policies = options.policies === false ? undefined : startPolicies(appDir, { sandbox, root, ...(options.limits ? { limits: options.limits } : {}) });
+  const policies = options.policies === false ? undefined : startPolicies(appDir, { sandbox, root, ...(options.limits ? { limits: options.limits } : {}), ...(options.warm ? { warm: options.warm } : {}) });
   try {
     const run = await runApp(appDir, { ...options, sandbox, root });
     const t0 = performance.now();

@@ -14,6 +14,7 @@ import type { RenderedObject, SynthProtocolOutput } from '../../dsl/app.js';
 import {
   baseLimits, type Bind, formatSize, heapMiB, launcherMessage, Sandbox, type SandboxExit, type SandboxLimits, withLimits,
 } from '../sandbox/index.js';
+import { cpuSeconds } from '../sandbox/bwrap.js';
 import { assertNoOutsideSymlinks, confinedPath, findRepoRoot, RepoPathError } from '../source/confine.js';
 import { CappedOutput } from './capture.js';
 import { engineBinds, TSX_LOADER, tsxEntry } from './runtime.js';
@@ -211,9 +212,11 @@ function interpret(r: { exit: SandboxExit; stderr: string; output: CappedOutput;
   }
   if (exit.code !== 0) {
     const memory = /Array buffer allocation failed|JavaScript heap out of memory|Cannot allocate memory/.test(stderr);
+    const cpu = exit.signal === 'SIGXCPU' || exit.code === 128 + 24;
     const forks = exit.processLimitHit || /Resource temporarily unavailable|EAGAIN|Cannot fork/.test(stderr);
     const why = exit.signal ? `was killed by ${exit.signal}` : exit.code !== null && exit.code > 128 ? `was killed (signal ${exit.code - 128})` : `exited with code ${exit.code}`;
-    const hint = memory ? `the app hit the sandbox's memory limit (${formatSize(limits.memoryBytes)} per process and for the whole tree)`
+    const hint = cpu ? `the app used more CPU time than the sandbox allows (${cpuSeconds(limits)} s per process)`
+      : memory ? `the app hit the sandbox's memory limit (${formatSize(limits.memoryBytes)} per process and for the whole tree)`
       : forks ? `the app hit the sandbox's limit of ${limits.processes} processes and threads` : undefined;
     return withUserPaths(appDir, failed(`the app (${config.app}) ${why}`, hint, elapsed(), stderr));
   }

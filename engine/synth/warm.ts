@@ -61,7 +61,9 @@ export function snapshotTree(from: string, to: string): void {
 }
 
 export class WarmSynthPool {
-  private spare?: Worker;
+  private readonly spares: Worker[] = [];
+  /** Spares kept ready: one for the app, and one for its policies once the repo has policies/. */
+  private spareCount = 1;
   private closed = false;
   private readonly limits: SandboxLimits;
 
@@ -92,15 +94,49 @@ export class WarmSynthPool {
     return { process: process_, slot, ready, stderr };
   }
 
-  /** Starts a spare worker now (call at engine start-up). */
+  /** Starts spare workers now (call at engine start-up), up to the number kept ready. */
   prewarm(): void {
-    if (!this.closed) this.spare ??= this.start();
+    while (!this.closed && this.spares.length < this.spareCount) this.spares.push(this.start());
+  }
+
+  /** How many workers to keep ready: 2 when each commit also runs the repo's policies. */
+  keepReady(count: number): void {
+    this.spareCount = Math.max(1, count);
+    while (this.spares.length > this.spareCount) this.spares.pop()!.process.kill();
+    this.prewarm();
+  }
+
+  private take(): Worker {
+    const w = this.spares.shift() ?? this.start();
+    // The next commit's worker starts while this one runs.
+    setImmediate(() => this.prewarm());
+    return w;
+  }
+
+  /**
+   * Serves the policies of `appDir` (its policies/, in the checkout `root`) from a warm worker:
+   * the policy protocol then runs over the returned process's IPC channel, `ready` first.
+   */
+  async policies(job: { appDir: string; root: string; limits: SandboxLimits }): Promise<{ process: SandboxProcess; ready: Promise<void> }> {
+    const w = this.take();
+    try {
+      await w.ready;
+    } catch (e) {
+      w.process.kill();
+      throw e;
+    }
+    const snapshotRoot = join(w.slot, 'checkout');
+    snapshotTree(job.root, snapshotRoot);
+    const cwd = join(snapshotRoot, relative(job.root, job.appDir));
+    const ready = new Promise<void>((resolve) => w.process.child.once('message', () => resolve()));
+    w.process.arm(job.limits.wallMs);
+    w.process.child.send({ kind: 'policies', cwd, dir: join(cwd, 'policies') });
+    return { process: w.process, ready };
   }
 
   /** Runs one app (`entry` in `appDir` of the checkout `root`) in a warm worker; resolves when it exits. */
   async run(job: { appDir: string; root: string; entry: string; env: Record<string, string>; limits: SandboxLimits }): Promise<WarmRun> {
-    const w = this.spare ?? this.start();
-    this.spare = undefined;
+    const w = this.take();
     const output = new CappedOutput(job.limits.outputBytes, () => w.process.kill());
     const snapshotRoot = join(w.slot, 'checkout');
     try {
@@ -109,9 +145,6 @@ export class WarmSynthPool {
       w.process.kill();
       const exit = await w.process.exited;
       return { exit: { ...exit, code: exit.code ?? 1 }, stderr: (e as Error).message, output, snapshotRoot };
-    } finally {
-      // The next commit's worker starts while this one runs.
-      setImmediate(() => this.prewarm());
     }
     w.stderr.text = '';
     snapshotTree(job.root, snapshotRoot);
@@ -127,7 +160,6 @@ export class WarmSynthPool {
 
   close(): void {
     this.closed = true;
-    this.spare?.process.kill();
-    this.spare = undefined;
+    for (const w of this.spares.splice(0)) w.process.kill();
   }
 }

@@ -1,19 +1,18 @@
 /**
- * A synth worker: a process with tsx, cdk8s, cdk8s-plus-33 and the kruise-gitops DSL already
- * loaded, waiting for exactly one app to run. The engine starts it before a commit arrives, so
- * synthesizing a commit costs the app's own work, not Node and library start-up; each commit
- * still runs in a fresh process of its own, with the same restricted environment.
+ * A synth worker: a process with tsx, cdk8s, cdk8s-plus-33, the kruise-gitops DSL and its policy
+ * API already loaded, waiting for exactly one job: an app to run, or a repo's policies to serve.
+ * The engine starts it before a commit arrives, so synthesizing a commit costs the app's own
+ * work, not Node and library start-up; each job still runs in a fresh process (and sandbox) of
+ * its own.
  */
 import { createRequire } from 'node:module';
 import { readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-interface Job {
-  readonly cwd: string;
-  readonly entry: string;
-  readonly env: Record<string, string>;
-}
+type Job =
+  | { readonly kind?: 'app'; readonly cwd: string; readonly entry: string; readonly env: Record<string, string> }
+  | { readonly kind: 'policies'; readonly cwd: string; readonly dir: string };
 
 await import('cdk8s');
 // tsx compiles a CommonJS main.ts with esbuild's synchronous API, whose service (a thread and an
@@ -22,6 +21,8 @@ await import('cdk8s');
 (await import('esbuild')).transformSync('export {}', { loader: 'ts', format: 'cjs' });
 await import('cdk8s-plus-33');
 await import('../../dsl/index.js');
+const { servePolicies } = await import('../policy/serve.js');
+await import('../policy/index.js');
 // A main.ts in a package without "type": "module" is CommonJS, and its require() of cdk8s and
 // kruise-gitops has a module cache of its own: fill that one too.
 {
@@ -29,6 +30,7 @@ await import('../../dsl/index.js');
   require('cdk8s');
   require('cdk8s-plus-33');
   require('../../dsl/index.ts');
+  require('../policy/index.ts');
 }
 
 let started = false;
@@ -53,6 +55,12 @@ function streamYaml(): void {
 
 process.once('message', async (job: Job) => {
   started = true;
+  if (job.kind === 'policies') {
+    // The policy protocol carries on over this channel: 'ready', the objects, the answer.
+    process.chdir(job.cwd);
+    await servePolicies(job.dir);
+    return;
+  }
   process.once('exit', (code) => { if (code === 0) streamYaml(); });
   process.chdir(job.cwd);
   Object.assign(process.env, job.env);

@@ -16,8 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../engine/config.js';
 import { detectCgroups } from '../../../engine/sandbox/cgroup.js';
 import { MiB } from '../../../engine/sandbox/limits.js';
-import { prepareDependencies } from '../../../engine/synth/dependencies.js';
+import { engineRuntime, prepareDependencies } from '../../../engine/synth/dependencies.js';
 import { synthesize } from '../../../engine/synth/index.js';
+import { WarmSynthPool } from '../../../engine/synth/warm.js';
+import { Sandbox } from '../../../engine/sandbox/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 const WORK = mkdtempSync(join(tmpdir(), 'kgitops-hostile-'));
@@ -269,6 +271,50 @@ writeSync(out, '"}}],"diagnostics":[],"charts":[]}');
     expect(r.diagnostics[0].message).toBe('the app did not finish within 3 s and was stopped');
     const good = await repo(`${PROBE_HEAD}report();\n`);
     expect((await synthesize(good.app, { root: good.root, policies: false })).ok).toBe(true);
+  });
+});
+
+describe('hostile policy files', () => {
+  const POLICY = `import { definePolicy } from 'kruise-gitops/policy';
+import * as fs from 'node:fs';
+const attempt = (f: () => unknown) => { try { return String(f()).slice(0, 80); } catch (e: any) { return 'ERR ' + (e?.code ?? e?.message); } };
+export default definePolicy({
+  name: 'thief',
+  check(_o, ctx) {
+    ctx.report([
+      'engine=' + attempt(() => fs.readFileSync('/proc/${process.pid}/environ', 'utf8')),
+      'kube=' + attempt(() => fs.readFileSync('${join(WORK, 'home', '.kube', 'config')}', 'utf8')),
+      'write=' + attempt(() => fs.writeFileSync('policies/pwned.ts', 'x')),
+      'uid=' + process.getuid!(),
+    ].join(' ; '), { severity: 'warning' });
+  },
+});
+`;
+
+  it('run in the sandbox too, cold (kgitops synth) and in the engine\'s warm workers', async () => {
+    const { root, app } = await repo(`${PROBE_HEAD}report();\n`, (_root, dir) => {
+      mkdirSync(join(dir, 'policies'));
+      writeFileSync(join(dir, 'policies', 'thief.ts'), POLICY);
+    });
+    const sandbox = await Sandbox.default();
+    const pool = new WarmSynthPool({ sandbox, slotsDir: join(CACHE, 'slots'), binds: [{ source: engineRuntime(CACHE) }] });
+    try {
+      pool.keepReady(2);
+      for (const warm of [undefined, pool]) {
+        const r = await synthesize(app, { root, sandbox, ...(warm ? { warm } : {}) });
+        const said = r.diagnostics.find((d) => d.rule === 'policy/thief');
+        expect(said, JSON.stringify(r.diagnostics)).toBeDefined();
+        const got = Object.fromEntries(said!.message.split(' ; ').map((kv) => kv.split('=')));
+        expect(got.engine).toMatch(/^ERR (ENOENT|EACCES)/);
+        expect(got.kube).toMatch(/^ERR ENOENT/);
+        expect(got.write).toMatch(/^ERR (EROFS|EACCES)/);
+        expect(got.uid).not.toBe('0');
+        expect(JSON.stringify(r.diagnostics)).not.toContain(SECRET);
+      }
+    } finally {
+      pool.close();
+    }
+    expect(existsSync(join(app, 'policies', 'pwned.ts'))).toBe(false);
   });
 });
 

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, sandboxConfig } from '../../../engine/config.js';
 import { buildLaunch, type HostLayout, normalizeBinds } from '../../../engine/sandbox/bwrap.js';
 import { cgroupMounts, detectCgroups, ownCgroups } from '../../../engine/sandbox/cgroup.js';
 import { DEFAULT_LIMITS, GiB, heapMiB, MiB, parseSize } from '../../../engine/sandbox/limits.js';
@@ -68,7 +69,7 @@ describe('the bubblewrap command line', () => {
   it('sets the rlimits inside the sandbox, right before the command', () => {
     const { args } = buildLaunch(spec, host, { cgroupProcs: [] });
     const at = args.indexOf('/usr/bin/prlimit');
-    expect(args.slice(at - 1, at + 9)).toEqual(['--', '/usr/bin/prlimit', '--nproc=256', '--nofile=1024', '--cpu=120', `--data=${2 * GiB}`, `--fsize=${256 * MiB}`, '--core=0', '--', '/usr/bin/node']);
+    expect(args.slice(at - 1, at + 9)).toEqual(['--', '/usr/bin/prlimit', '--nproc=256', '--nofile=1024', '--cpu=245', `--data=${2 * GiB}`, `--fsize=${256 * MiB}`, '--core=0', '--', '/usr/bin/node']);
     expect(args.slice(-2)).toEqual(['/usr/bin/node', 'main.js']);
     expect(values(args, '--chdir')).toEqual([['/repo/app']]);
   });
@@ -115,6 +116,16 @@ describe('sandbox limits', () => {
     expect(parseSize('100M')).toBe(100_000_000);
     expect(parseSize(1024)).toBe(1024);
     for (const bad of ['', 'lots', '-1Mi', '0', '12Qi']) expect(parseSize(bad)).toBeUndefined();
+  });
+
+  it('reads sandbox: of kgitops.yaml, flags first, and says what is wrong with a bad value', () => {
+    expect(sandboxConfig({ memory: '1Gi', maxOutput: '128Mi', processes: 64, cpus: 1, uid: 1000, gid: 1000 }, {})).toEqual({
+      unsafe: false, limits: { memoryBytes: GiB, outputBytes: 128 * MiB, processes: 64, cpus: 1 }, uid: 1000, gid: 1000,
+    });
+    expect(sandboxConfig({ maxOutput: '128Mi' }, { maxOutput: '32Mi', unsafeNoSandbox: true })).toEqual({ unsafe: true, limits: { outputBytes: 32 * MiB } });
+    expect(() => sandboxConfig({ memroy: '1Gi' }, {})).toThrow(/sandbox: unknown key\(s\) memroy/);
+    expect(() => sandboxConfig({ memory: 'lots' }, {})).toThrow(/sandbox.memory: "lots" is not a size/);
+    expect(() => sandboxConfig({ processes: -1 }, {})).toThrow(ConfigError);
   });
 
   it('leaves a quarter of the memory beyond the V8 heap for Buffers and code', () => {
