@@ -37,6 +37,7 @@ import { type ApprovalsRead, type GitHistory, readGitApprovals } from './release
 import type { SignatureTrust } from './source/git.js';
 import { engineRuntime, prepareDependencies } from './synth/dependencies.js';
 import { hasPolicyFiles } from './policy/host.js';
+import { seedTransformCache } from './synth/transform-cache.js';
 import { Sandbox, SandboxUnavailableError } from './sandbox/index.js';
 import { confinedPath } from './source/confine.js';
 import { synthesize, type SynthOptions, type SynthResult } from './synth/index.js';
@@ -164,7 +165,10 @@ export class Reconciler {
    * the engine's own packages, and the first reconcile then skips the worker's start-up.
    */
   async prewarm(): Promise<void> {
-    this.warmPool(await this.sandboxFor()).prewarm();
+    const sandbox = await this.sandboxFor();
+    // The engine's compile cache lives with its other caches.
+    void seedTransformCache(this.config.cacheDir);
+    this.warmPool(sandbox).prewarm();
   }
 
   /**
@@ -540,6 +544,7 @@ export class Reconciler {
   /** Checks out a commit, makes its dependencies available and synthesizes its app. */
   private async synthCommit(sha: string, options: Pick<SynthOptions, 'previous' | 'policies'>): Promise<{ appDir: string; result: SynthResult }> {
     const sandbox = await this.sandboxFor();
+    void seedTransformCache(this.config.cacheDir);
     const wt = await this.source.checkout(sha);
     // The app path may not lead out of the checkout, not even through a symlinked directory.
     const appDir = confinedPath(wt.dir, this.config.path, 'app path');

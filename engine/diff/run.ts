@@ -8,6 +8,7 @@ import type { RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { startPolicies } from '../policy/host.js';
 import { synthesize } from '../synth/index.js';
+import { defaultCacheDir } from '../synth/transform-cache.js';
 import { countChanges, type DiffResult, diffObjects } from './index.js';
 import { checkoutRef, findRepo, type Repo, type Side, workingTree } from './refs.js';
 
@@ -24,9 +25,7 @@ export interface DiffRefsOptions {
   readonly onProgress?: (message: string) => void;
 }
 
-export function defaultCacheDir(): string {
-  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kruise-gitops', 'engine');
-}
+export { defaultCacheDir };
 
 /** Source locations inside a temporary worktree, shown as the same file in the user's repo. */
 function repoPaths<T extends { source?: string }>(items: readonly T[], repo: Repo, s: Side): T[] {

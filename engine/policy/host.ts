@@ -12,6 +12,7 @@ import { baseLimits, heapMiB, Sandbox, type SandboxLimits, withLimits } from '..
 import { assertNoOutsideSymlinks, confinedPath, RepoPathError } from '../source/confine.js';
 import { appBinds, checkoutRoot } from '../synth/run-app.js';
 import { TSX_LOADER } from '../synth/runtime.js';
+import { transformCacheBinds } from '../synth/transform-cache.js';
 import type { WarmSynthPool } from '../synth/warm.js';
 import type { PolicyTarget } from './api.js';
 import { advisoryPolicies } from './builtin.js';
@@ -109,7 +110,7 @@ export function startPolicies(appDir: string, options: PolicyOptions = {}): { ch
     const sandbox = options.sandbox ?? (await Sandbox.default());
     const p = sandbox.spawn({
       command: [process.execPath, `--max-old-space-size=${heapMiB(limits)}`, '--import', TSX_LOADER, CHILD, policiesDir],
-      cwd: dir, env: { FORCE_COLOR: '0' }, binds: appBinds(dir, root), limits,
+      cwd: dir, env: { FORCE_COLOR: '0' }, binds: [...appBinds(dir, root), ...(await transformCacheBinds(sandbox))], limits,
     }, ['ignore', 'ignore', 'pipe', 'ipc']);
     p.child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 64_000) stderr += d.toString(); });
     // Listening from the start: the first message is 'ready', and it must not be missed.

@@ -163,6 +163,11 @@ export class Sandbox {
     return this.backend !== undefined;
   }
 
+  /** The user id repo code has inside the sandbox. */
+  get uid(): number {
+    return this.backend?.root?.uid ?? process.getuid?.() ?? 0;
+  }
+
   /** What the sandbox is, line by line (`kgitops sandbox`, the engine's start-up log). */
   describe(extra: Partial<SandboxLimits> = {}): string[] {
     const limits = withLimits(baseLimits(), extra);

@@ -18,6 +18,7 @@ import { cpuSeconds } from '../sandbox/bwrap.js';
 import { assertNoOutsideSymlinks, confinedPath, findRepoRoot, RepoPathError } from '../source/confine.js';
 import { CappedOutput } from './capture.js';
 import { engineBinds, TSX_LOADER, tsxEntry } from './runtime.js';
+import { transformCacheBinds } from './transform-cache.js';
 import type { WarmSynthPool } from './warm.js';
 
 export interface Cdk8sConfig {
@@ -174,7 +175,8 @@ export async function runApp(dir: string, options: RunAppOptions = {}): Promise<
     const app = entry ? [process.execPath, heap, '--import', TSX_LOADER, join(appDir, entry)] : ['/bin/sh', '-c', config.app];
     const command = ['/bin/sh', '-c', YAML_COLLECTOR, 'kgitops-app', ...app];
     try {
-      const p = sandbox.spawn({ command, cwd: appDir, env, binds: appBinds(appDir, root), limits }, ['ignore', 'ignore', 'pipe', 'pipe', 'pipe']);
+      const binds = [...appBinds(appDir, root), ...(await transformCacheBinds(sandbox))];
+      const p = sandbox.spawn({ command, cwd: appDir, env, binds, limits }, ['ignore', 'ignore', 'pipe', 'pipe', 'pipe']);
       output = new CappedOutput(limits.outputBytes, () => p.kill());
       stderr = '';
       p.child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 256_000) stderr += d.toString(); });

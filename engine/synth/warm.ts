@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { baseLimits, type Bind, heapMiB, type Sandbox, type SandboxExit, type SandboxLimits, type SandboxProcess, withLimits } from '../sandbox/index.js';
 import { CappedOutput } from './capture.js';
 import { engineBinds, TSX_LOADER } from './runtime.js';
+import { transformCacheBinds } from './transform-cache.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 
@@ -67,9 +68,14 @@ export class WarmSynthPool {
   private closed = false;
   private readonly limits: SandboxLimits;
 
+  /** The engine's compile cache, bound read-only into every worker once it is there. */
+  private cacheBinds: Bind[] = [];
+  private readonly cacheReady: Promise<void>;
+
   constructor(private readonly o: WarmPoolOptions) {
     this.limits = withLimits(baseLimits(), o.limits);
     mkdirSync(o.slotsDir, { recursive: true });
+    this.cacheReady = transformCacheBinds(o.sandbox).then((b) => { this.cacheBinds = b; }, () => {});
   }
 
   private start(): Worker {
@@ -79,7 +85,7 @@ export class WarmSynthPool {
     const process_ = this.o.sandbox.spawn({
       command: [process.execPath, `--max-old-space-size=${heapMiB(this.limits)}`, '--import', TSX_LOADER, WORKER],
       cwd: slot, env: { FORCE_COLOR: '0' },
-      binds: [{ source: slot }, ...engineBinds(), ...(this.o.binds ?? [])],
+      binds: [{ source: slot }, ...engineBinds(), ...this.cacheBinds, ...(this.o.binds ?? [])],
       limits: this.limits,
     }, ['ignore', 'ignore', 'pipe', 'ipc', 'pipe', 'pipe'], { deferTimeout: true });
     const { child } = process_;
@@ -96,7 +102,9 @@ export class WarmSynthPool {
 
   /** Starts spare workers now (call at engine start-up), up to the number kept ready. */
   prewarm(): void {
-    while (!this.closed && this.spares.length < this.spareCount) this.spares.push(this.start());
+    void this.cacheReady.then(() => {
+      while (!this.closed && this.spares.length < this.spareCount) this.spares.push(this.start());
+    });
   }
 
   /** How many workers to keep ready: 2 when each commit also runs the repo's policies. */

@@ -14,17 +14,10 @@ type Job =
   | { readonly kind?: 'app'; readonly cwd: string; readonly entry: string; readonly env: Record<string, string> }
   | { readonly kind: 'policies'; readonly cwd: string; readonly dir: string };
 
-await import('cdk8s');
-// tsx compiles a CommonJS main.ts with esbuild's synchronous API, whose service (a thread and an
-// esbuild process) starts on first use: start it now, not when the commit is waiting. (The
-// sandbox's /tmp is new each time, so tsx's cache never has the app's files.)
-(await import('esbuild')).transformSync('export {}', { loader: 'ts', format: 'cjs' });
-await import('cdk8s-plus-33');
-await import('../../dsl/index.js');
-const { servePolicies } = await import('../policy/serve.js');
-await import('../policy/index.js');
-// A main.ts in a package without "type": "module" is CommonJS, and its require() of cdk8s and
-// kruise-gitops has a module cache of its own: fill that one too.
+// Two module graphs, two caches: a main.ts in a package without "type": "module" (most repos)
+// is CommonJS, and its require() of cdk8s and kruise-gitops has a cache of its own, apart from
+// import()'s. The CommonJS graph first; the worker says it is ready once that is loaded, and
+// loads the ESM graph after (an ESM app arriving meanwhile shares those loads in flight).
 {
   const require = createRequire(import.meta.url);
   require('cdk8s');
@@ -32,7 +25,16 @@ await import('../policy/index.js');
   require('../../dsl/index.ts');
   require('../policy/index.ts');
 }
+const preloadEsm = async () => {
+  await import('cdk8s');
+  await import('cdk8s-plus-33');
+  await import('../../dsl/index.js');
+  await import('../policy/index.js');
+  await import('../policy/serve.js');
+};
 
+// Started without an IPC channel (transform-cache.ts fills the engine's compile cache this way),
+// nothing below holds the process: it ends once tsx has written its cache, not before.
 let started = false;
 // The engine went away before giving us an app: nothing to do.
 process.once('disconnect', () => { if (!started) process.exit(0); });
@@ -58,6 +60,7 @@ process.once('message', async (job: Job) => {
   if (job.kind === 'policies') {
     // The policy protocol carries on over this channel: 'ready', the objects, the answer.
     process.chdir(job.cwd);
+    const { servePolicies } = await import('../policy/serve.js');
     await servePolicies(job.dir);
     return;
   }
@@ -70,3 +73,4 @@ process.once('message', async (job: Job) => {
   await import(pathToFileURL(job.entry).href);
 });
 process.send?.('ready');
+await preloadEsm();

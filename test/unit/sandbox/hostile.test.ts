@@ -19,6 +19,7 @@ import { MiB } from '../../../engine/sandbox/limits.js';
 import { engineRuntime, prepareDependencies } from '../../../engine/synth/dependencies.js';
 import { synthesize } from '../../../engine/synth/index.js';
 import { WarmSynthPool } from '../../../engine/synth/warm.js';
+import { seedTransformCache } from '../../../engine/synth/transform-cache.js';
 import { Sandbox } from '../../../engine/sandbox/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
@@ -169,6 +170,23 @@ report();
     expect(found.userns).toMatch(/^ERR/);
     expect(existsSync(join(ROOT, 'engine', 'pwned.ts'))).toBe(false);
     expect(existsSync(join(CACHE, 'pwned'))).toBe(false);
+  });
+
+  it('cannot plant compiled code in the engine\'s compile cache, which it reads but cannot write', async () => {
+    const cache = await seedTransformCache(CACHE);
+    expect(cache).toBeDefined();
+    const before = readdirSync(cache!).sort();
+    const found = await probe(`
+const dir = '/tmp/tsx-' + process.geteuid!();
+attempt('entries', () => fs.readdirSync(dir).length);
+attempt('plant', () => fs.writeFileSync(dir + '/' + fs.readdirSync(dir)[0], '{"code":"pwned"}'));
+attempt('add', () => fs.writeFileSync(dir + '/9999-pwned', '{}'));
+report();
+`);
+    expect(Number(found.entries)).toBeGreaterThan(20);
+    expect(found.plant).toMatch(/^ERR (EROFS|EACCES)/);
+    expect(found.add).toMatch(/^ERR (EROFS|EACCES)/);
+    expect(readdirSync(cache!).sort()).toEqual(before);
   });
 
   it('is a user without privileges on the host too (not root behind a user namespace)', async () => {
