@@ -2,7 +2,6 @@
  * `kgitops diff` between two versions of a repo: both sides synthesize at once (each in its own
  * child process), the head's policies load meanwhile and then judge the head against the base.
  */
-import { homedir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import type { RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
