@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { appEnvironment } from './run-app.js';
 import { ENGINE_ROOT } from './runtime.js';
@@ -75,6 +75,10 @@ async function install(pkgRoot: string, cached: string, o: DependencyOptions): P
   renameSync(tmp, cached);
 }
 
+function linksTo(at: string, target: string): boolean {
+  try { return readlinkSync(at) === target; } catch { return false; }
+}
+
 function link(at: string, target: string): void {
   try {
     const st = lstatSync(at);
@@ -86,12 +90,14 @@ function link(at: string, target: string): void {
 
 /**
  * A node_modules of symlinks to the engine's packages, plus `kruise-gitops` itself. Built once
- * per cache directory (rebuilt when the engine's dependencies change).
+ * per cache directory and engine install: the links point into ENGINE_ROOT, so two checkouts of
+ * the engine sharing one cache (a CI clone beside a developer's tree) need one each, or the
+ * sandbox, which binds only its own engine, would see links to nowhere.
  */
 export function engineRuntime(cacheDir: string): string {
-  const lockHash = createHash('sha256').update(readFileSync(join(ENGINE_ROOT, 'package-lock.json'))).digest('hex').slice(0, 16);
-  const dir = join(cacheDir, 'runtime', lockHash, 'node_modules');
-  if (existsSync(join(dir, 'kruise-gitops'))) return dir;
+  const key = createHash('sha256').update(ENGINE_ROOT).update('\0').update(readFileSync(join(ENGINE_ROOT, 'package-lock.json'))).digest('hex').slice(0, 16);
+  const dir = join(cacheDir, 'runtime', key, 'node_modules');
+  if (linksTo(join(dir, 'kruise-gitops'), ENGINE_ROOT)) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });

@@ -32,10 +32,13 @@ export function defaultCacheDir(): string {
 
 let seeding: { cacheDir: string; done: Promise<string | undefined> } | undefined;
 
-/** The engine's version, as far as compiled output goes: its lockfile and its own sources' mtimes are in tsx's keys anyway. */
+/**
+ * The engine's version and place, as far as compiled output goes (its sources' mtimes are in
+ * tsx's keys anyway): another checkout of the engine seeds a cache of its own files.
+ */
 function engineKey(): string {
   const lock = readFileSync(join(ENGINE_ROOT, 'package-lock.json'));
-  return createHash('sha256').update(lock).update(process.version).digest('hex').slice(0, 16);
+  return createHash('sha256').update(ENGINE_ROOT).update('\0').update(lock).update(process.version).digest('hex').slice(0, 16);
 }
 
 /**

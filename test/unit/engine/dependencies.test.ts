@@ -4,11 +4,12 @@
  * reuses the cached node_modules. (Needs the npm registry, which this machine reaches.)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { prepareDependencies } from '../../../engine/synth/dependencies.js';
+import { engineRuntime, prepareDependencies } from '../../../engine/synth/dependencies.js';
+import { ENGINE_ROOT } from '../../../engine/synth/runtime.js';
 import { runApp } from '../../../engine/synth/run-app.js';
 
 const work = mkdtempSync(join(tmpdir(), 'kgitops-deps-'));
@@ -56,3 +57,27 @@ it('links the engine\'s own packages for a repo without a lockfile', async () =>
   expect(existsSync(join(dir, 'node_modules', 'kruise-gitops', 'dsl', 'index.ts'))).toBe(true);
   expect(existsSync(join(dir, 'node_modules', 'cdk8s', 'package.json'))).toBe(true);
 });
+
+it('builds its own runtime when another checkout of the engine shares the cache (its links point into that checkout)', async () => {
+  const cache = join(work, 'shared-cache');
+  const runtime = engineRuntime(cache);
+  expect(readlinkSync(join(runtime, 'kruise-gitops'))).toBe(ENGINE_ROOT);
+  // What a CI clone found: the runtime made by a developer's tree at another path.
+  rmSync(join(runtime, 'kruise-gitops'));
+  mkdirSync(join(work, 'another-checkout'));
+  symlinkSync(join(work, 'another-checkout'), join(runtime, 'kruise-gitops'), 'dir');
+  const dir = join(work, 'plain-2');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'cdk8s.yaml'), 'app: npx tsx main.ts\n');
+  writeFileSync(join(dir, 'main.ts'), `import { ApiObject, Chart } from 'cdk8s';
+import { App } from 'kruise-gitops';
+const app = new App();
+new ApiObject(new Chart(app, 'c'), 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'runtime-of-this-engine' } });
+app.synth();
+`);
+  await prepareDependencies(dir, dir, { cacheDir: cache });
+  expect(readlinkSync(join(dir, 'node_modules', 'kruise-gitops'))).toBe(ENGINE_ROOT);
+  const run = await runApp(dir);
+  expect(run.diagnostics).toEqual([]);
+  expect(run.objects.map((o) => o.manifest.metadata.name)).toEqual(['runtime-of-this-engine']);
+}, 60_000);
