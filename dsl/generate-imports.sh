@@ -6,7 +6,7 @@
 # policies reference) are imported: the full set is 800 KB of TypeScript that every synth would load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-crds=${KGITOPS_SHARED_DIR:-../shared}/kruise/crds/v1.9.0
+crds=schemas/sources/kruise-v1.9.0/crds   # copied from ../shared by schemas/copy-sources.sh
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for kind in advancedcronjobs broadcastjobs clonesets daemonsets sidecarsets statefulsets uniteddeployments workloadspreads; do
   cat "$crds/apps.kruise.io_$kind.yaml"; echo '---'

@@ -50,8 +50,8 @@ export interface StartOptions {
   binDir?: string;
   /** Cache root (default $KGITOPS_CACHE_DIR or ~/.cache/kruise-gitops); run state lives in <root>/runs. */
   cacheDir?: string;
-  /** Shared reference material (default $KGITOPS_SHARED_DIR or <repo>/../shared). */
-  sharedDir?: string;
+  /** The Kruise CRDs and webhook manifests (default schemas/sources/kruise-v1.9.0, copied from ../shared by schemas/copy-sources.sh). */
+  kruiseDir?: string;
   /** Survive the calling process (cluster:up). Default false: a watchdog kills it with its owner. */
   persistent?: boolean;
   /** Number of kwok nodes at level b (default 2). */
@@ -82,8 +82,8 @@ export function cacheRoot(): string {
   return process.env.KGITOPS_CACHE_DIR || path.join(os.homedir(), '.cache', 'kruise-gitops');
 }
 
-export function defaultSharedDir(): string {
-  return process.env.KGITOPS_SHARED_DIR || path.resolve(REPO_ROOT, '..', 'shared');
+export function defaultKruiseDir(): string {
+  return path.join(REPO_ROOT, 'schemas', 'sources', 'kruise-v1.9.0');
 }
 
 /** The bin directory build.sh fills for the pinned versions (does not build anything). */
@@ -260,10 +260,10 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
   const log = opts.log ?? (() => {});
   const binDir = path.resolve(opts.binDir ?? defaultBinDir());
   checkBinaries(binDir, level);
-  const sharedDir = opts.sharedDir ?? defaultSharedDir();
-  const crdDir = path.join(sharedDir, 'kruise', 'crds', 'v1.9.0');
-  const webhookManifest = path.join(sharedDir, 'kruise', 'webhook', 'manifests-v1.9.0.yaml');
-  if (!fs.existsSync(crdDir)) throw new ControlPlaneError(`Kruise CRDs not found at ${crdDir} (set KGITOPS_SHARED_DIR)`);
+  const kruiseDir = opts.kruiseDir ?? defaultKruiseDir();
+  const crdDir = path.join(kruiseDir, 'crds');
+  const webhookManifest = path.join(kruiseDir, 'webhook-manifests.yaml');
+  if (!fs.existsSync(crdDir)) throw new ControlPlaneError(`Kruise CRDs not found at ${crdDir} (npm run copy-sources)`);
   if (level === 'b' && !fs.existsSync(webhookManifest)) {
     throw new ControlPlaneError(`Kruise webhook manifests not found at ${webhookManifest}`);
   }

@@ -15,7 +15,8 @@ import {
 } from '../../../dsl/index.js';
 import { validateObject } from '../../../engine/validate/index.js';
 
-const SAMPLES = new URL('../../../../shared/kruise/samples/', import.meta.url);
+// Copied from ../shared by schemas/copy-sources.sh.
+const SAMPLES = new URL('../../fixtures/kruise-samples/', import.meta.url);
 const sample = (f: string) => parse(readFileSync(new URL(f, SAMPLES), 'utf8'));
 const errorsOf = (f: string) => validateObject({ manifest: sample(f), chart: 'samples', constructPath: f }).filter((d) => d.severity === 'error');
 
