@@ -29,9 +29,16 @@ export class SyncEngine {
     this.wake?.();
   }
 
-  /** Runs until `signal` aborts. */
+  /**
+   * Runs until `signal` aborts. The process stays up for it: every timer of the engine is
+   * unref'd (none of them alone should keep a CLI alive), so without this hold node would exit
+   * in the wait between two reconciles whenever nothing else was pending.
+   */
   run(signal: AbortSignal): Promise<void> {
-    this.running ??= this.loop(signal);
+    if (!this.running) {
+      const hold = setInterval(() => {}, 1 << 30);
+      this.running = this.loop(signal).finally(() => clearInterval(hold));
+    }
     return this.running;
   }
 
