@@ -1,12 +1,20 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // Three projects: unit tests need nothing; integration tests share one real kube-apiserver
 // (+ controller-manager); e2e tests add kwok nodes and the real kruise-manager.
 // The control planes are started by the globalSetup files in test/cluster/ (see its README).
+// `kruise-gitops` (the tests' and examples' imports of the package) resolves to its .ts sources
+// here, as in every process the engine starts from this checkout (package.json exports).
+const conditions = ['kruise-gitops-source', ...defaultServerConditions];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
@@ -14,6 +22,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
@@ -23,6 +32,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

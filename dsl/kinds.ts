@@ -4,7 +4,8 @@
  * Kubernetes definitions).
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from './package-root.js';
 
 export interface KindInfo {
   readonly apiVersion: string;
@@ -16,7 +17,7 @@ export interface KindInfo {
   readonly storage?: boolean;
 }
 
-export const SCHEMAS_DIR = fileURLToPath(new URL('../schemas/', import.meta.url));
+export const SCHEMAS_DIR = `${join(PACKAGE_ROOT, 'schemas')}/`;
 
 let byKey: Map<string, KindInfo> | undefined;
 let byGroupKind: Map<string, KindInfo[]> | undefined;

@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { readStatus, formatStatus } from './status.js';
 import { connect, gitSource, printResult } from './sync.js';
@@ -20,8 +19,9 @@ import { ReleaseController } from '../release/controller.js';
 import { ExitCode } from './output.js';
 import { reportCrash } from './synth.js';
 import { Sandbox, SandboxUnavailableError } from '../sandbox/index.js';
+import { ENGINE_ROOT } from '../synth/runtime.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+const ROOT = ENGINE_ROOT;
 
 function git(args: string[], cwd: string): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();

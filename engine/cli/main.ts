@@ -1,7 +1,11 @@
 /** The `kgitops` command line. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { ENGINE_ROOT } from '../synth/runtime.js';
 import { registerDemo } from './demo.js';
 import { registerDiff } from './diff.js';
+import { registerInit } from './init.js';
 import { registerPolicies } from './policies.js';
 import { registerRelease } from './release.js';
 import { registerSandbox } from './sandbox.js';
@@ -13,10 +17,11 @@ import { ExitCode } from './output.js';
 const program = new Command()
   .name('kgitops')
   .description('GitOps for OpenKruise: typed workloads, validated manifests, gated releases')
-  .version('0.1.0')
+  .version(JSON.parse(readFileSync(join(ENGINE_ROOT, 'package.json'), 'utf8')).version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
+registerInit(program);
 registerSynth(program);
 registerDiff(program);
 registerPolicies(program);
@@ -28,6 +33,7 @@ registerSandbox(program);
 
 program.addHelpText('after', `
 Start with:
+  kgitops init my-repo                   a repo of your own that synthesizes at once
   kgitops synth examples                 synthesize and validate the example shop
   kgitops sync --repo . --path examples --simulate --once
                                           apply it once to the built-in simulated cluster

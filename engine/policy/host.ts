@@ -11,14 +11,14 @@ import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { baseLimits, heapMiB, Sandbox, type SandboxLimits, withLimits } from '../sandbox/index.js';
 import { assertNoOutsideSymlinks, confinedPath, RepoPathError } from '../source/confine.js';
 import { appBinds, checkoutRoot } from '../synth/run-app.js';
-import { TSX_LOADER } from '../synth/runtime.js';
+import { CHILD_NODE_FLAGS, MODULE_EXT } from '../synth/runtime.js';
 import { transformCacheBinds } from '../synth/transform-cache.js';
 import type { WarmSynthPool } from '../synth/warm.js';
 import type { PolicyTarget } from './api.js';
 import { advisoryPolicies } from './builtin.js';
 import { describePolicies, evaluatePolicies, type PolicyInfo } from './run.js';
 
-const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL(`./child${MODULE_EXT}`, import.meta.url));
 
 /** The directory, next to cdk8s.yaml, that holds a repo's policies. */
 export const POLICIES_DIR = 'policies';
@@ -109,7 +109,7 @@ export function startPolicies(appDir: string, options: PolicyOptions = {}): { ch
     }
     const sandbox = options.sandbox ?? (await Sandbox.default());
     const p = sandbox.spawn({
-      command: [process.execPath, `--max-old-space-size=${heapMiB(limits)}`, '--import', TSX_LOADER, CHILD, policiesDir],
+      command: [process.execPath, `--max-old-space-size=${heapMiB(limits)}`, ...CHILD_NODE_FLAGS, CHILD, policiesDir],
       cwd: dir, env: { FORCE_COLOR: '0' }, binds: [...appBinds(dir, root), ...(await transformCacheBinds(sandbox))], limits,
     }, ['ignore', 'ignore', 'pipe', 'ipc']);
     p.child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 64_000) stderr += d.toString(); });

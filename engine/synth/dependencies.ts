@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { appEnvironment } from './run-app.js';
-import { ENGINE_ROOT } from './runtime.js';
+import { DEPENDENCIES_DIR, ENGINE_ROOT, engineFingerprint } from './runtime.js';
 
 
 export interface DependencyOptions {
@@ -66,13 +66,39 @@ async function install(pkgRoot: string, cached: string, o: DependencyOptions): P
     execFile('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], {
       cwd: tmp, env: appEnvironment(), timeout: o.installTimeoutMs ?? 600_000, maxBuffer: 16 * 1024 * 1024,
     }, (err, _stdout, stderr) => {
-      if (err) reject(new DependencyError(`npm ci failed: ${stderr.trim().split('\n').slice(-5).join(' | ') || err.message}`,
-        'check package.json and the lockfile of the repo; install scripts are not run'));
+      if (err) reject(new DependencyError(`npm ci failed: ${npmErrorReason(stderr) || err.message}`,
+        'check package.json and the lockfile of the repo (npm ci needs them in sync; file: and link: dependencies on paths outside the repo cannot be installed); install scripts are not run'));
       else resolve();
     });
   });
   // Rename into place last, so that a half-finished install is never mistaken for a cached one.
   renameSync(tmp, cached);
+}
+
+/**
+ * npm's reason from its stderr, without the command's usage text that npm appends to usage
+ * errors (EUSAGE, such as a lockfile out of sync), its log-file line and long lists of the
+ * same complaint.
+ */
+export function npmErrorReason(stderr: string): string {
+  const lines: string[] = [];
+  for (const raw of stderr.split('\n')) {
+    const line = raw.replace(/^npm (?:error|ERR!)\s?/, '').trim();
+    if (/^(?:Clean install a project|Usage:)$/.test(line)) break;
+    if (!line || /^code \w+$/.test(line) || /^A complete log of this run/.test(line) || /^npm warn/.test(raw)) continue;
+    lines.push(line);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const kind = /^(\w+:)/.exec(lines[i])?.[1];
+    let n = i;
+    while (kind && n + 1 < lines.length && lines[n + 1].startsWith(kind)) n++;
+    if (n - i >= 3) {
+      out.push(lines[i], lines[i + 1], `... and ${n - i - 1} more "${kind}" lines`);
+      i = n;
+    } else out.push(lines[i]);
+  }
+  return out.slice(0, 12).join(' | ');
 }
 
 function linksTo(at: string, target: string): boolean {
@@ -95,16 +121,15 @@ function link(at: string, target: string): void {
  * sandbox, which binds only its own engine, would see links to nowhere.
  */
 export function engineRuntime(cacheDir: string): string {
-  const key = createHash('sha256').update(ENGINE_ROOT).update('\0').update(readFileSync(join(ENGINE_ROOT, 'package-lock.json'))).digest('hex').slice(0, 16);
+  const key = engineFingerprint().slice(0, 16);
   const dir = join(cacheDir, 'runtime', key, 'node_modules');
   if (linksTo(join(dir, 'kruise-gitops'), ENGINE_ROOT)) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const source = join(ENGINE_ROOT, 'node_modules');
-  for (const entry of readdirSync(source)) {
-    if (entry === 'kruise-gitops') continue;
-    symlinkSync(join(source, entry), join(tmp, entry), 'dir');
+  for (const entry of readdirSync(DEPENDENCIES_DIR)) {
+    if (entry === 'kruise-gitops' || entry.startsWith('.')) continue;
+    symlinkSync(join(DEPENDENCIES_DIR, entry), join(tmp, entry), 'dir');
   }
   symlinkSync(ENGINE_ROOT, join(tmp, 'kruise-gitops'), 'dir');
   rmSync(dir, { recursive: true, force: true });

@@ -17,8 +17,9 @@ import {
 import { cpuSeconds } from '../sandbox/bwrap.js';
 import { assertNoOutsideSymlinks, confinedPath, findRepoRoot, RepoPathError } from '../source/confine.js';
 import { CappedOutput } from './capture.js';
-import { engineBinds, TSX_LOADER, tsxEntry } from './runtime.js';
-import { transformCacheBinds } from './transform-cache.js';
+import { CHILD_NODE_FLAGS, engineBinds, tsxEntry } from './runtime.js';
+import { engineRuntime } from './dependencies.js';
+import { defaultCacheDir, transformCacheBinds } from './transform-cache.js';
 import type { WarmSynthPool } from './warm.js';
 
 export interface Cdk8sConfig {
@@ -113,17 +114,25 @@ export function appEnvironment(extra: Record<string, string> = {}, source: NodeJ
 /**
  * Read-only binds for an app in `appDir` of the checkout `root`: the checkout, the targets of
  * the node_modules links the engine made on the way up (its cached install or the engine's
- * runtime), and the engine's packages.
+ * runtime), and the engine's packages. An app with no node_modules at all from its directory up
+ * to the checkout (no dependencies of its own, or not installed yet) gets the engine's packages
+ * as /node_modules, the last place Node looks: so it runs wherever it lives, against one copy
+ * of cdk8s shared with the DSL.
  */
 export function appBinds(appDir: string, root: string): Bind[] {
   const binds: Bind[] = [{ source: root }, ...engineBinds()];
+  let own = false;
   for (let d = appDir; ; d = dirname(d)) {
     const modules = join(d, 'node_modules');
     if (isLink(modules)) {
+      own = true;
       try { binds.push({ source: realpathSync(modules) }); } catch { /* dangling: the app fails to resolve, and says so */ }
+    } else if (existsSync(modules)) {
+      own = true;
     }
     if (d === root || dirname(d) === d) break;
   }
+  if (!own) binds.push({ source: engineRuntime(defaultCacheDir()), target: '/node_modules' });
   return binds;
 }
 
@@ -172,7 +181,7 @@ export async function runApp(dir: string, options: RunAppOptions = {}): Promise<
     const work = sandbox.isolated ? undefined : mkdtempSync(join(tmpdir(), 'kgitops-synth-'));
     const outdir = join(work ?? '/tmp', 'cdk8s.out');
     const env = { ...job, KGITOPS_SYNTH_OUTPUT: '/dev/fd/3', CDK8S_OUTDIR: outdir, NODE_OPTIONS: heap };
-    const app = entry ? [process.execPath, heap, '--import', TSX_LOADER, join(appDir, entry)] : ['/bin/sh', '-c', config.app];
+    const app = entry ? [process.execPath, heap, ...CHILD_NODE_FLAGS, join(appDir, entry)] : ['/bin/sh', '-c', config.app];
     const command = ['/bin/sh', '-c', YAML_COLLECTOR, 'kgitops-app', ...app];
     try {
       const binds = [...appBinds(appDir, root), ...(await transformCacheBinds(sandbox))];
@@ -217,7 +226,10 @@ function interpret(r: { exit: SandboxExit; stderr: string; output: CappedOutput;
     const cpu = exit.signal === 'SIGXCPU' || exit.code === 128 + 24;
     const forks = exit.processLimitHit || /Resource temporarily unavailable|EAGAIN|Cannot fork/.test(stderr);
     const why = exit.signal ? `was killed by ${exit.signal}` : exit.code !== null && exit.code > 128 ? `was killed (signal ${exit.code - 128})` : `exited with code ${exit.code}`;
-    const hint = cpu ? `the app used more CPU time than the sandbox allows (${cpuSeconds(limits)} s per process)`
+    const missing = /Cannot find (?:module|package) '([^']+)'/.exec(stderr)?.[1];
+    const hint = missing && !missing.startsWith('.') && !missing.startsWith('/')
+      ? `the app imports ${missing}, which is not installed where it runs: add it to the app's package.json and run npm install (an app with no node_modules at all runs against kgitops's own kruise-gitops, cdk8s, cdk8s-plus-33 and constructs)`
+      : cpu ? `the app used more CPU time than the sandbox allows (${cpuSeconds(limits)} s per process)`
       : memory ? `the app hit the sandbox's memory limit (${formatSize(limits.memoryBytes)} per process and for the whole tree)`
       : forks ? `the app hit the sandbox's limit of ${limits.processes} processes and threads` : undefined;
     return withUserPaths(appDir, failed(`the app (${config.app}) ${why}`, hint, elapsed(), stderr));
@@ -282,10 +294,14 @@ function withUserPaths(appDir: string, run: AppRun): AppRun {
 export function locateError(stderr: string): { message?: string; source?: string } {
   const esbuild = /^(?:✘ \[ERROR\] |Error: Transform failed with \d+ errors?:\n)?(\S+\.[cm]?tsx?):(\d+):(\d+): ERROR: (.+)$/m.exec(stderr);
   if (esbuild) return { source: `${esbuild[1]}:${esbuild[2]}:${esbuild[3]}`, message: esbuild[4] };
-  const thrown = /^(?:\w*Error|DiagnosticError): (.+)$/m.exec(stderr);
-  const frame = stderr.split('\n').map((l) => /\(?((?:file:\/\/)?\/[^\s():]+):(\d+):(\d+)\)?$/.exec(l.trim()))
+  const thrown = /^(?:\w*Error|DiagnosticError)(?: \[\w+\])?: (.+)$/m.exec(stderr);
+  // A frame is `at fn (/abs/file:1:2)` or `at /abs/file:1:2`; `node:internal/...` frames never match.
+  const frame = stderr.split('\n').map((l) => /(?:^at |\(|^)((?:file:\/\/)?\/[^\s():]+):(\d+):(\d+)\)?$/.exec(l.trim()))
     .find((m) => m && !m[1].includes('/node_modules/') && !m[1].startsWith('node:'));
-  return { message: thrown?.[1], source: frame ? `${frame[1].replace(/^file:\/\//, '')}:${frame[2]}:${frame[3]}` : undefined };
+  // A module that does not resolve: the importing file is named in the message, not in a frame.
+  const importer = /(?:imported from |Require stack:\n- )((?:file:\/\/)?\/\S+)/.exec(stderr)?.[1];
+  const source = frame ? `${frame[1].replace(/^file:\/\//, '')}:${frame[2]}:${frame[3]}` : importer?.replace(/^file:\/\//, '');
+  return { message: thrown?.[1]?.replace(/ imported from \S+$/, ''), source };
 }
 
 /** Parses what the YAML collector streamed: `<size> <name>\n` and that many bytes, per file. */

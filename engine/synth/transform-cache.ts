@@ -18,9 +18,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bind } from '../sandbox/bwrap.js';
 import type { Sandbox } from '../sandbox/index.js';
-import { ENGINE_ROOT, TSX_LOADER } from './runtime.js';
+import { CHILD_NODE_FLAGS, engineFingerprint, MODULE_EXT } from './runtime.js';
 
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const WORKER = fileURLToPath(new URL(`./worker${MODULE_EXT}`, import.meta.url));
 
 /** tsx's time buckets (1e8 ms); it reads entries of the last 7. Reseed well before they expire. */
 const BUCKET_MS = 1e8;
@@ -37,8 +37,7 @@ let seeding: { cacheDir: string; done: Promise<string | undefined> } | undefined
  * tsx's keys anyway): another checkout of the engine seeds a cache of its own files.
  */
 function engineKey(): string {
-  const lock = readFileSync(join(ENGINE_ROOT, 'package-lock.json'));
-  return createHash('sha256').update(ENGINE_ROOT).update('\0').update(lock).update(process.version).digest('hex').slice(0, 16);
+  return createHash('sha256').update(engineFingerprint()).update('\0').update(process.version).digest('hex').slice(0, 16);
 }
 
 /**
@@ -60,7 +59,7 @@ export function seedTransformCache(cacheDir: string = defaultCacheDir()): Promis
       const code = await new Promise<number | null>((resolve) => {
         // tsx's keys include the tsconfig it finds from the working directory: '/' has none, as a
         // worker's slot has none.
-        const child = spawn(process.execPath, ['--import', TSX_LOADER, WORKER], {
+        const child = spawn(process.execPath, [...CHILD_NODE_FLAGS, WORKER], {
           cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: dir }, stdio: 'ignore',
         });
         child.once('error', () => resolve(null));

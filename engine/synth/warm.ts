@@ -14,10 +14,10 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { baseLimits, type Bind, heapMiB, type Sandbox, type SandboxExit, type SandboxLimits, type SandboxProcess, withLimits } from '../sandbox/index.js';
 import { CappedOutput } from './capture.js';
-import { engineBinds, TSX_LOADER } from './runtime.js';
+import { CHILD_NODE_FLAGS, engineBinds, MODULE_EXT } from './runtime.js';
 import { transformCacheBinds } from './transform-cache.js';
 
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const WORKER = fileURLToPath(new URL(`./worker${MODULE_EXT}`, import.meta.url));
 
 export { TSX_LOADER, tsxEntry } from './runtime.js';
 
@@ -83,7 +83,7 @@ export class WarmSynthPool {
     // mkdtemp makes it 0700; the sandbox's user (not the engine's, when the engine is root) reads it.
     chmodSync(slot, 0o755);
     const process_ = this.o.sandbox.spawn({
-      command: [process.execPath, `--max-old-space-size=${heapMiB(this.limits)}`, '--import', TSX_LOADER, WORKER],
+      command: [process.execPath, `--max-old-space-size=${heapMiB(this.limits)}`, ...CHILD_NODE_FLAGS, WORKER],
       cwd: slot, env: { FORCE_COLOR: '0' },
       binds: [{ source: slot }, ...engineBinds(), ...this.cacheBinds, ...(this.o.binds ?? [])],
       limits: this.limits,

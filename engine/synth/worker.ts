@@ -20,10 +20,15 @@ type Job =
 // loads the ESM graph after (an ESM app arriving meanwhile shares those loads in flight).
 {
   const require = createRequire(import.meta.url);
+  // From source, tsx compiles these for require(); the published package's compiled ESM
+  // cannot be required on Node 20, and a CommonJS app then shares the ESM graph below.
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : undefined;
   require('cdk8s');
   require('cdk8s-plus-33');
-  require('../../dsl/index.ts');
-  require('../policy/index.ts');
+  if (ext) {
+    require(`../../dsl/index${ext}`);
+    require(`../policy/index${ext}`);
+  }
 }
 const preloadEsm = async () => {
   await import('cdk8s');
