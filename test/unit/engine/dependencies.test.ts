@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { engineRuntime, prepareDependencies } from '../../../engine/synth/dependencies.js';
+import { engineRuntime, npmErrorReason, prepareDependencies } from '../../../engine/synth/dependencies.js';
 import { ENGINE_ROOT } from '../../../engine/synth/runtime.js';
 import { runApp } from '../../../engine/synth/run-app.js';
 
@@ -81,3 +81,24 @@ app.synth();
   expect(run.diagnostics).toEqual([]);
   expect(run.objects.map((o) => o.manifest.metadata.name)).toEqual(['runtime-of-this-engine']);
 }, 60_000);
+
+it("says npm's reason when a repo's npm ci fails, not npm's usage text", async () => {
+  const dir = checkout('out-of-sync');
+  execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'ignore' });
+  // A dependency added to package.json without updating the lockfile: npm ci refuses (EUSAGE).
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'shop-deploy', private: true, type: 'module', dependencies: { yaml: '2.9.1', 'left-pad': '1.3.0' } }));
+  const failure = await prepareDependencies(dir, dir, { cacheDir: join(work, 'cache-sync') }).then(() => undefined, (e: Error & { hint?: string }) => e);
+  expect(failure?.name).toBe('DependencyError');
+  expect(failure!.message).toMatch(/^npm ci failed: `npm ci` can only install packages when your package\.json and package-lock\.json .* are in sync/);
+  expect(failure!.message).toContain('Missing: left-pad@1.3.0 from lock file');
+  expect(failure!.message).not.toMatch(/Usage:|--install-strategy|Clean install a project/);
+  expect(failure!.hint).toContain('in sync');
+});
+
+it('shortens long runs of the same complaint in npm output', () => {
+  const stderr = ['npm error code EUSAGE', 'npm error', 'npm error `npm ci` can only install packages when in sync.', 'npm error',
+    ...Array.from({ length: 40 }, (_, i) => `npm error Missing: pkg-${i}@1.0.0 from lock file`),
+    'npm error', 'npm error Clean install a project', 'npm error', 'npm error Usage:', 'npm error npm ci',
+    'npm error A complete log of this run can be found in: /root/.npm/_logs/x.log'].join('\n');
+  expect(npmErrorReason(stderr)).toBe('`npm ci` can only install packages when in sync. | Missing: pkg-0@1.0.0 from lock file | Missing: pkg-1@1.0.0 from lock file | ... and 38 more "Missing:" lines');
+});

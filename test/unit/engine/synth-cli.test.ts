@@ -148,6 +148,16 @@ app.synth();
       .toEqual(['warning policy/images-pinned', 'warning policy/resources']);
   });
 
+  it('names the missing package and the importing file, not a line inside Node', async () => {
+    const dir = app('missing-dep', `import pad from 'left-pad-not-installed';\nconsole.log(pad);\n`);
+    const r = await kgitops(['synth', dir, '--no-policies']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error \S*missing-dep\/main\.ts\n/m);
+    expect(r.stderr).toMatch(/Cannot find (module|package) 'left-pad-not-installed'/);
+    expect(r.stderr).toContain("hint: the app imports left-pad-not-installed, which is not installed where it runs: add it to the app's package.json and run npm install");
+    expect(r.stderr).not.toMatch(/loader:\d+|node:internal/);
+  });
+
   it('exits 2 with a hint when there is no cdk8s.yaml', async () => {
     const r = await kgitops(['synth', join(WORK, 'nowhere')]);
     expect(r.code).toBe(2);
