@@ -113,6 +113,8 @@ export function registerRelease(program: Command): void {
 
 async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat }): Promise<number> {
   try {
+    // The cluster first: a kubeconfig that cannot be used is said before a synth that takes seconds.
+    const cluster = opts.kubeconfig ? await connect(loadConfig({ repo: '.', kubeconfig: opts.kubeconfig, context: opts.context })) : undefined;
     progress(`synthesizing ${dir} ...`);
     // A preview reads the plans; policies judge the commit, which `synth` and `diff` report.
     const r = await synthesize(dir, { policies: false });
@@ -121,7 +123,6 @@ async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: str
       process.stderr.write('invalid: fix the errors above to preview releases\n');
       return ExitCode.INVALID;
     }
-    const cluster = opts.kubeconfig ? await connect(loadConfig({ repo: '.', kubeconfig: opts.kubeconfig, context: opts.context })) : undefined;
     const previews: ReleasePreview[] = [];
     for (const o of r.objects) {
       const m = o.manifest as any;
