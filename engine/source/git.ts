@@ -582,6 +582,17 @@ export class GitSource {
       }
       if (found) return { ...found, ref: 'HEAD', refName: null, defaultBranch: true };
     }
+    // No HEAD advertised: it names a branch without commits (a bare repo made with `git init
+    // --bare`, HEAD master, that only main was pushed to), and git does not say which. A repo
+    // with a single branch has no choice to make; with several, which one is for a person to say.
+    const heads = (await this.git(deadline, this.mirrorDir, ['for-each-ref', '--format=%(refname)', 'refs/heads'])).split('\n').filter(Boolean);
+    if (heads.length === 1) {
+      const found = await this.tryDescribe(deadline, heads[0]);
+      if (found) return { ...found, ref: 'HEAD', refName: heads[0], defaultBranch: true };
+    }
+    if (heads.length > 1) {
+      throw await this.refNotFound(deadline, 'HEAD', `${this.url} has no usable default branch: its HEAD names a branch without commits`);
+    }
     const hint = 'push a commit to the repository, or set ref to a branch, tag or commit SHA';
     throw new SourceError('ref-not-found', `${this.url} has no default branch: its HEAD names no commit (is the repository empty?); ${hint}`, { url: this.url, hint });
   }
