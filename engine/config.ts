@@ -23,8 +23,11 @@ export interface EngineConfig {
   readonly source: AppSource;
   /** Git URL or local path of the repo. */
   readonly repo: string;
-  /** Branch, tag or commit. */
-  readonly ref: string;
+  /**
+   * Branch, tag or commit. Unset: the remote's default branch (its HEAD, looked up on every
+   * fetch), as Argo CD does; a repo whose default is master or trunk needs no ref.
+   */
+  readonly ref?: string;
   /** Directory in the repo that holds cdk8s.yaml. */
   readonly path: string;
   /** Poll interval in ms. */
@@ -178,13 +181,17 @@ export function loadConfig(flags: ConfigFlags, cwd = process.cwd()): EngineConfi
     throw new ConfigError('webhook.host is set but no webhook port: nothing would listen on it', 'add --webhook-port <port> (or webhook.port in kgitops.yaml), or drop the host');
   }
   const kubeconfig = flags.kubeconfig ?? file.cluster?.kubeconfig;
+  const ref: unknown = flags.ref ?? file.ref;
+  if (ref !== undefined && (typeof ref !== 'string' || !ref)) {
+    throw new ConfigError(`ref: ${JSON.stringify(ref)} is not a branch, tag or commit`, 'write e.g. ref: main, or leave ref out to follow the remote\'s default branch');
+  }
   return {
     // Never the repo basename alone: two repos called `deploy` would share one ApplySet.
     app: flags.app ?? file.app ?? defaultAppName(repoAbs, flags.path ?? file.path ?? '.'),
     appDerived: (flags.app ?? file.app) === undefined,
     source: appSource(repoAbs, flags.path ?? file.path ?? '.'),
     repo: repoAbs,
-    ref: flags.ref ?? file.ref ?? 'main',
+    ...(ref !== undefined ? { ref } : {}),
     path: appPath(flags.path ?? file.path ?? '.'),
     intervalMs: duration(flags.interval ?? file.interval ?? '30s', 'interval'),
     cluster: {

@@ -86,3 +86,16 @@ export function sameSource(a: AppSource, b: AppSource): boolean {
 export function describeSource(s: AppSource): string {
   return `repo ${s.repo}${s.path === '.' ? '' : ` path ${s.path}`}`;
 }
+
+/**
+ * The ref a commit came through, for people: `branch master (the remote's default branch)`,
+ * `branch release`, `tag v1.2.0`, `commit 1a2b3c4d5e6f`.
+ */
+export function describeRef(r: { ref?: string; defaultBranch?: true }): string {
+  const what = !r.ref ? 'commit (no branch)'
+    : r.ref.startsWith('refs/heads/') ? `branch ${r.ref.slice('refs/heads/'.length)}`
+      : r.ref.startsWith('refs/tags/') ? `tag ${r.ref.slice('refs/tags/'.length)}`
+        : /^[0-9a-f]{4,64}$/i.test(r.ref) ? `commit ${r.ref.slice(0, 12)}` : r.ref;
+  if (!r.defaultBranch) return what;
+  return r.ref ? `${what} (the remote's default branch; no ref configured)` : 'the remote\'s HEAD, detached at a commit (no ref configured)';
+}

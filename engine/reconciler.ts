@@ -47,7 +47,8 @@ import { WarmSynthPool } from './synth/warm.js';
 export interface Source {
   /** Printable, without credentials. */
   describe(): string;
-  fetch(): Promise<{ sha: string; message?: string }>;
+  /** refName: the ref the commit was resolved through; defaultBranch: no ref was configured and that is the remote's default. */
+  fetch(): Promise<{ sha: string; message?: string; ref?: string; refName?: string | null; defaultBranch?: true }>;
   checkout(sha: string): Promise<{ dir: string }>;
   isAncestor?(older: string, newer: string): Promise<boolean>;
   /** Files, blame and signatures of commits: approvals in git are checked through it. */
@@ -68,6 +69,9 @@ export interface ReconcileResult {
   /** Requests that wrote to the cluster (applies, deletes, the parent). */
   readonly writes: number;
   readonly historyRewritten?: boolean;
+  /** As StatusSnapshot.ref and defaultBranch: the ref the commit came through. */
+  readonly ref?: string;
+  readonly defaultBranch?: true;
   /** Warnings of the commit that decide what happens: approvals.yaml entries that do not count. */
   readonly warnings?: Diagnostic[];
   /** Damaged state found on the ApplySet parent in this reconcile, and how it was repaired. */
@@ -187,14 +191,18 @@ export class Reconciler {
     const started = this.clock.now();
     let writes = 0;
     this.approvalWarnings = [];
+    // The ref the commit came through, once fetched (the remote's default branch when none is configured).
+    let resolved: Pick<StatusSnapshot, 'ref' | 'defaultBranch'> = {};
     const done = (r: Omit<ReconcileResult, 'durationMs' | 'writes'>): ReconcileResult => ({
-      ...r, durationMs: this.clock.now() - started, writes, ...(this.approvalWarnings.length ? { warnings: this.approvalWarnings } : {}),
+      ...r, ...resolved, durationMs: this.clock.now() - started, writes, ...(this.approvalWarnings.length ? { warnings: this.approvalWarnings } : {}),
     });
 
     // 1. Source
     let sha: string;
     try {
-      sha = (await this.source.fetch()).sha;
+      const revision = await this.source.fetch();
+      sha = revision.sha;
+      resolved = resolvedRef(revision);
     } catch (e) {
       const err = diag('source/fetch', e);
       this.log.error({ source: this.source.describe() }, err.message);
@@ -247,7 +255,7 @@ export class Reconciler {
       for (const e of errors) this.log.error({ rule: e.rule, object: e.object ? `${e.object.kind}/${e.object.name}` : undefined, path: e.path }, e.message);
       const status: StatusSnapshot = {
         ...(state.data.status ?? { app: this.config.app, objects: [] }),
-        app: this.config.app, attemptedCommit: sha, sync: 'Failed', message, time: new Date(this.clock.now()).toISOString(), errors,
+        app: this.config.app, attemptedCommit: sha, ...resolvedOnly(resolved), sync: 'Failed', message, time: new Date(this.clock.now()).toISOString(), errors,
         warnings: this.approvalWarnings.length ? this.approvalWarnings : undefined,
       };
       const isRepeat = state.data.status?.attemptedCommit === sha && state.data.status?.sync === 'Failed' && state.data.status?.message === message;
@@ -393,7 +401,7 @@ export class Reconciler {
       const objects = this.health(desired, planned.members);
       const previous = state.data.status!;
       this.logHealthChanges(previous.objects, objects);
-      const status: StatusSnapshot = { ...previous, sync: 'Synced', objects, time: new Date(this.clock.now()).toISOString() };
+      const status: StatusSnapshot = { ...previous, ...resolvedOnly(resolved), sync: 'Synced', objects, time: new Date(this.clock.now()).toISOString() };
       if (problems.length) {
         // Nothing to apply, but the parent needs repairing: rewrite it, and say so in its history.
         const entry: HistoryEntry = {
@@ -476,6 +484,7 @@ export class Reconciler {
     const time = new Date(this.clock.now()).toISOString();
     const status: StatusSnapshot = {
       ...this.snapshot(ok ? sha : lastApplied, sha, ok ? 'Synced' : 'Failed', message, objects),
+      ...resolved,
       ...(outcome.errors.length ? { errors: outcome.errors } : {}),
     };
     const entry: HistoryEntry = {
@@ -639,6 +648,17 @@ function applyFailureMessage(outcome: ApplyOutcome): string {
 }
 
 /** Status without its time stamp, to tell whether anything changed. */
+/** What a status records of the ref a commit came through (see StatusSnapshot.ref). */
+function resolvedRef(r: { ref?: string; refName?: string | null; defaultBranch?: true }): Pick<StatusSnapshot, 'ref' | 'defaultBranch'> {
+  const ref = r.refName ?? (r.defaultBranch ? undefined : r.ref);
+  return { ...(ref ? { ref } : {}), ...(r.defaultBranch ? { defaultBranch: true } : {}) };
+}
+
+/** Over an earlier status: this reconcile's ref, and none of the earlier one's it does not have. */
+function resolvedOnly(r: Pick<StatusSnapshot, 'ref' | 'defaultBranch'>): Pick<StatusSnapshot, 'ref' | 'defaultBranch'> {
+  return { ref: r.ref, defaultBranch: r.defaultBranch };
+}
+
 function sameStatus(a: StatusSnapshot | undefined, b: StatusSnapshot): boolean {
   if (!a) return false;
   const strip = (s: StatusSnapshot) => JSON.stringify({ ...s, time: undefined });

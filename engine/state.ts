@@ -36,6 +36,13 @@ export interface StatusSnapshot {
   readonly appliedCommit?: string;
   /** Commit of the last attempt (may be a failed one). */
   readonly attemptedCommit?: string;
+  /**
+   * The ref the attempted commit was resolved through (refs/heads/master, refs/tags/v1), or the
+   * configured ref when that is a commit SHA. With defaultBranch: no ref was configured, and this
+   * is the remote's default branch (its HEAD) as it was then.
+   */
+  readonly ref?: string;
+  readonly defaultBranch?: true;
   readonly sync: SyncState;
   readonly message: string;
   readonly time: string;

@@ -17,7 +17,7 @@ import { createLogger, type LogFormat } from '../log.js';
 import { Reconciler } from '../reconciler.js';
 import { ReleaseController } from '../release/controller.js';
 import { ExitCode } from './output.js';
-import { reportCrash } from './synth.js';
+import { reportError } from './errors.js';
 import { Sandbox, SandboxUnavailableError } from '../sandbox/index.js';
 import { ENGINE_ROOT } from '../synth/runtime.js';
 
@@ -120,6 +120,6 @@ async function runDemo(opts: { kubeconfig?: string; context?: string; interval: 
     (cluster as { stop?: () => void }).stop?.();
     return ExitCode.OK;
   } catch (e) {
-    return reportCrash(e);
+    return reportError(e);
   }
 }

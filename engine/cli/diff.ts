@@ -7,7 +7,7 @@ import { diffLive } from '../diff/live.js';
 import { diffRefs } from '../diff/run.js';
 import { ExitCode, progress } from './output.js';
 import { addSandboxOptions, type SandboxFlags, sandboxFromFlags } from './sandbox.js';
-import { reportCrash } from './synth.js';
+import { reportError } from './errors.js';
 
 type DiffFormat = 'text' | 'markdown' | 'json';
 
@@ -89,6 +89,6 @@ export async function runDiff(dir: string, flags: DiffFlags & SandboxFlags): Pro
     if (r.timings) progress(`diff took ${(r.timings.totalMs / 1000).toFixed(1)} s`);
     return diffExitCode(r);
   } catch (e) {
-    return reportCrash(e);
+    return reportError(e, flags.format);
   }
 }

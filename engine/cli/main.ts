@@ -13,6 +13,7 @@ import { registerStatus } from './status.js';
 import { registerSync } from './sync.js';
 import { registerSynth } from './synth.js';
 import { ExitCode } from './output.js';
+import { reportError } from './errors.js';
 
 const program = new Command()
   .name('kgitops')
@@ -51,7 +52,7 @@ try {
   if (e instanceof CommanderError) {
     process.exitCode = e.exitCode === 0 ? ExitCode.OK : ExitCode.ERROR;
   } else {
-    process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);
-    process.exitCode = ExitCode.ERROR;
+    // A user error that escaped its command still gets one line; only a bug gets a stack.
+    process.exitCode = reportError(e);
   }
 }

@@ -1,4 +1,5 @@
 /** Shared CLI plumbing: exit codes, output formats, printing diagnostics. */
+import { InvalidArgumentError } from 'commander';
 import { type Diagnostic, formatDiagnostic } from '../../dsl/diagnostics.js';
 
 /** Exit codes scripts can rely on. */
@@ -13,7 +14,8 @@ export const ExitCode = {
 export type OutputFormat = 'text' | 'json';
 
 export function parseFormat(v: string): OutputFormat {
-  if (v !== 'text' && v !== 'json') throw new Error(`--output must be text or json, got "${v}"`);
+  // commander's own error type: printed as a usage error (one line, exit 2), never as a crash.
+  if (v !== 'text' && v !== 'json') throw new InvalidArgumentError(`--output must be text or json, got "${v}"`);
   return v;
 }
 

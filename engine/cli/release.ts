@@ -7,7 +7,7 @@ import { type Command, Option } from 'commander';
 import { ApiError } from '../cluster/errors.js';
 import { parentName, readParent } from '../apply/applyset.js';
 import type { Cluster, ObjectKey } from '../cluster/types.js';
-import { ConfigError, type ConfigFlags, loadConfig } from '../config.js';
+import { type ConfigFlags, loadConfig } from '../config.js';
 import { CommandError, issueCommand } from '../release/commands.js';
 import { releaseKind } from '../release/plan.js';
 import { formatPreview, previewRelease, type ReleasePreview, scaleFromSpec } from '../release/preview.js';
@@ -16,7 +16,7 @@ import { synthesize } from '../synth/index.js';
 import { ExitCode, type OutputFormat, parseFormat, printDiagnostics, progress } from './output.js';
 import { addEngineOptions, connect } from './sync.js';
 import { addSandboxOptions, type SandboxFlags, sandboxFromFlags } from './sandbox.js';
-import { reportCrash } from './synth.js';
+import { isAccessError, printFailure, reportError } from './errors.js';
 
 /** Finds `<workload>` among the app's managed objects (from its ApplySet parent). */
 async function findWorkload(cluster: Cluster, app: string, parentNamespace: string, workload: string): Promise<ObjectKey> {
@@ -46,7 +46,8 @@ function registerCommand(program: Command, action: 'approve' | 'pause' | 'resume
 The engine carries the command out on its next look at the workload (a watch: at once) and records
 it in the release's state, with who and when. Who is the user the cluster authenticates your
 kubeconfig's credentials as (a SelfSubjectReview), e.g. system:serviceaccount:ci:deployer.
-Exit codes: 0 done, 1 refused (e.g. no release in progress, the cluster refused), 2 usage error.`);
+Exit codes: 0 done, 1 refused (e.g. no release in progress, a webhook refused), 2 usage error, or a
+kubeconfig or credentials that cannot be used (none found, unreachable, 401, 403).`);
   cmd.action(async (target: string, opts: ConfigFlags & { by?: string; note?: string; step?: string; output: OutputFormat }) => {
     process.exitCode = await runCommand(action, target, opts);
   });
@@ -55,12 +56,12 @@ Exit codes: 0 done, 1 refused (e.g. no release in progress, the cluster refused)
 async function runCommand(action: 'approve' | 'pause' | 'resume' | 'abort', target: string, opts: ConfigFlags & { by?: string; note?: string; step?: string; output: OutputFormat }): Promise<number> {
   const [app, workload] = target.split('/');
   if (!app || !workload) {
-    process.stderr.write(`error: expected <app>/<workload>, e.g. shop/storefront, got "${target}"\n`);
+    printFailure(`expected <app>/<workload>, e.g. shop/storefront, got "${target}"`, undefined, opts.output, 'Usage');
     return ExitCode.ERROR;
   }
   if (opts.by !== undefined) {
-    process.stderr.write('error: --by is not accepted: the approver recorded is who the cluster says you are (your kubeconfig\'s credentials, asked with a SelfSubjectReview), not a name given on the command line\n'
-      + 'hint: to act as someone else, use their credentials (--kubeconfig, --context); to add a remark, use --note\n');
+    printFailure('--by is not accepted: the approver recorded is who the cluster says you are (your kubeconfig\'s credentials, asked with a SelfSubjectReview), not a name given on the command line',
+      'to act as someone else, use their credentials (--kubeconfig, --context); to add a remark, use --note', opts.output, 'Usage');
     return ExitCode.ERROR;
   }
   try {
@@ -79,11 +80,13 @@ async function runCommand(action: 'approve' | 'pause' | 'resume' | 'abort', targ
     else process.stdout.write(`${what} release ${state.id} (by ${as}, as the cluster ${cluster.name} authenticates you); the engine carries it out and records it\n`);
     return ExitCode.OK;
   } catch (e) {
-    if (e instanceof CommandError || e instanceof ConfigError || e instanceof ApiError) {
-      process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
-      return e instanceof ConfigError ? ExitCode.ERROR : ExitCode.INVALID;
+    // Refused (no release in progress, a webhook or quota said no): 1. Credentials that do not
+    // reach or may not act on the cluster, bad flags, a crash: 2.
+    if ((e instanceof CommandError || e instanceof ApiError) && !isAccessError(e)) {
+      printFailure(e.message, e.hint, opts.output, e instanceof ApiError ? e.reason : 'Refused');
+      return ExitCode.INVALID;
     }
-    return reportCrash(e);
+    return reportError(e, opts.output);
   }
 }
 
@@ -110,6 +113,8 @@ export function registerRelease(program: Command): void {
 
 async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat }): Promise<number> {
   try {
+    // The cluster first: a kubeconfig that cannot be used is said before a synth that takes seconds.
+    const cluster = opts.kubeconfig ? await connect(loadConfig({ repo: '.', kubeconfig: opts.kubeconfig, context: opts.context })) : undefined;
     progress(`synthesizing ${dir} ...`);
     // A preview reads the plans; policies judge the commit, which `synth` and `diff` report.
     const r = await synthesize(dir, { policies: false });
@@ -118,7 +123,6 @@ async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: str
       process.stderr.write('invalid: fix the errors above to preview releases\n');
       return ExitCode.INVALID;
     }
-    const cluster = opts.kubeconfig ? await connect(loadConfig({ repo: '.', kubeconfig: opts.kubeconfig, context: opts.context })) : undefined;
     const previews: ReleasePreview[] = [];
     for (const o of r.objects) {
       const m = o.manifest as any;
@@ -134,6 +138,6 @@ async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: str
     else process.stdout.write(previews.length ? previews.map(formatPreview).join('\n') : 'no workload has a release plan\n');
     return ExitCode.OK;
   } catch (e) {
-    return reportCrash(e);
+    return reportError(e, opts.output);
   }
 }

@@ -5,14 +5,14 @@
 import type { Command } from 'commander';
 import { LABEL_PART_OF, applySetId, parentName, readParent } from '../apply/applyset.js';
 import { type Cluster, keyOf, objectId } from '../cluster/types.js';
-import { ConfigError, type ConfigFlags, loadConfig } from '../config.js';
+import { type ConfigFlags, loadConfig } from '../config.js';
 import { assessHealth, worstHealth } from '../health/index.js';
 import type { AppSource, HistoryEntry, ObjectStatus, StateProblem, StatusSnapshot } from '../state.js';
 import { ANNOTATION_RELEASE_STATE, readReleaseState } from '../release/state.js';
-import { describeSource } from '../identity.js';
+import { describeRef, describeSource } from '../identity.js';
 import { ExitCode, type OutputFormat, parseFormat, table } from './output.js';
 import { addEngineOptions, connect } from './sync.js';
-import { reportCrash } from './synth.js';
+import { reportError } from './errors.js';
 
 export interface ReleaseStatus {
   readonly workload: string;
@@ -47,7 +47,8 @@ export function registerStatus(program: Command): void {
     .description('Show the app\'s commit, sync state, per-object health and the last reconciles')
     .option('-o, --output <format>', 'text or json', parseFormat, 'text')
     .addHelpText('after', `
-Exit codes: 0 synced, 1 failed or never synced, 2 error (e.g. the cluster is unreachable).
+Exit codes: 0 synced, 1 failed or never synced, 2 error (no usable kubeconfig, the cluster is
+unreachable or refuses the credentials); with -o json an error is {"ok":false,"error":{...}}.
 
 Health: Current, Progressing, PausedAtPartition (a partition or paused holds the update, the
 allowed pods are updated and ready), Failed, Missing.`)
@@ -115,11 +116,7 @@ async function runStatus(opts: ConfigFlags & { output: OutputFormat }): Promise<
     }
     return s.status.sync === 'Synced' ? ExitCode.OK : ExitCode.INVALID;
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
-      return ExitCode.ERROR;
-    }
-    return reportCrash(e);
+    return reportError(e, opts.output);
   }
 }
 
@@ -131,6 +128,7 @@ export function formatStatus(s: AppStatus): string {
     [s.app, s.cluster, st?.appliedCommit?.slice(0, 12) ?? '-', st?.sync ?? 'Unknown', s.health, st?.message ?? 'never synced'],
   ]);
   if (s.source) out += `source: ${describeSource(s.source)}\n`;
+  if (st?.ref || st?.defaultBranch) out += `ref: ${describeRef(st)}\n`;
   for (const p of s.problems) out += `damaged state: ${p.message}\n  fix: ${p.fix}\n`;
   if (st?.attemptedCommit && st.attemptedCommit !== st.appliedCommit) out += `last attempt: commit ${st.attemptedCommit.slice(0, 12)}\n`;
   for (const e of st?.errors ?? []) out += `error: ${e.object ? `${e.object.kind} ${e.object.name}: ` : ''}${e.message}\n`;

@@ -4,8 +4,9 @@ import type { Command } from 'commander';
 import { KubeCluster } from '../cluster/kube.js';
 import type { Cluster } from '../cluster/types.js';
 import { realClock } from '../clock.js';
-import { ConfigError, type ConfigFlags, type EngineConfig, loadConfig } from '../config.js';
+import { type ConfigFlags, type EngineConfig, loadConfig } from '../config.js';
 import { SyncEngine } from '../engine.js';
+import { describeRef } from '../identity.js';
 import { createLogger, type LogFormat, redactUrl } from '../log.js';
 import { type ReconcileResult, Reconciler, type Source } from '../reconciler.js';
 import { ReleaseController } from '../release/controller.js';
@@ -13,13 +14,13 @@ import { GitSource } from '../source/git.js';
 import { pushDecision, startWebhookServer, type PushEvent } from '../source/webhook.js';
 import { ExitCode, type OutputFormat, parseFormat } from './output.js';
 import { addSandboxOptions } from './sandbox.js';
-import { reportCrash } from './synth.js';
+import { printFailure, reportError } from './errors.js';
 
 export function addEngineOptions(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'config file (default: ./kgitops.yaml when present)')
     .option('--repo <url>', 'git URL or local path of the repo')
-    .option('--ref <ref>', 'branch, tag or commit', undefined)
+    .option('--ref <ref>', 'branch, tag or commit (default: the remote\'s default branch, its HEAD)', undefined)
     .option('--path <dir>', 'directory in the repo with cdk8s.yaml')
     .option('--app <name>', 'app name (names the ApplySet parent ConfigMap kgitops-<app>)')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config or in-cluster)')
@@ -48,7 +49,7 @@ export function registerSync(program: Command): void {
     .addHelpText('after', `
 Examples:
   kgitops sync --repo https://github.com/acme/shop.git --path deploy --kubeconfig ~/.kube/prod
-  kgitops sync --repo . --once                 apply the local repo's HEAD of main once
+  kgitops sync --repo . --once                 apply the local repo's default branch once
   kgitops sync --simulate --repo . --once      the same against the built-in simulated cluster
 
 State lives in the cluster (ConfigMap kgitops-<app>, an ApplySet parent): a restarted engine
@@ -59,20 +60,40 @@ secret from KGITOPS_WEBHOOK_SECRET; neither is ever logged.`)
     });
 }
 
+/**
+ * The cluster a command works on: the simulation, or the kubeconfig's cluster checked up front
+ * (found, read, reachable, credentials accepted: KubeCluster.connect), so that a command without a
+ * usable kubeconfig says so in one line instead of failing on its first request.
+ */
 export async function connect(config: EngineConfig): Promise<Cluster> {
   if (config.cluster.simulated) {
     const { SimCluster } = await import('../cluster/sim/index.js');
     return new SimCluster({ clock: realClock });
   }
-  return KubeCluster.load({ kubeconfig: config.cluster.kubeconfig, context: config.cluster.context });
+  return KubeCluster.connect({ kubeconfig: config.cluster.kubeconfig, context: config.cluster.context });
+}
+
+/** A Source that also tells which ref it follows now. */
+export interface FollowingSource extends Source {
+  /**
+   * The configured ref; without one, the default branch the last fetch found (refs/heads/master),
+   * or undefined before the first fetch (or when the remote's HEAD is detached).
+   */
+  followedRef(): string | undefined;
 }
 
 /** @param log where the mirror's repair notes go (a tampered mirror recreated, a stale lock removed) */
-export function gitSource(config: EngineConfig, log?: (line: string) => void): Source {
+export function gitSource(config: EngineConfig, log?: (line: string) => void): FollowingSource {
   const git = new GitSource({ url: config.repo, ref: config.ref, cacheDir: join(config.cacheDir, 'git'), log });
+  let defaultBranch: string | undefined;
   return {
-    describe: () => `${redactUrl(config.repo)}@${config.ref}`,
-    fetch: () => git.fetch(),
+    describe: () => `${redactUrl(config.repo)}@${config.ref ?? (defaultBranch ? `${defaultBranch.replace(/^refs\/heads\//, '')} (default branch)` : 'HEAD (default branch)')}`,
+    fetch: async () => {
+      const revision = await git.fetch();
+      if (revision.defaultBranch) defaultBranch = revision.refName ?? undefined;
+      return revision;
+    },
+    followedRef: () => config.ref ?? defaultBranch,
     checkout: (sha) => git.checkout(sha),
     isAncestor: (a, b) => git.isAncestor(a, b),
     history: git,
@@ -81,24 +102,17 @@ export function gitSource(config: EngineConfig, log?: (line: string) => void): S
 
 async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputFormat; logFormat: LogFormat }): Promise<number> {
   let config: EngineConfig;
-  try {
-    config = loadConfig(opts);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
-      return ExitCode.ERROR;
-    }
-    return reportCrash(e);
-  }
-  const log = createLogger({ format: opts.logFormat });
   let cluster: Cluster;
   try {
+    config = loadConfig(opts);
     cluster = await connect(config);
   } catch (e) {
-    return reportCrash(e);
+    return reportError(e, opts.output);
   }
+  const log = createLogger({ format: opts.logFormat });
   if (cluster.simulated) log.warn('SIMULATION: the cluster is simulated in this process; nothing reaches a real cluster');
-  log.info({ app: config.app, source: `${redactUrl(config.repo)}@${config.ref}`, path: config.path, cluster: cluster.name }, 'kgitops sync starting');
+  log.info({ app: config.app, source: `${redactUrl(config.repo)}@${config.ref ?? 'HEAD'}`, path: config.path, cluster: cluster.name },
+    config.ref ? 'kgitops sync starting' : 'kgitops sync starting; no ref configured: following the remote\'s default branch (its HEAD)');
   log.info(config.approvers
     ? `approvals in git count when signed by an approver in ${[config.approvers.sshAllowedSigners, config.approvers.gpgPublicKeys].filter(Boolean).join(' and ')}`
     : 'approvals in git are off (no --approvers); approval gates open with kgitops approve');
@@ -108,7 +122,8 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
     : `app "${config.app}"`);
   let engine: SyncEngine | undefined;
   const releases = new ReleaseController({ cluster, clock: realClock, log, requestReconcile: (reason) => engine?.trigger(reason) });
-  const reconciler = new Reconciler(config, cluster, gitSource(config, (line) => log.warn({ source: redactUrl(config.repo) }, line)), realClock, log, releases);
+  const source = gitSource(config, (line) => log.warn({ source: redactUrl(config.repo) }, line));
+  const reconciler = new Reconciler(config, cluster, source, realClock, log, releases);
   // Repo code runs only in a sandbox: without one the engine does not start.
   try {
     const sandbox = await reconciler.sandboxFor();
@@ -116,7 +131,7 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
     log.info({ sandbox: sandbox.describe(config.sandbox.limits)[0] }, sandbox.isolated ? 'repo code runs in the sandbox' : 'repo code runs WITHOUT a sandbox');
   } catch (e) {
     releases.stop();
-    return reportCrash(e);
+    return reportError(e, opts.output);
   }
   const controller = new AbortController();
   const stop = (sig: string) => {
@@ -139,19 +154,21 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
   if (config.webhook) {
     const secret = process.env[config.webhook.secretEnv];
     if (!secret) {
-      process.stderr.write(`error: --webhook-port needs a secret in $${config.webhook.secretEnv}\n`);
+      printFailure(`--webhook-port needs a secret in $${config.webhook.secretEnv}`, `export ${config.webhook.secretEnv} with the secret the git host signs its push webhooks with`, opts.output, 'Config');
+      releases.stop();
+      reconciler.close();
       return ExitCode.ERROR;
     }
     try {
       webhook = await startWebhookServer({
         port: config.webhook.port, host: config.webhook.host, secret,
-        onPush: reconcileOnPush(config.ref, (reason) => engine?.trigger(reason), log),
+        onPush: reconcileOnPush(() => source.followedRef(), (reason) => engine?.trigger(reason), log),
         log: (line) => log.info(`webhook ${line}`),
       });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      process.stderr.write(`error: cannot serve webhooks on ${config.webhook.host}:${config.webhook.port}: ${code ?? (e as Error).message}\n`
-        + `hint: ${code === 'EADDRINUSE' ? 'another process listens on that port; pick another --webhook-port' : 'check --webhook-host (an address of this host) and --webhook-port'}\n`);
+      printFailure(`cannot serve webhooks on ${config.webhook.host}:${config.webhook.port}: ${code ?? (e as Error).message}`,
+        code === 'EADDRINUSE' ? 'another process listens on that port; pick another --webhook-port' : 'check --webhook-host (an address of this host) and --webhook-port', opts.output, 'Config');
       releases.stop();
       reconciler.close();
       return ExitCode.ERROR;
@@ -169,14 +186,19 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
 /**
  * The webhook's onPush for an engine that follows `watchedRef`: a push that moved that ref
  * asks for a reconcile; any other push (another branch, a deletion) is logged and ignored.
+ * A function is asked on every push (the default branch is known once fetched); while it says
+ * undefined, every push but a deletion reconciles: a fetch that finds nothing new costs little.
  */
 export function reconcileOnPush(
-  watchedRef: string,
+  watchedRef: string | (() => string | undefined),
   trigger: (reason: string) => void,
   log: { info(fields: Record<string, unknown>, message: string): void },
 ): (event: PushEvent) => void {
   return (event) => {
-    const decision = pushDecision(event, watchedRef);
+    const watched = typeof watchedRef === 'function' ? watchedRef() : watchedRef;
+    const decision = watched === undefined
+      ? (event.deleted ? pushDecision(event, '') : { reconcile: true as const })
+      : pushDecision(event, watched);
     if (!decision.reconcile) {
       log.info({ provider: event.provider, ref: event.ref }, `webhook push ignored: ${decision.reason}`);
       return;
@@ -191,5 +213,6 @@ export function printResult(r: ReconcileResult, format: OutputFormat): void {
     return;
   }
   process.stdout.write(`${r.result}: ${r.message} (${(r.durationMs / 1000).toFixed(1)} s)\n`);
+  if (r.ref || r.defaultBranch) process.stdout.write(`  ${describeRef(r)}\n`);
   for (const e of r.errors) process.stdout.write(`  error: ${e.object ? `${e.object.kind} ${e.object.namespace ? `${e.object.namespace}/` : ''}${e.object.name}: ` : ''}${e.message}\n${e.hint ? `    hint: ${e.hint}\n` : ''}`);
 }

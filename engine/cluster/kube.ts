@@ -10,6 +10,7 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeconfigError, type LoadedKubeconfig, loadKubeconfig, oneLine } from './kubeconfig.js';
 import {
   ApiError, type Conflict, ConflictError, forbiddenError, NotServedError, RequestError, type RequestInfo, TransientError,
   UnauthorizedError, withRetry, type RetryOptions,
@@ -35,7 +36,7 @@ export interface KubeClusterOptions {
 
 interface HttpResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
-type ReqOpts = { method: string; path: string; body?: unknown; contentType?: string; info: RequestInfo };
+type ReqOpts = { method: string; path: string; body?: unknown; contentType?: string; info: RequestInfo; timeoutMs?: number };
 
 export class KubeCluster implements Cluster {
   readonly simulated = false;
@@ -48,20 +49,28 @@ export class KubeCluster implements Cluster {
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
+  /**
+   * The cluster of the kubeconfig (engine/cluster/kubeconfig.ts: found, read and checked; a
+   * KubeconfigError says what is wrong). Sends nothing: see connect().
+   */
   static load(options: KubeClusterOptions = {}): KubeCluster {
-    const kc = new KubeConfig();
-    if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-    else kc.loadFromDefault();
-    if (options.context) {
-      if (!kc.getContexts().some((c) => c.name === options.context)) {
-        throw new Error(`context "${options.context}" is not in the kubeconfig (contexts: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
-      }
-      kc.setCurrentContext(options.context);
-    }
-    return new KubeCluster(kc, options);
+    const loaded = loadKubeconfig({ kubeconfig: options.kubeconfig, context: options.context });
+    return new KubeCluster(loaded.kc, options, loaded);
   }
 
-  constructor(kc: KubeConfig, private readonly options: KubeClusterOptions = {}) {
+  /**
+   * load(), then one request (GET /version) that shows whether the cluster can be used at all:
+   * reachable, its certificate trusted, our credentials accepted. Each way it cannot is a
+   * KubeconfigError, at once: a command must not retry for a minute against a closed port.
+   */
+  static async connect(options: KubeClusterOptions & { probeTimeoutMs?: number } = {}): Promise<KubeCluster> {
+    const cluster = KubeCluster.load(options);
+    await cluster.probe(options.probeTimeoutMs ?? 5_000);
+    return cluster;
+  }
+
+  /** @param loaded where the kubeconfig came from, for messages (set by load()). */
+  constructor(kc: KubeConfig, private readonly options: KubeClusterOptions = {}, private readonly loaded?: LoadedKubeconfig) {
     this.kc = kc;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster; pass --kubeconfig and --context');
@@ -317,6 +326,39 @@ export class KubeCluster implements Cluster {
       'release commands record who gave them as the cluster authenticates them: use a cluster on Kubernetes 1.27 or newer');
   }
 
+  /**
+   * GET /version, once, within `timeoutMs`: every request would fail the same way when the server
+   * cannot be reached, its certificate is not trusted or our credentials are refused, so that is
+   * said once, as a KubeconfigError naming the context, the server and the kubeconfig. Any other
+   * answer (a 5xx while the apiserver starts) is left to the requests that follow, which retry.
+   */
+  async probe(timeoutMs: number): Promise<void> {
+    const where = `the cluster "${this.name}" at ${this.server.origin}${this.loaded ? ` (kubeconfig ${this.loaded.origin})` : ''}`;
+    const user = this.loaded?.user ? `user "${this.loaded.user}"` : 'the kubeconfig\'s user';
+    try {
+      await this.requestOptions();
+    } catch (e) {
+      // Certificate or key files that do not exist, an exec plugin that is not installed or fails.
+      throw new KubeconfigError('Credentials', `cannot use the credentials of ${user} for ${where}: ${oneLine((e as Error).message)}`,
+        'check that user\'s entry in the kubeconfig: its client certificate and key, token file or exec plugin (kubectl config view)');
+    }
+    let res: HttpResponse;
+    try {
+      res = await this.send({ method: 'GET', path: '/version', info: { verb: 'get', resource: '/version' }, timeoutMs });
+    } catch (e) {
+      const detail = e instanceof TransientError ? e.message.replace(/^.*?: /, '') : (e as Error).message;
+      throw unusableServer(where, oneLine(detail), timeoutMs);
+    }
+    if (res.status === 401) {
+      throw new KubeconfigError('Unauthorized', `${where} rejected the credentials of ${user} (401 Unauthorized)`,
+        'the token or client certificate is wrong or has expired: get fresh credentials for this cluster (your provider\'s get-credentials command, or kubectl config set-credentials)');
+    }
+    if (res.status === 403) {
+      throw new KubeconfigError('Forbidden', `${where} does not let ${user} read even its version (403 Forbidden): ${oneLine(toApiError(res, { verb: 'get', resource: '/version' }).message)}`,
+        'use credentials this cluster authorizes (a user or service account bound to a role), e.g. another --context');
+    }
+  }
+
   // --- HTTP ------------------------------------------------------------------------------------
 
   private transport() {
@@ -378,7 +420,7 @@ export class KubeCluster implements Cluster {
         ...base,
         method: r.method,
         path: `${pathPrefix}${r.path}`,
-        timeout: this.options.timeoutMs ?? 30_000,
+        timeout: r.timeoutMs ?? this.options.timeoutMs ?? 30_000,
         headers: {
           ...base.headers,
           Accept: 'application/json',
@@ -390,12 +432,35 @@ export class KubeCluster implements Cluster {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', (e) => reject(new TransientError(r.info, 0, e.message)));
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${(this.options.timeoutMs ?? 30_000) / 1000} s`)));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${(r.timeoutMs ?? this.options.timeoutMs ?? 30_000) / 1000} s`)));
       req.on('error', (e) => reject(new TransientError(r.info, 0, (e as NodeJS.ErrnoException).code ? `${(e as NodeJS.ErrnoException).code}: ${e.message}` : e.message)));
       if (payload !== undefined) req.write(payload);
       req.end();
     });
   }
+}
+
+/** A connection that failed before any answer, as `send` words it (`ECONNREFUSED: connect ...`). */
+function unusableServer(where: string, detail: string, timeoutMs: number): KubeconfigError {
+  const code = /^([A-Z][A-Z0-9_]+): /.exec(detail)?.[1] ?? '';
+  if (/CERT|SSL|TLS|EPROTO/.test(code)) {
+    return new KubeconfigError('TLS', `cannot connect securely to ${where}: ${detail}`,
+      'the server\'s certificate is not the one the kubeconfig trusts: fix certificate-authority(-data) of that cluster, or export a fresh kubeconfig; an http-only server is not an https:// address');
+  }
+  if (/^no answer within/.test(detail)) {
+    return new KubeconfigError('Timeout', `${where} did not answer within ${timeoutMs / 1000} s`,
+      'check the server address, the network (VPN, firewall) and that the apiserver is up (kubectl cluster-info)');
+  }
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'connection refused (nothing listens there)',
+    ENOTFOUND: 'its host name does not resolve',
+    EAI_AGAIN: 'its host name does not resolve (DNS did not answer)',
+    EHOSTUNREACH: 'no route to the host',
+    ENETUNREACH: 'no route to the network',
+    ECONNRESET: 'the connection was reset',
+  };
+  return new KubeconfigError('Unreachable', `cannot reach ${where}: ${reasons[code] ?? detail}`,
+    'check that the apiserver is running and that the kubeconfig\'s server address is right (kubectl cluster-info), or pass another --kubeconfig or --context');
 }
 
 interface StatusBody {

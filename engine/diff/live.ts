@@ -49,7 +49,7 @@ function comparable(o: KubeObject | undefined): KubeObject | undefined {
 export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
   const t0 = performance.now();
   const progress = options.onProgress ?? (() => {});
-  const cluster = options.cluster ?? loadCluster(options);
+  const cluster = options.cluster ?? await loadCluster(options);
   const repo = await findRepo(options.dir ?? '.');
   const head: Side = options.head ? await checkoutRef(repo, options.head, options.cacheDir ?? defaultCacheDir(), progress) : workingTree(repo);
   let policies: ReturnType<typeof startPolicies> | undefined;
@@ -112,13 +112,12 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
   }
 }
 
-/** A one-shot command: a few quick retries, not the engine's patient backoff. */
-function loadCluster(o: DiffLiveOptions): Cluster {
-  try {
-    return KubeCluster.load({ kubeconfig: o.kubeconfig, context: o.context, retry: { attempts: 3, maxDelayMs: 2_000 } });
-  } catch (e) {
-    throw new UsageError(`--live needs a cluster: ${(e as Error).message}`, 'pass --kubeconfig (and --context), or set KUBECONFIG');
-  }
+/**
+ * Checked before anything synthesizes (KubeCluster.connect: a KubeconfigError says what is
+ * wrong). A one-shot command: a few quick retries, not the engine's patient backoff.
+ */
+function loadCluster(o: DiffLiveOptions): Promise<Cluster> {
+  return KubeCluster.connect({ kubeconfig: o.kubeconfig, context: o.context, retry: { attempts: 3, maxDelayMs: 2_000 } });
 }
 
 function repoName(path: string, root: string): string {

@@ -56,7 +56,10 @@ export type GitAuth = TokenAuth | SshAuth;
 export interface GitSourceOptions {
   /** Local path, file://, https://, http://, ssh:// or git@host:org/repo.git */
   readonly url: string;
-  /** Branch, tag, full ref name (refs/...) or commit SHA (full or abbreviated). Default 'main'. */
+  /**
+   * Branch, tag, full ref name (refs/...) or commit SHA (full or abbreviated). Unset: the
+   * remote's default branch (its HEAD), looked up on every fetch, as Argo CD's `HEAD` does.
+   */
   readonly ref?: string;
   readonly cacheDir: string;
   /** For http(s) the token is read from KGITOPS_GIT_TOKEN when this is omitted. */
@@ -72,10 +75,12 @@ export interface GitSourceOptions {
 export interface Revision {
   /** Full commit SHA. */
   readonly sha: string;
-  /** The ref as configured. */
+  /** The ref as configured, or `HEAD` when none was (the remote's default branch). */
   readonly ref: string;
-  /** The full ref it resolved through (refs/heads/main, refs/tags/v1), or null for a SHA. */
+  /** The full ref it resolved through (refs/heads/main, refs/tags/v1), or null for a SHA (or a detached HEAD). */
   readonly refName: string | null;
+  /** Set when no ref was configured: refName is the remote's default branch, as its HEAD says now. */
+  readonly defaultBranch?: true;
   /** First line of the commit message. */
   readonly message: string;
   /** "Name <email>" */
@@ -236,7 +241,8 @@ export function validateRef(ref: string): string | undefined {
 export class GitSource {
   /** The credential-free URL, safe to print. */
   readonly url: string;
-  readonly ref: string;
+  /** The ref as configured; undefined: the remote's default branch. */
+  readonly ref: string | undefined;
   /** sha256 of `url`: the mirror's directory name. */
   readonly cacheKey: string;
   readonly mirrorDir: string;
@@ -252,8 +258,8 @@ export class GitSource {
   constructor(options: GitSourceOptions) {
     this.remote = parseGitUrl(options.url);
     this.url = this.remote.url;
-    this.ref = options.ref ?? 'main';
-    const bad = validateRef(this.ref);
+    this.ref = options.ref;
+    const bad = this.ref === undefined ? undefined : validateRef(this.ref);
     if (bad) {
       throw new SourceError('ref-not-found', `ref '${this.ref}' is not a valid git ref name: ${bad}; set ref to a branch, tag or commit SHA`,
         { url: this.url, hint: 'set ref to a branch, tag or commit SHA' });
@@ -278,13 +284,18 @@ export class GitSource {
   fetch(options: CallOptions = {}): Promise<Revision> {
     return this.call('fetch', options, async (deadline) => {
       await this.ensureMirror(deadline);
-      const ref = this.ref.toLowerCase();
+      const configured = this.ref;
+      if (configured === undefined) {
+        await this.fetchRefs(deadline);
+        return this.resolveDefaultBranch(deadline);
+      }
+      const ref = configured.toLowerCase();
       // A full SHA names immutable content: when the mirror has it, there is nothing to fetch.
       if (FULL_SHA.test(ref) && (await this.hasCommit(deadline, ref))) {
-        return { ...(await this.describe(deadline, ref)), ref: this.ref, refName: null };
+        return { ...(await this.describe(deadline, ref)), ref: configured, refName: null };
       }
       await this.fetchRefs(deadline);
-      return this.resolve(deadline);
+      return this.resolve(deadline, configured);
     });
   }
 
@@ -483,8 +494,8 @@ export class GitSource {
     if (!(await this.dropIfTampered())) return;
     await this.ensureMirror(deadline);
     await this.fetchRefs(deadline);
-    const ref = this.ref.toLowerCase();
-    if (FULL_SHA.test(ref) && !(await this.hasCommit(deadline, ref))) await this.resolve(deadline);
+    const ref = this.ref?.toLowerCase();
+    if (ref && FULL_SHA.test(ref) && !(await this.hasCommit(deadline, ref))) await this.resolve(deadline, this.ref!);
   }
 
   /** The full SHA of a commit in the mirror (SourceError when it has none such). */
@@ -498,7 +509,7 @@ export class GitSource {
 
   private refspecs(): string[] {
     const specs = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
-    if (this.ref.startsWith('refs/') && !this.ref.startsWith('refs/heads/') && !this.ref.startsWith('refs/tags/')) {
+    if (this.ref?.startsWith('refs/') && !this.ref.startsWith('refs/heads/') && !this.ref.startsWith('refs/tags/')) {
       specs.push(`+${this.ref}:${this.ref}`);
     }
     return specs;
@@ -521,8 +532,7 @@ export class GitSource {
     }
   }
 
-  private async resolve(deadline: Deadline): Promise<Revision> {
-    const ref = this.ref;
+  private async resolve(deadline: Deadline, ref: string): Promise<Revision> {
     const candidates: Array<{ rev: string; refName: string | null }> = [];
     if (ref.startsWith('refs/')) {
       candidates.push({ rev: ref, refName: ref });
@@ -546,17 +556,56 @@ export class GitSource {
         if (!(e instanceof GitExit) || classifyGitFailure(e.stderr).kind !== 'ref-not-found') throw e;
       }
     }
-    throw await this.refNotFound(deadline);
+    throw await this.refNotFound(deadline, ref);
   }
 
-  private async refNotFound(deadline: Deadline): Promise<SourceError> {
+  /**
+   * No ref configured: the branch the remote's HEAD names now (`git ls-remote --symref`), so a
+   * repo whose default branch is master, trunk or develop syncs, and a new default is followed.
+   * A HEAD detached at a commit (a non-bare repo checked out so) is followed as that commit.
+   */
+  private async resolveDefaultBranch(deadline: Deadline): Promise<Revision> {
+    const out = await this.git(deadline, this.mirrorDir, ['ls-remote', '--symref', '--', this.remote.url, 'HEAD']);
+    const branch = /^ref: (refs\/heads\/\S+)\tHEAD$/m.exec(out)?.[1];
+    if (branch) {
+      const found = await this.tryDescribe(deadline, branch);
+      if (found) return { ...found, ref: 'HEAD', refName: branch, defaultBranch: true };
+      // HEAD names a branch without commits (refs/heads/main in a repo that only has master).
+      throw await this.refNotFound(deadline, branch, `the default branch of ${this.url} (its HEAD) is '${branch.slice('refs/heads/'.length)}', which has no commits`);
+    }
+    const sha = /^([0-9a-f]{40}|[0-9a-f]{64})\tHEAD$/m.exec(out)?.[1];
+    if (sha) {
+      let found = await this.tryDescribe(deadline, sha);
+      if (!found) {
+        await this.git(deadline, this.mirrorDir, ['fetch', '--no-tags', '--no-write-fetch-head', '--verbose', '--', this.remote.url, `+${sha}:refs/kgitops/commits/${sha}`]);
+        found = await this.tryDescribe(deadline, sha);
+      }
+      if (found) return { ...found, ref: 'HEAD', refName: null, defaultBranch: true };
+    }
+    // No HEAD advertised: it names a branch without commits (a bare repo made with `git init
+    // --bare`, HEAD master, that only main was pushed to), and git does not say which. A repo
+    // with a single branch has no choice to make; with several, which one is for a person to say.
+    const heads = (await this.git(deadline, this.mirrorDir, ['for-each-ref', '--format=%(refname)', 'refs/heads'])).split('\n').filter(Boolean);
+    if (heads.length === 1) {
+      const found = await this.tryDescribe(deadline, heads[0]);
+      if (found) return { ...found, ref: 'HEAD', refName: heads[0], defaultBranch: true };
+    }
+    if (heads.length > 1) {
+      throw await this.refNotFound(deadline, 'HEAD', `${this.url} has no usable default branch: its HEAD names a branch without commits`);
+    }
+    const hint = 'push a commit to the repository, or set ref to a branch, tag or commit SHA';
+    throw new SourceError('ref-not-found', `${this.url} has no default branch: its HEAD names no commit (is the repository empty?); ${hint}`, { url: this.url, hint });
+  }
+
+  /** @param lead what went wrong, when it is not simply "ref ... not found" */
+  private async refNotFound(deadline: Deadline, ref: string, lead?: string): Promise<SourceError> {
     const out = await this.git(deadline, this.mirrorDir, ['for-each-ref', '--format=%(refname)', 'refs/heads', 'refs/tags']);
     const names = out.split('\n').filter(Boolean);
     const branches = names.filter((n) => n.startsWith('refs/heads/')).map((n) => n.slice('refs/heads/'.length)).sort();
     const tags = names.filter((n) => n.startsWith('refs/tags/')).map((n) => n.slice('refs/tags/'.length)).sort();
-    const wanted = this.ref.replace(/^refs\/(heads|tags)\//, '');
+    const wanted = ref.replace(/^refs\/(heads|tags)\//, '');
     const suggestion = closest(wanted, [...branches, ...tags]);
-    let message = `ref '${this.ref}' not found in ${this.url}`;
+    let message = lead ?? `ref '${ref}' not found in ${this.url}`;
     if (suggestion) message += ` (did you mean '${suggestion}'?)`;
     message += branches.length || tags.length
       ? `; branches: ${listNames(branches)}${tags.length ? `; tags: ${listNames(tags)}` : ''}`
@@ -808,7 +857,7 @@ export class GitSource {
       }
       case 'ref-not-found': {
         const hint = 'set ref to an existing branch, tag or commit SHA';
-        return new SourceError('ref-not-found', `ref '${this.ref}' not found in ${url}: ${said}; ${hint}`, { url, hint, detail });
+        return new SourceError('ref-not-found', `ref '${this.ref ?? 'HEAD'}' not found in ${url}: ${said}; ${hint}`, { url, hint, detail });
       }
       default: {
         const hint = /\.lock': file exists/i.test(detail)

@@ -18,6 +18,12 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ app: 'shop', repo: join(dir, 'repo'), ref: 'main', path: 'deploy', intervalMs: 60_000, prune: { enabled: true, maxFraction: 0.25, allowMass: false }, cluster: { kubeconfig: join(dir, 'kc.yaml') } });
   });
 
+  it('leaves ref unset without --ref or ref: (the remote\'s default branch is followed), and refuses one that is no name', () => {
+    expect(loadConfig({ repo: '.' }).ref).toBeUndefined();
+    expect(loadConfig({}, withFile('repo: .\nref: trunk\n')).ref).toBe('trunk');
+    expect(() => loadConfig({}, withFile('repo: .\nref: 42\n'))).toThrow('ref: 42 is not a branch, tag or commit');
+  });
+
   it('names an unknown key and lists the allowed ones', () => {
     const dir = withFile('repo: .\nintervall: 5m\n');
     expect(() => loadConfig({}, dir)).toThrow(ConfigError);

@@ -37,9 +37,68 @@ describe('ref resolution', () => {
     });
   });
 
-  it('defaults to main', async () => {
-    const sha = commit(work, { a: '1' }, 'one');
-    expect((await source().fetch()).sha).toBe(sha);
+  it('without a ref follows the remote\'s default branch (its HEAD), which need not be main', async () => {
+    commit(work, { a: '1' }, 'on main');
+    git(work, 'checkout', '-q', '-b', 'master');
+    const onMaster = commit(work, { a: '2' }, 'on master');
+    const rev = await source().fetch();
+    expect(rev).toMatchObject({ sha: onMaster, ref: 'HEAD', refName: 'refs/heads/master', defaultBranch: true, message: 'on master' });
+    // An explicit ref still wins.
+    const main = await source({ ref: 'main' }).fetch();
+    expect(main.refName).toBe('refs/heads/main');
+    expect(main.sha).not.toBe(onMaster);
+    expect(main.defaultBranch).toBeUndefined();
+  });
+
+  it('a repo created with master as its only branch syncs without a ref', async () => {
+    const bare = join(tmp.dir, 'origin.git');
+    git(tmp.dir, 'init', '-q', '--bare', '-b', 'master', bare);
+    git(work, 'checkout', '-q', '-b', 'master');
+    const sha = commit(work, { a: '1' }, 'first');
+    git(work, 'push', '-q', bare, 'master');
+    const rev = await new GitSource({ url: bare, cacheDir }).fetch();
+    expect(rev).toMatchObject({ sha, refName: 'refs/heads/master', defaultBranch: true });
+  });
+
+  it('follows a change of the default branch on the next fetch', async () => {
+    const bare = join(tmp.dir, 'origin.git');
+    git(tmp.dir, 'init', '-q', '--bare', '-b', 'main', bare);
+    const first = commit(work, { a: '1' }, 'one');
+    git(work, 'push', '-q', bare, 'main');
+    git(work, 'checkout', '-q', '-b', 'trunk');
+    const onTrunk = commit(work, { a: '2' }, 'two');
+    git(work, 'push', '-q', bare, 'trunk');
+    const s = new GitSource({ url: bare, cacheDir });
+    expect((await s.fetch()).sha).toBe(first);
+    git(bare, 'symbolic-ref', 'HEAD', 'refs/heads/trunk');
+    expect(await s.fetch()).toMatchObject({ sha: onTrunk, refName: 'refs/heads/trunk' });
+  });
+
+  it('a HEAD detached at a commit is followed as that commit; an empty repo says it has no default branch', async () => {
+    const first = commit(work, { a: '1' }, 'one');
+    commit(work, { a: '2' }, 'two');
+    git(work, 'checkout', '-q', '--detach', first);
+    expect(await source().fetch()).toMatchObject({ sha: first, ref: 'HEAD', refName: null, defaultBranch: true });
+    const empty = join(tmp.dir, 'empty.git');
+    git(tmp.dir, 'init', '-q', '--bare', empty);
+    const e = await failure(new GitSource({ url: empty, cacheDir }).fetch());
+    expect(e.kind).toBe('ref-not-found');
+    expect(e.message).toContain('has no default branch');
+    expect(e.hint).toContain('set ref to a branch, tag or commit SHA');
+  });
+
+  it('a HEAD naming a branch without commits: the only branch there is, or, with several, which exist', async () => {
+    // `git init --bare` (HEAD master) that only main was pushed to: git advertises no HEAD at all.
+    const bare = join(tmp.dir, 'origin.git');
+    git(tmp.dir, 'init', '-q', '--bare', '-b', 'master', bare);
+    const onMain = commit(work, { a: '1' }, 'one');
+    git(work, 'push', '-q', bare, 'main');
+    expect(await new GitSource({ url: bare, cacheDir }).fetch()).toMatchObject({ sha: onMain, refName: 'refs/heads/main', defaultBranch: true });
+    git(work, 'push', '-q', bare, 'main:release');
+    const e = await failure(new GitSource({ url: bare, cacheDir }).fetch());
+    expect(e.kind).toBe('ref-not-found');
+    expect(e.message).toMatch(/has no usable default branch: its HEAD names a branch without commits; branches: main, release/);
+    expect(e.hint).toBe('set ref to an existing branch, tag or commit SHA');
   });
 
   it('dereferences an annotated tag to its commit, and resolves a lightweight tag', async () => {
