@@ -11,6 +11,7 @@ import type { IntOrPercent } from '../arithmetic.js';
 import { SourceLocation } from '../source.js';
 import { attachRelease, type IDeclared, type ReleasableProps } from './base.js';
 import { type ScatterRule, type SelectorLike, selectorToKube, UpdatePriority } from './common.js';
+import { noteContainerDefaults } from './plus-defaults.js';
 
 /** Where an injected container goes relative to the pod's own containers. */
 export enum SidecarInjectPolicy {
@@ -163,6 +164,7 @@ export class SidecarSet extends Construct implements IDeclared {
     super(scope, id);
     this.props = props;
     this.updateStrategy = props.updateStrategy ?? SidecarSetUpdateStrategy.rollingUpdate();
+    for (const c of [...props.containers ?? [], ...props.initContainers ?? []]) noteContainerDefaults(this, c);
     this.apiObject = new ApiObject(this, 'Resource', {
       ...kruise.SidecarSet.GVK,
       metadata: props.metadata,
