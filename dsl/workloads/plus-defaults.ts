@@ -80,9 +80,10 @@ export function noteSelectorLabel(owner: object, label: string, value: string): 
   });
 }
 
-/** The defaults recorded for a construct, in the order they were found. */
+/** The defaults recorded for a construct: its containers' (in the order added), its pods', its selector's. */
 export function plusDefaultsOf(owner: object): readonly PlusDefault[] {
-  return byOwner.get(owner) ?? [];
+  const rank = (d: PlusDefault) => (d.subject.startsWith('container') ? 0 : d.subject === 'the pods' ? 1 : 2);
+  return [...byOwner.get(owner) ?? []].sort((a, b) => rank(a) - rank(b));
 }
 
 /** `container "web": a, b; the pods: c` */
