@@ -3,7 +3,7 @@
  * containers, env, volumes, probes, resources, security context, scheduling and connections
  * behave exactly as in cdk8s-plus; subclasses add the Kruise spec in `_toKube()`.
  */
-import { ApiObject, Lazy } from 'cdk8s';
+import { ApiObject, type JsonPatch, Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
@@ -56,6 +56,15 @@ export abstract class KruiseWorkload extends kplus.Workload implements IDeclared
       metadata: props.metadata,
       spec: Lazy.any({ produce: () => this._toKube() }),
     });
+  }
+
+  /**
+   * Patches the rendered manifest (RFC 6902) for fields this construct does not cover, in the
+   * CRD's field names: `cs.addJsonPatch(JsonPatch.add('/spec/scaleStrategy/disablePVCReuse', true))`.
+   * Same as `apiObject.addJsonPatch`. A patch that cannot apply is a synth error naming its path.
+   */
+  public addJsonPatch(...ops: JsonPatch[]): void {
+    this.apiObject.addJsonPatch(...ops);
   }
 
   // Both also run for the containers in props, from cdk8s-plus's constructor.

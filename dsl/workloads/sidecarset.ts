@@ -2,7 +2,7 @@
  * SidecarSet (apps.kruise.io/v1alpha1, cluster-scoped): containers that Kruise injects into
  * every matching pod at creation and upgrades in place, without touching the workloads.
  */
-import { ApiObject, type ApiObjectMetadata, Lazy } from 'cdk8s';
+import { ApiObject, type ApiObjectMetadata, type JsonPatch, Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
@@ -175,6 +175,11 @@ export class SidecarSet extends Construct implements IDeclared {
 
   public get name(): string {
     return this.apiObject.name;
+  }
+
+  /** Patches the rendered manifest (RFC 6902), as `KruiseWorkload.addJsonPatch` does. */
+  public addJsonPatch(...ops: JsonPatch[]): void {
+    this.apiObject.addJsonPatch(...ops);
   }
 
   /** @internal */

@@ -70,7 +70,7 @@ describe('addJsonPatch on an L2 construct', () => {
   it('adds a field in the CRD spelling that the construct does not set', () => {
     const r = render((chart) => {
       const sts = new AdvancedStatefulSet(chart, 'db', { metadata: { name: 'db' }, containers: [container] });
-      sts.apiObject.addJsonPatch(JsonPatch.add('/spec/scaleStrategy', { maxUnavailable: 1 }), JsonPatch.add('/spec/reserveOrdinals', [1]));
+      sts.addJsonPatch(JsonPatch.add('/spec/scaleStrategy', { maxUnavailable: 1 }), JsonPatch.add('/spec/reserveOrdinals', [1]));
     });
     expect(r.byName('db').manifest.spec).toMatchObject({ scaleStrategy: { maxUnavailable: 1 }, reserveOrdinals: [1] });
     expect(r.validation).toEqual([]);
@@ -106,7 +106,7 @@ describe('addJsonPatch on an L2 construct', () => {
       const sc = new SidecarSet(chart, 'logs', {
         metadata: { name: 'logs' }, selector: { matchLabels: { app: 'web' } }, containers: [{ ...container, name: 'shipper' }],
       });
-      sc.apiObject.addJsonPatch(JsonPatch.add('/spec/containers/0/podInjectPolicyy', 'AfterAppContainer'));
+      sc.addJsonPatch(JsonPatch.add('/spec/containers/0/podInjectPolicyy', 'AfterAppContainer'));
     });
     expect(r.validation).toEqual([expect.objectContaining({ rule: 'schema/unknown-field', path: 'spec.containers[0].podInjectPolicyy' })]);
   });
