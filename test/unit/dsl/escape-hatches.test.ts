@@ -165,6 +165,22 @@ describe('the generated L1 classes', () => {
     expect(r.validation).toHaveLength(3);
   });
 
+  it('show the value the schema rejects, for enums too', () => {
+    const r = render((chart) => {
+      new kruise.AdvancedCronJob(chart, 'cron', {
+        metadata: { name: 'cron' },
+        spec: {
+          schedule: '0 3 * * *', concurrencyPolicy: 'Never' as never, paused: 'yes' as never,
+          template: { broadcastJobTemplate: { spec: { template: { spec: { containers: [container], restartPolicy: 'Never' } } } } },
+        },
+      });
+    });
+    expect(r.validation.map((d) => `${d.path}: ${d.message}`)).toEqual([
+      'spec.concurrencyPolicy: must be one of "Allow", "Forbid", "Replace", got "Never"',
+      'spec.paused: must be a boolean, got string "yes"',
+    ]);
+  });
+
   it('apply JSON patches to the manifest: the CRD spelling, plain values, unknown fields', () => {
     const r = render((chart) => {
       const l1 = new kruise.CloneSet(chart, 'l1', {
