@@ -125,6 +125,23 @@ describe('the generated L1 classes', () => {
     expect(r.validation).toEqual([]);
   });
 
+  it('and a PodUnavailableBudget without a budget, or without pods to cover, is an error', () => {
+    const r = render((chart) => {
+      new kruisePolicy.PodUnavailableBudget(chart, 'none', { metadata: { name: 'none' }, spec: {} });
+      new kruisePolicy.PodUnavailableBudget(chart, 'both', {
+        metadata: { name: 'both' },
+        spec: {
+          selector: { matchLabels: { app: 'web' } },
+          minAvailable: kruisePolicy.PodUnavailableBudgetSpecMinAvailable.fromString('80%'),
+          maxUnavailable: kruisePolicy.PodUnavailableBudgetSpecMaxUnavailable.fromString('120%'),
+        },
+      });
+    });
+    expect(r.validation.map((d) => `${d.object!.name} ${d.path} [${d.rule}]`)).toEqual([
+      'none spec [pub/no-target]', 'none spec [pub/no-budget]', 'both spec.minAvailable [pub/two-budgets]', 'both spec.maxUnavailable [pub/budget]',
+    ]);
+  });
+
   it('still render the wrapper classes and the L1 spelling of renamed fields', () => {
     const r = render((chart) => {
       new kruise.CloneSet(chart, 'l1', {
