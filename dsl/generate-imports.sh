@@ -18,4 +18,7 @@ for f in "$work"/out/*.ts; do
     echo "/* eslint-disable */"
     cat "$f"; } > "dsl/imports/$(basename "$f")"
 done
+# As generated, the toJson_* functions drop every field they do not know (a typo, the CRD's own
+# spelling, a plain int-or-string, whatever addJsonPatch added): make them keep it, for the schema.
+node dsl/lossless-imports.mjs dsl/imports/*.ts
 ls -1 dsl/imports

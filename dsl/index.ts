@@ -3,7 +3,7 @@
  *
  *   import { App, CloneSet, CloneSetUpdateStrategy } from 'kruise-gitops';
  */
-export { App, type RenderedObject, type RenderResult, type SynthProtocolOutput, SYNTH_OUTPUT_ENV, writeManifests } from './app.js';
+export { App, type KruiseAppProps, type RenderedObject, type RenderResult, type SynthProtocolOutput, SYNTH_OUTPUT_ENV, writeManifests } from './app.js';
 export * from './arithmetic.js';
 export * from './diagnostics.js';
 export { checkRules } from './rules.js';

@@ -49,6 +49,7 @@ const CHECKS: Record<string, (m: Json, r: Report) => void> = {
   'apps.kruise.io/v1beta1/BroadcastJob': checkBroadcastJob,
   'apps.kruise.io/v1alpha1/AdvancedCronJob': checkAdvancedCronJob,
   'apps.kruise.io/v1beta1/AdvancedCronJob': checkAdvancedCronJob,
+  'policy.kruise.io/v1alpha1/PodUnavailableBudget': checkPodUnavailableBudget,
 };
 
 /** Runs Kruise's static webhook rules for one manifest (other kinds: no diagnostics). */
@@ -815,4 +816,25 @@ function checkAdvancedCronJob(m: Json, r: Report): void {
     });
   }
   if (t.broadcastJobTemplate) checkBroadcastJobSpec(r, 'spec.template.broadcastJobTemplate.spec', t.broadcastJobTemplate.spec ?? {});
+}
+
+/**
+ * A PodUnavailableBudget needs pods to cover and a budget: without maxUnavailable or minAvailable
+ * it protects nothing (what a dropped `minAvailable: '80%'` used to leave), and with both it is
+ * ambiguous which one holds.
+ */
+function checkPodUnavailableBudget(m: Json, r: Report): void {
+  const spec = m.spec ?? {};
+  if (spec.selector === undefined && spec.targetRef === undefined) {
+    r.error('pub/no-target', 'spec', 'the PodUnavailableBudget covers no pods: it has neither selector nor targetRef',
+      'set targetRef to the workload ({ apiVersion, kind, name }) or a selector of its pods');
+  }
+  if (spec.maxUnavailable === undefined && spec.minAvailable === undefined) {
+    r.error('pub/no-budget', 'spec', 'the PodUnavailableBudget has no budget: neither maxUnavailable nor minAvailable is set, so it protects nothing',
+      'set one of them, e.g. maxUnavailable: 1 or minAvailable: "80%"');
+  } else if (spec.maxUnavailable !== undefined && spec.minAvailable !== undefined) {
+    r.error('pub/two-budgets', 'spec.minAvailable', 'maxUnavailable and minAvailable are both set; a PodUnavailableBudget takes one of them', 'keep one');
+  }
+  k8sIntOrPercent(r, 'pub/budget', 'spec.maxUnavailable', spec.maxUnavailable, { max100: true });
+  k8sIntOrPercent(r, 'pub/budget', 'spec.minAvailable', spec.minAvailable, { max100: true });
 }

@@ -57,3 +57,31 @@ export class SourceLocation {
     return this.cached;
   }
 }
+
+const recorded = new WeakMap<object, SourceLocation>();
+
+/** Where a construct without a source of its own (an L1 class, a raw ApiObject) was created, if recorded. */
+export function recordedSource(construct: object): SourceLocation | undefined {
+  return recorded.get(construct);
+}
+
+let recording = false;
+
+/**
+ * Records where every construct that `shouldRecord` picks is created. L1 classes and raw cdk8s
+ * ApiObjects are not ours, so their constructors cannot take the call site as the L2 constructs
+ * do; every construct, though, joins the tree through its parent's `Node.addChild`, called
+ * inside the `new X(...)` of the user's code. That method is private to `constructs`, hence the
+ * guard: without it, objects simply have no source line.
+ */
+export function recordSourcesOnCreation(nodeClass: { prototype: object }, shouldRecord: (child: object, parent: object) => boolean): void {
+  if (recording) return;
+  const proto = nodeClass.prototype as { addChild?: (this: { host?: object }, child: object, name: string) => void };
+  const addChild = proto.addChild;
+  if (typeof addChild !== 'function') return;
+  recording = true;
+  proto.addChild = function addChildRecordingSource(child, name) {
+    addChild.call(this, child, name);
+    if (this.host && shouldRecord(child, this.host)) recorded.set(child, SourceLocation.capture());
+  };
+}

@@ -3,12 +3,13 @@
  * containers, env, volumes, probes, resources, security context, scheduling and connections
  * behave exactly as in cdk8s-plus; subclasses add the Kruise spec in `_toKube()`.
  */
-import { ApiObject, Lazy } from 'cdk8s';
+import { ApiObject, type JsonPatch, Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ANNOTATION_RELEASE_PLAN, type Release } from '../release.js';
 import { SourceLocation } from '../source.js';
+import { noteContainerDefaults, notePodDefaults, noteSelectorLabel } from './plus-defaults.js';
 
 /** Implemented by every kruise-gitops construct, so synth can say where it was declared. */
 export interface IDeclared {
@@ -48,10 +49,33 @@ export abstract class KruiseWorkload extends kplus.Workload implements IDeclared
 
   protected constructor(scope: Construct, id: string, props: KruiseWorkloadProps, l1: L1Class) {
     super(scope, id, props);
+    notePodDefaults(this, props);
+    const addressLabel = this.matchLabels[kplus.Pod.ADDRESS_LABEL];
+    if (props.select === undefined && addressLabel !== undefined) noteSelectorLabel(this, kplus.Pod.ADDRESS_LABEL, addressLabel);
     this.apiObject = new l1(this, 'Resource', {
       metadata: props.metadata,
       spec: Lazy.any({ produce: () => this._toKube() }),
     });
+  }
+
+  /**
+   * Patches the rendered manifest (RFC 6902) for fields this construct does not cover, in the
+   * CRD's field names: `cs.addJsonPatch(JsonPatch.add('/spec/scaleStrategy/disablePVCReuse', true))`.
+   * Same as `apiObject.addJsonPatch`. A patch that cannot apply is a synth error naming its path.
+   */
+  public addJsonPatch(...ops: JsonPatch[]): void {
+    this.apiObject.addJsonPatch(...ops);
+  }
+
+  // Both also run for the containers in props, from cdk8s-plus's constructor.
+  public override addContainer(props: kplus.ContainerProps): kplus.Container {
+    noteContainerDefaults(this, props);
+    return super.addContainer(props);
+  }
+
+  public override addInitContainer(props: kplus.ContainerProps): kplus.Container {
+    noteContainerDefaults(this, props);
+    return super.addInitContainer(props);
   }
 
   /** The Kruise spec, in the shape of the generated L1 props. @internal */

@@ -2,7 +2,7 @@
  * SidecarSet (apps.kruise.io/v1alpha1, cluster-scoped): containers that Kruise injects into
  * every matching pod at creation and upgrades in place, without touching the workloads.
  */
-import { ApiObject, type ApiObjectMetadata, Lazy } from 'cdk8s';
+import { ApiObject, type ApiObjectMetadata, type JsonPatch, Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
@@ -11,6 +11,7 @@ import type { IntOrPercent } from '../arithmetic.js';
 import { SourceLocation } from '../source.js';
 import { attachRelease, type IDeclared, type ReleasableProps } from './base.js';
 import { type ScatterRule, type SelectorLike, selectorToKube, UpdatePriority } from './common.js';
+import { noteContainerDefaults } from './plus-defaults.js';
 
 /** Where an injected container goes relative to the pod's own containers. */
 export enum SidecarInjectPolicy {
@@ -163,6 +164,7 @@ export class SidecarSet extends Construct implements IDeclared {
     super(scope, id);
     this.props = props;
     this.updateStrategy = props.updateStrategy ?? SidecarSetUpdateStrategy.rollingUpdate();
+    for (const c of [...props.containers ?? [], ...props.initContainers ?? []]) noteContainerDefaults(this, c);
     this.apiObject = new ApiObject(this, 'Resource', {
       ...kruise.SidecarSet.GVK,
       metadata: props.metadata,
@@ -173,6 +175,11 @@ export class SidecarSet extends Construct implements IDeclared {
 
   public get name(): string {
     return this.apiObject.name;
+  }
+
+  /** Patches the rendered manifest (RFC 6902), as `KruiseWorkload.addJsonPatch` does. */
+  public addJsonPatch(...ops: JsonPatch[]): void {
+    this.apiObject.addJsonPatch(...ops);
   }
 
   /** @internal */

@@ -8,6 +8,7 @@
 import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import type { RenderedObject, SynthProtocolOutput } from '../../dsl/app.js';
@@ -287,9 +288,12 @@ function withUserPaths(appDir: string, run: AppRun): AppRun {
   };
 }
 
+/** kruise-gitops's own code: a construct's check that throws is the user's error, on the user's line. */
+const LIBRARY_DIRS = ['dsl', 'engine'].map((d) => fileURLToPath(new URL(`../../${d}/`, import.meta.url)));
+
 /**
  * Finds the user's error in the app's stderr: an esbuild/TypeScript error (`file.ts:3:7: ERROR: …`),
- * or the first stack frame outside node_modules of a thrown error.
+ * or the first stack frame outside node_modules and kruise-gitops of a thrown error.
  */
 export function locateError(stderr: string): { message?: string; source?: string } {
   const esbuild = /^(?:✘ \[ERROR\] |Error: Transform failed with \d+ errors?:\n)?(\S+\.[cm]?tsx?):(\d+):(\d+): ERROR: (.+)$/m.exec(stderr);
@@ -297,7 +301,8 @@ export function locateError(stderr: string): { message?: string; source?: string
   const thrown = /^(?:\w*Error|DiagnosticError)(?: \[\w+\])?: (.+)$/m.exec(stderr);
   // A frame is `at fn (/abs/file:1:2)` or `at /abs/file:1:2`; `node:internal/...` frames never match.
   const frame = stderr.split('\n').map((l) => /(?:^at |\(|^)((?:file:\/\/)?\/[^\s():]+):(\d+):(\d+)\)?$/.exec(l.trim()))
-    .find((m) => m && !m[1].includes('/node_modules/') && !m[1].startsWith('node:'));
+    .find((m) => m && !m[1].includes('/node_modules/') && !m[1].startsWith('node:')
+      && !LIBRARY_DIRS.some((dir) => m[1].replace(/^file:\/\//, '').startsWith(dir)));
   // A module that does not resolve: the importing file is named in the message, not in a frame.
   const importer = /(?:imported from |Require stack:\n- )((?:file:\/\/)?\/\S+)/.exec(stderr)?.[1];
   const source = frame ? `${frame[1].replace(/^file:\/\//, '')}:${frame[2]}:${frame[3]}` : importer?.replace(/^file:\/\//, '');

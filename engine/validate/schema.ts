@@ -57,7 +57,7 @@ export class SchemaValidator {
     if (!info) return this.unknownKind(apiVersion, kind);
     const validate = this.validatorFor(info.ref);
     if (validate(manifest)) return [];
-    return toDiagnostics(validate.errors ?? []);
+    return toDiagnostics(validate.errors ?? [], manifest);
   }
 
   private validatorFor(ref: string): ValidateFunction {
@@ -102,6 +102,16 @@ export function toJsonPath(instancePath: string): string {
   }, '');
 }
 
+/** The value at an Ajv instance path (`/spec/replicas`, `/data/a~1b`). */
+function valueAt(root: unknown, instancePath: string): unknown {
+  let node = root;
+  for (const raw of instancePath.split('/').slice(1)) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[raw.replaceAll('~1', '/').replaceAll('~0', '~')];
+  }
+  return node;
+}
+
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -113,14 +123,14 @@ function describe(v: unknown): string {
  * Turns Ajv errors into one diagnostic per problem: branch errors under an anyOf/oneOf are
  * folded into the anyOf error itself ("must be an integer or a string").
  */
-function toDiagnostics(errors: ErrorObject[]): SchemaDiagnostic[] {
+function toDiagnostics(errors: ErrorObject[], manifest: object): SchemaDiagnostic[] {
   const unions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
   const inUnion = (e: ErrorObject) => unions.some((u) => u !== e && e.schemaPath.startsWith(u.schemaPath.replace(/\/(anyOf|oneOf)$/, '/$1/')) && e.instancePath === u.instancePath);
   const seen = new Set<string>();
   const out: SchemaDiagnostic[] = [];
   for (const e of errors) {
     if (inUnion(e)) continue;
-    const d = toDiagnostic(e, errors);
+    const d = toDiagnostic(e, errors, manifest);
     const key = `${d.path}|${d.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -129,8 +139,10 @@ function toDiagnostics(errors: ErrorObject[]): SchemaDiagnostic[] {
   return out;
 }
 
-function toDiagnostic(e: ErrorObject, all: ErrorObject[]): SchemaDiagnostic {
+function toDiagnostic(e: ErrorObject, all: ErrorObject[], manifest: object): SchemaDiagnostic {
   const path = toJsonPath(e.instancePath);
+  // Ajv sets e.data only in its verbose mode, which also copies every failing schema.
+  const data = e.data !== undefined ? e.data : valueAt(manifest, e.instancePath);
   switch (e.keyword) {
     case 'additionalProperties': {
       const field = (e.params as { additionalProperty: string }).additionalProperty;
@@ -145,11 +157,11 @@ function toDiagnostic(e: ErrorObject, all: ErrorObject[]): SchemaDiagnostic {
       return { severity: 'error', rule: 'schema/required', path: joinPath(path, field), message: `required field "${field}" is missing` };
     }
     case 'type':
-      return { severity: 'error', rule: 'schema/type', path, message: `must be ${article((e.params as { type: string | string[] }).type)}, got ${describe(e.data)}` };
+      return { severity: 'error', rule: 'schema/type', path, message: `must be ${article((e.params as { type: string | string[] }).type)}, got ${describe(data)}` };
     case 'enum':
       return {
         severity: 'error', rule: 'schema/enum', path,
-        message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(e.data)}`,
+        message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(data)}`,
       };
     case 'const':
       return { severity: 'error', rule: 'schema/const', path, message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` };
@@ -159,10 +171,10 @@ function toDiagnostic(e: ErrorObject, all: ErrorObject[]): SchemaDiagnostic {
         && b.schemaPath.startsWith(e.schemaPath.replace(/\/(anyOf|oneOf)$/, '/$1/')));
       const types = [...new Set(branches.flatMap((b) => (b.params as { type: string | string[] }).type))];
       const expected = types.length ? types.map((t) => article(t)).join(' or ') : 'one of the allowed shapes';
-      return { severity: 'error', rule: 'schema/type', path, message: `must be ${expected}, got ${describe(e.data)}` };
+      return { severity: 'error', rule: 'schema/type', path, message: `must be ${expected}, got ${describe(data)}` };
     }
     case 'format':
-      return { severity: 'error', rule: 'schema/format', path, message: `must be ${formatName((e.params as { format: string }).format)}, got ${describe(e.data)}` };
+      return { severity: 'error', rule: 'schema/format', path, message: `must be ${formatName((e.params as { format: string }).format)}, got ${describe(data)}` };
     default:
       return { severity: 'error', rule: `schema/${e.keyword}`, path, message: e.message ?? `fails ${e.keyword}` };
   }

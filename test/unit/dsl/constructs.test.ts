@@ -15,7 +15,7 @@ import {
 import { validateObjects } from '../../../engine/validate/index.js';
 
 function render(build: (chart: Chart) => void) {
-  const app = new App();
+  const app = new App({ acceptCdk8sPlusDefaults: true });
   build(new Chart(app, 'test', { namespace: 'team' }));
   const result = app.render();
   return { ...result, byKind: (kind: string) => result.objects.find((o) => o.manifest.kind === kind)!.manifest };
@@ -82,7 +82,7 @@ describe('CloneSet', () => {
   });
 
   it('names the construct path and the declaring line in a rule error', () => {
-    const app = new App();
+    const app = new App({ acceptCdk8sPlusDefaults: true });
     const chart = new Chart(app, 'shop');
     new CloneSet(chart, 'storefront', {
       containers: [container],

@@ -10,7 +10,7 @@ import { PlatformChart } from '../../../examples/lib/platform.js';
 import { ShopChart } from '../../../examples/lib/shop.js';
 
 function renderExamples() {
-  const app = new App();
+  const app = new App({ acceptCdk8sPlusDefaults: true });
   new ShopChart(app, 'shop', { namespace: 'shop' });
   new PlatformChart(app, 'platform', { namespace: 'platform' });
   return app.render();

@@ -85,7 +85,7 @@ function compareStructurally(want: any, got: any, path = ''): string[] {
 }
 
 function reproduce(build: (chart: Chart) => void): any {
-  const app = new App();
+  const app = new App({ acceptCdk8sPlusDefaults: true });
   build(new Chart(app, 'samples'));
   const { objects, diagnostics } = app.render();
   expect(diagnostics).toEqual([]);

@@ -100,6 +100,69 @@ app.synth();
     }));
   });
 
+  it('keeps what escape hatches write: each error names the JSON path and the line of the new in main.ts', async () => {
+    const dir = app('escape', `${HEADER}import { ApiObject, JsonPatch } from 'cdk8s';
+import { kruise, kruisePolicy } from 'kruise-gitops';
+const cs = new CloneSet(chart, 'storefront', { metadata: { name: 'storefront' }, containers: [{ image: 'registry.example.com/web:1.0.0' }] });
+cs.apiObject.addJsonPatch(JsonPatch.add('/spec/updateStrategy/maxSurgee', '20%'));
+new kruise.CloneSet(chart, 'l1', {
+  metadata: { name: 'l1' },
+  spec: { selector: { matchLabels: { app: 'l1' } }, template: { metadata: { labels: { app: 'l1' } }, spec: { containers: [{ name: 'c', image: 'registry.example.com/l1:1.0.0' }] } }, replicas: '2' },
+} as any);
+new ApiObject(chart, 'flags', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'flags' }, data: { on: true } });
+new kruisePolicy.PodUnavailableBudget(chart, 'budget', { metadata: { name: 'budget' }, spec: { minAvailable: '80%' as any, selector: { matchLabels: { app: 'l1' } } } });
+app.synth();
+`);
+    const r = await kgitops(['synth', dir, '-o', 'json']);
+    expect(r.code).toBe(1);
+    const errors = JSON.parse(r.stdout).diagnostics.filter((d: any) => d.severity === 'error')
+      .map((d: any) => `${d.source?.replace(/^.*\/escape\//, '')} ${d.constructPath} ${d.path}: ${d.message} [${d.rule}]`);
+    expect(errors).toEqual([
+      'main.ts:7:12 web/storefront spec.updateStrategy.maxSurgee: unknown field "maxSurgee" [schema/unknown-field]',
+      'main.ts:9:1 web/l1 spec.replicas: must be an integer, got string "2" [schema/type]',
+      'main.ts:13:1 web/flags data.on: must be a string, got boolean true [schema/type]',
+    ]);
+  });
+
+  it('writes a plain int-or-string of an L1 class into the manifest', async () => {
+    const dir = app('plain-value', `${HEADER}import { kruisePolicy } from 'kruise-gitops';
+new kruisePolicy.PodUnavailableBudget(chart, 'budget', { metadata: { name: 'budget' }, spec: { minAvailable: '80%' as any, selector: { matchLabels: { app: 'web' } } } });
+app.synth();
+`);
+    const r = await kgitops(['synth', dir]);
+    expect(r.stderr).not.toMatch(/^error/m);
+    expect(r.code).toBe(0);
+    const [budget] = parseAllDocuments(readFileSync(join(dir, 'dist/web.k8s.yaml'), 'utf8')).map((d) => d.toJS());
+    expect(budget.spec).toEqual({ minAvailable: '80%', selector: { matchLabels: { app: 'web' } } });
+  });
+
+  it('reports a construct\'s own error at the line in main.ts, not inside kruise-gitops', async () => {
+    const dir = app('construct-throws', `${HEADER}import { Size } from 'cdk8s';
+const db = new CloneSet(chart, 'db', { containers: [{ image: 'registry.example.com/db:1.0.0' }] });
+db.addVolumeClaimTemplate({ name: 'data', storage: Size.gibibytes(1) });
+db.addVolumeClaimTemplate({ name: 'data', storage: Size.gibibytes(2) });
+app.synth();
+`);
+    const r = await kgitops(['synth', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error \S*construct-throws\/main\.ts:8:4$/m);
+    expect(r.stderr).toContain('web/db: volume claim template "data" is defined twice [synth/app-failed]');
+  });
+
+  it('warns once about the defaults cdk8s-plus gives pods, at the first workload', async () => {
+    const dir = app('plus-defaults', `${HEADER}
+new CloneSet(chart, 'a', { containers: [{ image: 'registry.example.com/a:1.0.0' }] });
+new CloneSet(chart, 'b', { containers: [{ image: 'registry.example.com/b:1.0.0' }] });
+app.synth();
+`);
+    const r = await kgitops(['synth', dir, '--no-write']);
+    expect(r.code).toBe(0);
+    expect(r.stderr.match(/\[dsl\/cdk8s-plus-defaults\]/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^warning \S*plus-defaults\/main\.ts:6:1, construct web\/a, CloneSet web\/web-a-[0-9a-f]{8} \(apps\.kruise\.io\/v1alpha1\)$/m);
+    expect(r.stderr).toContain('1 more workload gets some of them too (this warning is shown once) [dsl/cdk8s-plus-defaults]');
+    expect(r.stderr).toContain('To keep them and drop this warning: `new App({ acceptCdk8sPlusDefaults: true })`');
+  });
+
   it('reports an exception thrown by the app with its line', async () => {
     const dir = app('throws', `${HEADER}function build(): never { throw new Error('no image configured for web'); }\nbuild();\napp.synth();\n`);
     const r = await kgitops(['synth', dir]);

@@ -76,7 +76,7 @@ function check(config: BuiltinPolicyConfig, manifests: AnyManifest[], previous?:
 
 /** Renders a CloneSet through the DSL, with a release plan when given. */
 function renderedCloneSet(release?: Release, replicas = 10): PolicyTarget {
-  const app = new App();
+  const app = new App({ acceptCdk8sPlusDefaults: true });
   const chart = new Chart(app, 'shop', { namespace: 'shop' });
   new CloneSet(chart, 'web', {
     metadata: { name: 'web' }, replicas, ...(release ? { release } : {}),
