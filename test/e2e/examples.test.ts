@@ -6,7 +6,7 @@
  * (cloneSetTemplate.spec.selector missing); this is the test that would have caught it.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,6 +103,18 @@ describe('the examples on the real apiserver with Kruise', () => {
         // A second reconcile of the same commit finds nothing to do.
         const again = await reconciler.reconcile();
         expect(again.result).toBe('NoChange');
+
+        // A new node-agent image applies (its release then starts): kruise-manager empties the
+        // managedFields of every Advanced DaemonSet it reconciles, so git's fields are owned by
+        // "before-first-apply" and a plain apply conflicts with that non-manager.
+        const platform = join(repo, 'lib', 'platform.ts');
+        writeFileSync(platform, readFileSync(platform, 'utf8').replace('node-agent:5.2.0', 'node-agent:5.2.1'));
+        execFileSync('git', ['-c', 'user.name=e2e', '-c', 'user.email=e2e@localhost', 'commit', '-qam', 'node-agent 5.2.1'], { cwd: repo });
+        const bumped = await reconciler.reconcile();
+        expect({ result: bumped.result, errors: bumped.errors }).toMatchObject({ result: 'Succeeded', errors: [] });
+        expect(bumped.drift).toEqual([]);
+        const agent = (await cluster.get({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'DaemonSet', namespace: 'platform', name: 'node-agent' }))!;
+        expect(agent.spec.template.spec.containers[0].image).toBe('registry.example.com/platform/node-agent:5.2.1');
       } finally {
         releases.stop();
         reconciler.close();
