@@ -38,8 +38,10 @@ export function scaledValue(v: IntOrPercent | string | undefined, total: number,
 /**
  * Pods a CloneSet or SidecarSet keeps at the old revision for a partition (Kruise
  * util.CalculatePartitionReplicas): percentages round up and clamp to [0, replicas], except that
- * a percentage below 100% that would keep every pod keeps replicas-1, so that it still
- * updates one pod. Integers clamp to replicas.
+ * with more than one replica a percentage below 100% that would keep every pod keeps
+ * replicas-1, so that it still updates one pod. A single replica is kept by any percentage
+ * above 0% (ceil rounds it up to 1 and the exception needs replicas > 1). Integers clamp to
+ * replicas.
  */
 export function cloneSetPartitionKeep(partition: IntOrPercent | string | undefined, replicas: number): number {
   if (partition === undefined) return 0;
@@ -47,7 +49,7 @@ export function cloneSetPartitionKeep(partition: IntOrPercent | string | undefin
   if (!p) throw new Error(`invalid partition ${JSON.stringify(partition)}`);
   if (p.kind === 'int') return Math.max(0, Math.min(p.value, replicas));
   let keep = Math.min(Math.max(Math.ceil((p.value * replicas) / 100), 0), replicas);
-  if (p.value < 100 && keep === replicas && replicas > 0) keep = replicas - 1;
+  if (p.value < 100 && keep === replicas && replicas > 1) keep = replicas - 1;
   return keep;
 }
 

@@ -144,18 +144,16 @@ function holesFor(kind: string, crdSchema: Json, k8s: Record<string, Json>, krui
       const cloneSetSpec = kruiseDefs[`apps.kruise.io.v1alpha1.CloneSet`]?.properties?.spec;
       const astsSpec = kruiseDefs[`apps.kruise.io.v1beta1.StatefulSet`]?.properties?.spec;
       if (!cloneSetSpec || !astsSpec) throw new Error('UnitedDeployment needs CloneSet and StatefulSet converted first');
-      const subsetOf = (spec: Json) => {
-        // The UnitedDeployment owns the subset's selector and replicas.
-        const s = structuredClone(spec);
-        s.required = (s.required ?? []).filter((r: string) => r !== 'selector');
-        return s;
-      };
+      // The subset specs keep the selector their CRD requires: Kruise replaces it in every
+      // subset it creates, but the apiserver rejects a cloneSetTemplate or
+      // advancedStatefulSetTemplate without one. The statefulSetTemplate and deploymentTemplate
+      // specs are schemaless in the CRD, so there the apiserver accepts a missing selector.
       return {
         ...common,
         '.spec.template.cloneSetTemplate.metadata': k8sRef(OBJECT_META),
-        '.spec.template.cloneSetTemplate.spec': subsetOf(cloneSetSpec),
+        '.spec.template.cloneSetTemplate.spec': structuredClone(cloneSetSpec),
         '.spec.template.advancedStatefulSetTemplate.metadata': k8sRef(OBJECT_META),
-        '.spec.template.advancedStatefulSetTemplate.spec': subsetOf(astsSpec),
+        '.spec.template.advancedStatefulSetTemplate.spec': structuredClone(astsSpec),
         '.spec.template.statefulSetTemplate.metadata': k8sRef(OBJECT_META),
         '.spec.template.statefulSetTemplate.spec': relaxed(k8s, 'io.k8s.api.apps.v1.StatefulSetSpec', ['selector', 'serviceName']),
         '.spec.template.deploymentTemplate.metadata': k8sRef(OBJECT_META),

@@ -89,12 +89,16 @@ export class UnitedDeploymentTemplate {
   ) {}
 
   /** @internal */
-  _toKube(podTemplate: { metadata: any; spec: any }): kruise.UnitedDeploymentSpecTemplate {
-    // No selector in the subset spec: the UnitedDeployment gives each subset its own.
+  _toKube(podTemplate: { metadata: any; spec: any }, selector: unknown): kruise.UnitedDeploymentSpecTemplate {
+    // The subset spec carries the UnitedDeployment's selector although Kruise replaces it with
+    // its own (this selector plus the subset label) in every subset it creates: the CRD requires
+    // cloneSetTemplate.spec.selector and advancedStatefulSetTemplate.spec.selector, and the
+    // apiserver rejects a template without one. The other two templates get it the same way,
+    // as Kruise's documentation writes them.
     return {
       [this.field]: {
         metadata: { labels: podTemplate.metadata?.labels },
-        spec: { template: podTemplate, ...this.spec(podTemplate) },
+        spec: { selector, template: podTemplate, ...this.spec(podTemplate) },
       },
     } as kruise.UnitedDeploymentSpecTemplate;
   }
@@ -180,7 +184,7 @@ export class UnitedDeployment<N extends string = string> extends KruiseWorkload 
     return {
       replicas: this.replicas,
       selector: selector as kruise.UnitedDeploymentSpecSelector,
-      template: this.template._toKube(this._podTemplate()),
+      template: this.template._toKube(this._podTemplate(), selector),
       topology: {
         subsets: this.subsets.map((s) => ({
           name: s.name,

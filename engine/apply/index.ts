@@ -76,6 +76,14 @@ interface Decision {
   result?: KubeObject;
 }
 
+/**
+ * The manager the apiserver names for fields of an object whose managedFields were emptied:
+ * Kruise's DaemonSet controller writes its DaemonSets back without them within seconds of every
+ * apply (seen on kruise-manager v1.9), so everything we applied ends up owned by it. Nobody applied
+ * those fields since, so taking them back overrides no one and is not drift.
+ */
+const OWNERLESS_MANAGER = 'before-first-apply';
+
 function isHumanManager(manager: string, prefixes: readonly string[]): boolean {
   return prefixes.some((p) => manager === p || manager.startsWith(p));
 }
@@ -181,11 +189,12 @@ export async function applyPlan(planned: PlannedObject[], prune: PruneCandidate[
         }
       } catch (e) {
         if (e instanceof ConflictError && e.conflicts.length > 0) {
-          const managers = [...new Set(e.conflicts.map((c) => c.manager))];
+          const owned = e.conflicts.filter((c) => c.manager !== OWNERLESS_MANAGER);
+          const managers = [...new Set(owned.map((c) => c.manager))];
           const human = managers.every((m) => isHumanManager(m, driftManagers));
           if (o.forceConflicts || human) {
             d.write = 'force';
-            if (human) d.drift = { id: p.desired.id, fields: e.conflicts.map((c) => c.field), managers };
+            if (human && owned.length) d.drift = { id: p.desired.id, fields: owned.map((c) => c.field), managers };
           } else {
             out.errors.push(errorDiagnostic(p, e, 'apply/conflict'));
             return;

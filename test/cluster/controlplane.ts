@@ -54,7 +54,7 @@ export interface StartOptions {
   kruiseDir?: string;
   /** Survive the calling process (cluster:up). Default false: a watchdog kills it with its owner. */
   persistent?: boolean;
-  /** Number of kwok nodes at level b (default 2). */
+  /** Number of kwok nodes at level b (default 3, one per zone: zone-a, zone-b, zone-c, then again). */
   nodes?: number;
   /** Overall start-up deadline. */
   timeoutMs?: number;
@@ -230,7 +230,10 @@ export function kruiseWebhookConfigurations(manifestFile: string): k8s.Kubernete
   });
 }
 
-function kwokNode(name: string): k8s.V1Node {
+/** Zones of the kwok nodes, in turn: the examples' UnitedDeployment spreads over these three. */
+const ZONES = ['zone-a', 'zone-b', 'zone-c'];
+
+function kwokNode(name: string, zone: string): k8s.V1Node {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -243,6 +246,7 @@ function kwokNode(name: string): k8s.V1Node {
         'kubernetes.io/hostname': name,
         'kubernetes.io/role': 'agent',
         'node-role.kubernetes.io/agent': '',
+        'topology.kubernetes.io/zone': zone,
         type: 'kwok',
       },
     },
@@ -501,8 +505,8 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
       // --- kwok with upstream node/pod stages plus our kubelet-like stages
       const stagesFile = path.join(stateDir, 'kwok-stages.yaml');
       fs.writeFileSync(stagesFile, fs.readFileSync(kwokStages, 'utf8') + '\n---\n' + fs.readFileSync(KUBELET_STAGES, 'utf8'));
-      const nodeCount = opts.nodes ?? 2;
-      for (let i = 0; i < nodeCount; i++) await core.createNode({ body: kwokNode(`kwok-node-${i}`) });
+      const nodeCount = opts.nodes ?? 3;
+      for (let i = 0; i < nodeCount; i++) await core.createNode({ body: kwokNode(`kwok-node-${i}`, ZONES[i % ZONES.length]!) });
       log(`starting kwok with ${nodeCount} node(s)`);
       start('kwok', [
         `--kubeconfig=${kubeconfigPath}`,

@@ -10,6 +10,7 @@
 import { RequestError } from '../errors.js';
 import type { KubeObject } from '../types.js';
 import { checkRules } from '../../../dsl/rules.js';
+import { SchemaValidator } from '../../validate/schema.js';
 import { isPlainObject } from './fields.js';
 
 function obj(parent: Record<string, any>, key: string): Record<string, any> {
@@ -156,5 +157,24 @@ export function validate(o: KubeObject, verb: string, resource: string): void {
     { verb, resource, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) },
     422, 'Invalid',
     `admission webhook denied the request: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+  );
+}
+
+/**
+ * What the apiserver itself rejects in a Kruise custom resource: a field its CRD's structural
+ * schema requires that is missing or null, or a value of the wrong type or outside an enum
+ * (422 Invalid, before any webhook runs). Unknown fields are not rejected: the apiserver prunes
+ * them. The schemas are ours (schemas/), which also check the pod templates the CRDs leave open;
+ * Kruise's validating webhooks check those on a real cluster.
+ */
+const APISERVER_SCHEMA_RULES = new Set(['schema/required', 'schema/type', 'schema/enum']);
+
+export function validateSchema(o: KubeObject, verb: string, resource: string, groupKind: string): void {
+  const errors = SchemaValidator.get().validate(o).filter((d) => d.severity === 'error' && APISERVER_SCHEMA_RULES.has(d.rule));
+  if (!errors.length) return;
+  throw new RequestError(
+    { verb, resource, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) },
+    422, 'Invalid',
+    `${groupKind} "${o.metadata.name}" is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join(', ')}`,
   );
 }

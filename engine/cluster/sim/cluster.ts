@@ -12,7 +12,7 @@ import type {
   ApplyOptions, Cluster, DeleteOptions, EventInput, KubeObject, ListOptions, ListResult, ObjectKey, ResourceInfo,
   UserIdentity, WatchEvent, WatchHandle, WatchOptions,
 } from '../types.js';
-import { applyDefaults, validate } from './admission.js';
+import { applyDefaults, validate, validateSchema } from './admission.js';
 import { Discovery, isKruiseGroup } from './discovery.js';
 import { Faults, type FaultHandle, type FaultRule, type SimRequest, type SimVerb } from './faults.js';
 import { clone, deepEqual, describePath, isPlainObject, pathOf } from './fields.js';
@@ -477,6 +477,8 @@ export class SimCluster implements Cluster {
       const injected = this.runtime.admitPod(obj);
       if (injected !== obj) Object.assign(obj, { metadata: injected.metadata, spec: injected.spec });
     }
+    // The CRD's schema is checked with or without Kruise's webhooks, before them.
+    if (this.kruise && isKruiseGroup(obj.apiVersion)) validateSchema(obj, verb, resource, gk);
     if (this.admission && this.kruise && isKruiseGroup(obj.apiVersion)) validate(obj, verb, resource);
   }
 

@@ -110,6 +110,28 @@ describe('UnitedDeployment', () => {
     expect((await e.get(KEY)).status.updatedReplicas).toBe(1);
   });
 
+  it('rejects a CloneSet template without a selector, as the real apiserver does (the CRD requires it), with or without webhooks', async () => {
+    const noSelector = ud('cart:v1', ZONES);
+    delete noSelector.spec.template.cloneSetTemplate.spec.selector;
+    for (const admission of [true, false]) {
+      const e = await env({ admission });
+      const err = await e.sim.apply(noSelector, GIT).then(() => undefined, (x: unknown) => x);
+      expect(err).toMatchObject({ status: 422, reason: 'Invalid' });
+      expect((err as Error).message).toContain('UnitedDeployment.apps.kruise.io "cart" is invalid: spec.template.cloneSetTemplate.spec.selector: required field "selector" is missing');
+      expect(await e.sim.get(KEY)).toBeUndefined();
+    }
+  });
+
+  it('each subset selects its own pods: the UnitedDeployment selector plus the subset label, as Kruise writes it', async () => {
+    const e = await env();
+    await e.sim.apply(ud('cart:v1', ZONES), GIT);
+    await e.until(async () => (await e.observed(KEY)).readyReplicas === 9);
+    const subsets = (await e.sim.list('apps.kruise.io/v1alpha1', 'CloneSet', { namespace: 'shop' })).items;
+    expect(subsets.map((s) => s.spec.selector).sort((a, b) => a.matchLabels['apps.kruise.io/subset-name'].localeCompare(b.matchLabels['apps.kruise.io/subset-name']))).toEqual(
+      ['zone-a', 'zone-b', 'zone-c'].map((z) => ({ matchLabels: { ...LABELS, 'apps.kruise.io/subset-name': z } })),
+    );
+  });
+
   it('replicas that do not fit: the webhook rejects them; without admission the controller reports them', async () => {
     const tooMany = ud('cart:v1', [{ ...ZONES[0], replicas: '50%' }, { ...ZONES[1], replicas: '50%' }, ZONES[2]!]);
     const e = await env();

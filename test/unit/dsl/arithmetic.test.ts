@@ -4,7 +4,7 @@ import { cloneSetPartitionKeep, daemonSetPartitionKeep, parseIntOrPercent, scale
 
 describe('Kruise partition arithmetic', () => {
   it.each([
-    [10, '25%', 3], [3, '50%', 2], [3, '99%', 2], [10, '100%', 10], [10, '0%', 0], [1, '50%', 0], [10, 12, 10], [10, 4, 4], [0, '50%', 0],
+    [10, '25%', 3], [3, '50%', 2], [3, '99%', 2], [10, '100%', 10], [10, '0%', 0], [1, '50%', 1], [1, '95%', 1], [1, '0%', 0], [2, '95%', 1], [10, 12, 10], [10, 4, 4], [0, '50%', 0],
   ] as const)('a CloneSet of %i with partition %j keeps %i pods old', (replicas, partition, keep) => {
     expect(cloneSetPartitionKeep(partition, replicas)).toBe(keep);
   });

@@ -269,6 +269,32 @@ describe('UnitedDeployment', () => {
     expect(t.template.spec.readinessGates).toEqual([{ conditionType: 'InPlaceUpdateReady' }]);
   });
 
+  it.each([
+    ['cloneSetTemplate', UnitedDeploymentTemplate.cloneSet()],
+    ['advancedStatefulSetTemplate', UnitedDeploymentTemplate.advancedStatefulSet()],
+    ['statefulSetTemplate', UnitedDeploymentTemplate.statefulSet()],
+    ['deploymentTemplate', UnitedDeploymentTemplate.deployment()],
+  ] as const)('gives the %s its selector (the real apiserver rejects a CloneSet or Advanced StatefulSet template without one)', (field, template) => {
+    const r = render((c) => new UnitedDeployment(c, 'cart', {
+      containers: [container], podMetadata: { labels: { app: 'cart' } }, template, subsets: [{ name: 'a', replicas: 1 }],
+    }));
+    const spec = r.byKind('UnitedDeployment').spec;
+    expect(Object.keys(spec.template)).toEqual([field]);
+    expect(spec.template[field].spec.selector).toEqual(spec.selector);
+    expect(spec.selector.matchLabels).toEqual({ 'cdk8s.io/metadata.addr': expect.any(String) });
+    expect([...r.diagnostics, ...validateObjects(r.objects)]).toEqual([]);
+  });
+
+  it('validation rejects a CloneSet or Advanced StatefulSet subset template without a selector, as the CRD does', () => {
+    for (const [field, template] of [['cloneSetTemplate', UnitedDeploymentTemplate.cloneSet()], ['advancedStatefulSetTemplate', UnitedDeploymentTemplate.advancedStatefulSet()]] as const) {
+      const r = render((c) => new UnitedDeployment(c, 'cart', { containers: [container], template, subsets: [{ name: 'a', replicas: 1 }] }));
+      delete r.objects[0]!.manifest.spec.template[field].spec.selector;
+      expect(validateObjects(r.objects)).toContainEqual(expect.objectContaining({
+        severity: 'error', rule: 'schema/required', path: `spec.template.${field}.spec.selector`,
+      }));
+    }
+  });
+
   it('flags a partition for a subset that does not exist (a JavaScript caller gets past the types)', () => {
     const r = render((c) => new UnitedDeployment(c, 'cart', {
       containers: [container], subsets: [{ name: 'a', replicas: 1 }], partitions: { c: 1 } as never,

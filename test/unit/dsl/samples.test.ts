@@ -58,6 +58,9 @@ const KPLUS_DEFAULTS = [
   /containers\[\d+\]\.(imagePullPolicy|resources)$/,
   /spec\.(containers\[\d+\]\.)?securityContext\.\w+$/,
   /labels\["cdk8s\.io\/metadata\.addr"\]$/,
+  // The DSL writes the UnitedDeployment's selector into every subset template (the CRD requires
+  // it for CloneSet and Advanced StatefulSet templates; the sample's StatefulSet template omits it).
+  /^spec\.template\.\w+Template\.spec\.selector\.matchLabels\.\w+$/,
 ];
 
 const child = (path: string, k: string) => (/^[A-Za-z_]\w*$/.test(k) ? `${path}${path ? '.' : ''}${k}` : `${path}[${JSON.stringify(k)}]`);

@@ -94,6 +94,19 @@ describe('reconciler on the simulated cluster', () => {
     expect((await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' }))!.data).toEqual({ v: '1' });
   });
 
+  it('takes back fields owned by "before-first-apply" (what kruise-manager leaves of a DaemonSet\'s managedFields) without calling it drift', async () => {
+    const { repo, sim, reconciler } = setup();
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '1' })] });
+    await reconciler.reconcile();
+    const live = (await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' }))!;
+    await sim.update({ ...live, data: { v: '0' } }, 'before-first-apply');
+    // Git's change conflicts with the field now owned by "before-first-apply": forced, no drift.
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '2' })] });
+    const r = await reconciler.reconcile();
+    expect({ result: r.result, errors: r.errors, drift: r.drift }).toEqual({ result: 'Succeeded', errors: [], drift: [] });
+    expect((await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' }))!.data).toMatchObject({ v: '2' });
+  });
+
   it('says OpenKruise is missing when the cluster does not serve its kinds', async () => {
     const repo = new GitApp();
     repos.push(repo);

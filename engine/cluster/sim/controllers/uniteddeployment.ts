@@ -134,7 +134,10 @@ function desiredSubset(rt: Runtime, ud: KubeObject, sk: SubsetKind, template: an
   const labels = { ...(template.metadata?.labels ?? {}), [SUBSET]: s.name, [UD_REVISION]: revision };
   let spec = clone(template.spec ?? {});
   spec.replicas = replicas;
-  spec.selector ??= clone(ud.spec?.selector);
+  // Kruise's adapters replace the template's selector with the UnitedDeployment's plus the subset
+  // label, so that each subset selects its own pods only.
+  const udSelector = clone(ud.spec?.selector ?? {});
+  spec.selector = { ...udSelector, matchLabels: { ...(udSelector.matchLabels ?? {}), [SUBSET]: s.name } };
   spec.template ??= {};
   spec.template.metadata = { ...(spec.template.metadata ?? {}), labels: { ...(spec.template.metadata?.labels ?? {}), [SUBSET]: s.name, [UD_REVISION]: revision } };
   const podSpec = (spec.template.spec ??= {});
