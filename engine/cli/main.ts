@@ -1,14 +1,25 @@
 /** The `kgitops` command line. */
 import { Command, CommanderError } from 'commander';
-import { registerDemo } from './demo.js';
-import { registerDiff } from './diff.js';
-import { registerPolicies } from './policies.js';
-import { registerRelease } from './release.js';
-import { registerSandbox } from './sandbox.js';
-import { registerStatus } from './status.js';
-import { registerSync } from './sync.js';
-import { registerSynth } from './synth.js';
 import { ExitCode } from './output.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * The command modules, in help order. Each loads what its commands run on (the sync engine, the
+ * Kubernetes client, the simulated cluster, the release machinery); loading all of them for
+ * every run cost `kgitops synth` seconds of start-up. So only the module of the command being
+ * run is loaded; help, and anything that names no command, loads them all.
+ */
+const MODULES: { commands: readonly string[]; load: () => Promise<Register> }[] = [
+  { commands: ['synth'], load: async () => (await import('./synth.js')).registerSynth },
+  { commands: ['diff'], load: async () => (await import('./diff.js')).registerDiff },
+  { commands: ['policies'], load: async () => (await import('./policies.js')).registerPolicies },
+  { commands: ['sync'], load: async () => (await import('./sync.js')).registerSync },
+  { commands: ['status'], load: async () => (await import('./status.js')).registerStatus },
+  { commands: ['demo'], load: async () => (await import('./demo.js')).registerDemo },
+  { commands: ['approve', 'pause', 'resume', 'abort', 'preview'], load: async () => (await import('./release.js')).registerRelease },
+  { commands: ['sandbox'], load: async () => (await import('./sandbox.js')).registerSandbox },
+];
 
 const program = new Command()
   .name('kgitops')
@@ -17,14 +28,10 @@ const program = new Command()
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-registerSynth(program);
-registerDiff(program);
-registerPolicies(program);
-registerSync(program);
-registerStatus(program);
-registerDemo(program);
-registerRelease(program);
-registerSandbox(program);
+// The command is the first argument (the program itself has no options that take a value).
+const named = process.argv[2];
+const only = MODULES.find((m) => named !== undefined && m.commands.includes(named));
+for (const m of only ? [only] : MODULES) (await m.load())(program);
 
 program.addHelpText('after', `
 Start with:
