@@ -4,7 +4,6 @@
  */
 import { join, resolve } from 'node:path';
 import type { RenderedObject } from '../../dsl/app.js';
-import { writeManifests } from '../../dsl/app.js';
 import { type Diagnostic, hasErrors } from '../../dsl/diagnostics.js';
 import { startPolicies } from '../policy/host.js';
 import { prepareValidation, validateObjects } from '../validate/index.js';
@@ -63,7 +62,8 @@ export async function synthesize(dir: string, options: SynthOptions = {}): Promi
     const checked = policies && run.objects.length ? await policies.check(run.objects, options.previous) : undefined;
     if (checked) diagnostics.push(...checked.diagnostics);
     const ok = !hasErrors(diagnostics);
-    const files = ok && options.write ? writeManifests(join(appDir, output), run.objects) : [];
+    // Loaded only to write: dsl/app.ts brings the constructs and cdk8s-plus, which --no-write and the engine's checks never use.
+    const files = ok && options.write ? (await import('../../dsl/app.js')).writeManifests(join(appDir, output), run.objects) : [];
     return {
       dir: appDir, objects: run.objects, diagnostics, ok, files, policies: checked?.policies ?? [],
       timings: { appMs: run.durationMs, validateMs, policyMs: checked?.durationMs ?? 0 },

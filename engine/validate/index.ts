@@ -4,12 +4,20 @@
  * path and source line.
  */
 import type { RenderedObject } from '../../dsl/app.js';
-import { objectRef } from '../../dsl/app.js';
-import type { Diagnostic } from '../../dsl/diagnostics.js';
+import type { Diagnostic, ObjectRef } from '../../dsl/diagnostics.js';
 import { checkRules } from '../../dsl/rules.js';
 import { SchemaValidator } from './schema.js';
 
 export { SchemaValidator, toJsonPath } from './schema.js';
+
+/**
+ * The object a diagnostic is about (as dsl/app.ts's objectRef, which the CLI does not import:
+ * dsl/app.ts loads the constructs, cdk8s-plus and the generated Kruise classes, a good part of
+ * kgitops synth's start-up, for a one-liner).
+ */
+function objectRef(m: Record<string, any>): ObjectRef {
+  return { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata?.name, namespace: m.metadata?.namespace };
+}
 
 export function validateObject(o: RenderedObject, validator = SchemaValidator.get()): Diagnostic[] {
   const where = { object: objectRef(o.manifest), constructPath: o.constructPath, ...(o.source ? { source: o.source } : {}) };
