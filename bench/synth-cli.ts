@@ -19,8 +19,8 @@
  * (printing, exit). The phases come from `-o json` (`timings`) of the same warm runs.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,17 +75,33 @@ for (const { chart, manifest } of objects) {
 app.synth();
 `;
 
-interface Timed { ms: number; code: number; stdout: string; stderr: string }
+/** Wall time, and CPU time (user + system, the command and every process it waited for). */
+interface Timed { ms: number; cpuMs: number; code: number; stdout: string; stderr: string }
+
+// GNU time, when there, measures the CPU of the command's whole process tree (the sandboxed app
+// included): on a machine shared with other work, CPU time says more than wall time.
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 function run(command: string, args: string[], cwd: string, env: Record<string, string>): Promise<Timed> {
+  const cpuFile = join(WORK, `cpu-${Math.random().toString(36).slice(2)}`);
+  const [cmd, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%U %S', '-o', cpuFile, command, ...args]] : [command, args];
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = spawn(command, args, { cwd, env: { ...process.env, FORCE_COLOR: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, argv, { cwd, env: { ...process.env, FORCE_COLOR: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    p.once('close', (code) => resolve({ ms: performance.now() - t0, code: code ?? 1, stdout, stderr }));
+    p.once('close', (code) => {
+      const ms = performance.now() - t0;
+      let cpuMs = Number.NaN;
+      try {
+        const [user, system] = readFileSync(cpuFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+        cpuMs = (user + system) * 1000;
+        rmSync(cpuFile);
+      } catch { /* no GNU time */ }
+      resolve({ ms, cpuMs, code: code ?? 1, stdout, stderr });
+    });
   });
 }
 
@@ -123,7 +139,7 @@ async function measureCase(c: Case): Promise<string[]> {
   writeFileSync(join(raw, 'main.ts'), RAW_APP);
   // The raw app's input: exactly what the DSL app renders (its protocol output, outside any sandbox).
   const protocolFile = join(dir, 'protocol.json');
-  must(await run(process.execPath, ['--import', 'tsx', join(dsl, 'main.ts')], dsl, { KGITOPS_SYNTH_OUTPUT: protocolFile }), 'the DSL app');
+  const appAlone = must(await run(process.execPath, ['--import', 'tsx', join(dsl, 'main.ts')], dsl, { KGITOPS_SYNTH_OUTPUT: protocolFile }), 'the DSL app');
   execFileSync(process.execPath, ['-e', `
     const fs = require('node:fs');
     const out = JSON.parse(fs.readFileSync(${JSON.stringify(protocolFile)}, 'utf8'));
@@ -161,16 +177,20 @@ async function measureCase(c: Case): Promise<string[]> {
   const rest = median(phases.map((x) => x.wall - x.appMs - x.validateMs - x.policyMs));
   const printedLines = warm.kgitops[0].stderr.split('\n').length;
   const w = { kgitops: median(warm.kgitops.map((r) => r.ms)), tsx: median(warm.tsx.map((r) => r.ms)), cdk8s: median(warm.cdk8s.map((r) => r.ms)) };
+  const cpu = { kgitops: median(warm.kgitops.map((r) => r.cpuMs)), tsx: median(warm.tsx.map((r) => r.cpuMs)), cdk8s: median(warm.cdk8s.map((r) => r.cpuMs)) };
   return [
     `${c.name}: ${N} CloneSets, ${c.expectWarnings} warnings; kgitops printed ${printedLines} lines on stderr`,
     `  cold  kgitops synth --no-write ${sec(cold.kgitops.ms)}   npx tsx main.ts ${sec(cold.tsx.ms)}   npx cdk8s synth ${sec(cold.cdk8s.ms)}   ratio ${(cold.kgitops.ms / cold.tsx.ms).toFixed(2)}x / ${(cold.kgitops.ms / cold.cdk8s.ms).toFixed(2)}x`,
     `  warm  kgitops synth --no-write ${sec(w.kgitops)}   npx tsx main.ts ${sec(w.tsx)}   npx cdk8s synth ${sec(w.cdk8s)}   ratio ${(w.kgitops / w.tsx).toFixed(2)}x / ${(w.kgitops / w.cdk8s).toFixed(2)}x  (medians of ${WARM_RUNS})`,
+    // GNU time does not count the sandboxed app (kgitops's figure came out below the app's own
+    // CPU): kgitops's CPU is taken as its own plus the same app's run outside the sandbox.
+    `  warm CPU (user + system): kgitops ${sec(cpu.kgitops + appAlone.cpuMs)} (itself ${sec(cpu.kgitops)} + the app, run unsandboxed, ${sec(appAlone.cpuMs)})   npx tsx main.ts ${sec(cpu.tsx)}   npx cdk8s synth ${sec(cpu.cdk8s)}   ratio ${((cpu.kgitops + appAlone.cpuMs) / cpu.tsx).toFixed(2)}x / ${((cpu.kgitops + appAlone.cpuMs) / cpu.cdk8s).toFixed(2)}x`,
     `  warm phases (-o json): app ${sec(p('appMs'))}, validation ${sec(p('validateMs'))}, policies ${sec(p('policyMs'))}, start-up + printing + exit ${sec(rest)}; text output vs -o json ${sec(w.kgitops - median(warm.json.map((r) => r.ms)))}`,
   ];
 }
 
 try {
-  const lines = [`kgitops synth vs raw cdk8s synth (node ${process.version}, sandbox on)`];
+  const lines = [`kgitops synth vs raw cdk8s synth (node ${process.version}, sandbox on, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`];
   for (const c of [
     { name: 'clean', replicas: '3', expectWarnings: 0 },
     // 4..8 replicas and no budget: one disruption-budget warning per CloneSet.
