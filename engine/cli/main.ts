@@ -3,17 +3,28 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ENGINE_ROOT } from '../synth/runtime.js';
-import { registerDemo } from './demo.js';
-import { registerDiff } from './diff.js';
-import { registerInit } from './init.js';
-import { registerPolicies } from './policies.js';
-import { registerRelease } from './release.js';
-import { registerSandbox } from './sandbox.js';
-import { registerStatus } from './status.js';
-import { registerSync } from './sync.js';
-import { registerSynth } from './synth.js';
 import { ExitCode } from './output.js';
 import { reportError } from './errors.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * The command modules, in help order. Each loads what its commands run on (the sync engine, the
+ * Kubernetes client, the simulated cluster, the release machinery); loading all of them for
+ * every run cost `kgitops synth` seconds of start-up. So only the module of the command being
+ * run is loaded; help, and anything that names no command, loads them all.
+ */
+const MODULES: { commands: readonly string[]; load: () => Promise<Register> }[] = [
+  { commands: ['init'], load: async () => (await import('./init.js')).registerInit },
+  { commands: ['synth'], load: async () => (await import('./synth.js')).registerSynth },
+  { commands: ['diff'], load: async () => (await import('./diff.js')).registerDiff },
+  { commands: ['policies'], load: async () => (await import('./policies.js')).registerPolicies },
+  { commands: ['sync'], load: async () => (await import('./sync.js')).registerSync },
+  { commands: ['status'], load: async () => (await import('./status.js')).registerStatus },
+  { commands: ['demo'], load: async () => (await import('./demo.js')).registerDemo },
+  { commands: ['approve', 'pause', 'resume', 'abort', 'preview'], load: async () => (await import('./release.js')).registerRelease },
+  { commands: ['sandbox'], load: async () => (await import('./sandbox.js')).registerSandbox },
+];
 
 const program = new Command()
   .name('kgitops')
@@ -22,15 +33,10 @@ const program = new Command()
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-registerInit(program);
-registerSynth(program);
-registerDiff(program);
-registerPolicies(program);
-registerSync(program);
-registerStatus(program);
-registerDemo(program);
-registerRelease(program);
-registerSandbox(program);
+// The command is the first argument (the program itself has no options that take a value).
+const named = process.argv[2];
+const only = MODULES.find((m) => named !== undefined && m.commands.includes(named));
+for (const m of only ? [only] : MODULES) (await m.load())(program);
 
 program.addHelpText('after', `
 Start with:

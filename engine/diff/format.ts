@@ -2,7 +2,8 @@
  * The diff for people: plain text for a terminal, markdown for a pull-request comment (a summary
  * table first, then one collapsible section per object), JSON for tools.
  */
-import { type Diagnostic, describeObject, formatDiagnostic, type ObjectRef } from '../../dsl/diagnostics.js';
+import { type Diagnostic, describeObject, type ObjectRef } from '../../dsl/diagnostics.js';
+import { formatDiagnostics } from '../cli/output.js';
 import { formatSeconds } from '../release/machine.js';
 import { formatPreview } from '../release/preview.js';
 import { brief, type FieldChange } from './fields.js';
@@ -50,7 +51,8 @@ export function formatText(r: DiffResult): string {
   if (base.errors.length) out.push('', `note: the base does not synthesize cleanly (${base.errors.length} error(s)); changes are against what it rendered`);
   const head = errorsAndWarnings(r.head.diagnostics);
   out.push('', `policies and validation on ${r.head.label}: ${head.errors.length} error(s), ${head.warnings.length} warning(s)${r.policies.length ? ` (${r.policies.length} policies)` : ''}`);
-  for (const d of [...head.errors, ...head.warnings]) out.push(formatDiagnostic(d));
+  const diagnostics = formatDiagnostics([...head.errors, ...head.warnings]);
+  if (diagnostics) out.push(diagnostics.trimEnd());
   if (r.objects.some((o) => o.release.length)) out.push('', '! marks a change a release acts on (image, replicas, strategy, partition, gates)');
   return `${out.join('\n')}\n`;
 }

@@ -164,6 +164,8 @@ export function isPolicy(x: unknown): x is Policy {
 /** Whether a manifest is of a kind name; narrows its type. */
 export function isKind<K extends KindName>(manifest: { apiVersion?: string; kind?: string }, kind: K): manifest is KindManifests[K] {
   const want = KIND_NAMES[kind];
-  const group = manifest.apiVersion?.includes('/') ? manifest.apiVersion.split('/')[0] : '';
-  return manifest.kind === want.kind && group === want.group;
+  if (manifest.kind !== want.kind) return false;
+  // Called for every object and policy: the group without splitting the apiVersion.
+  const slash = manifest.apiVersion?.indexOf('/') ?? -1;
+  return (slash < 0 ? '' : manifest.apiVersion!.slice(0, slash)) === want.group;
 }

@@ -13,7 +13,7 @@ import { fieldChanges } from '../diff/fields.js';
 import { getPath, readPlan, releaseKind } from '../release/plan.js';
 import { previewRelease, scaleFromSpec } from '../release/preview.js';
 import type { KubeObject } from '../cluster/types.js';
-import { definePolicy, isKind, type Policy } from './api.js';
+import { definePolicy, type Policy } from './api.js';
 import { containersOf, podLabels, podTemplates, replicasOf, selectorMatches } from './pods.js';
 
 type Severity = 'error' | 'warning';
@@ -287,16 +287,14 @@ function disruptionBudget(c: Exclude<BuiltinPolicyConfig['disruptionBudget'], fa
       const ns = m.metadata.namespace;
       const labels = podLabels(m);
       const group = m.apiVersion.includes('/') ? m.apiVersion.split('/')[0] : '';
-      const covered = ctx.all.some(({ manifest: b }) => {
+      // The budgets only (objectsOf sorts the set by kind once per evaluation): scanning every
+      // object for every workload made 10,000 CloneSets cost 10^8 comparisons.
+      const covered = ctx.objectsOf('PodUnavailableBudget').some(({ manifest: b }) => {
         if (b.metadata.namespace !== ns) return false;
-        if (isKind(b, 'PodUnavailableBudget')) {
-          const ref = b.spec?.targetRef;
-          if (ref) return ref.kind === m.kind && ref.name === m.metadata.name && (ref.apiVersion ?? '').split('/')[0] === group;
-          return selectorMatches(b.spec?.selector, labels);
-        }
-        if (isKind(b, 'PodDisruptionBudget')) return selectorMatches(b.spec?.selector as Record<string, any>, labels);
-        return false;
-      });
+        const ref = b.spec?.targetRef;
+        if (ref) return ref.kind === m.kind && ref.name === m.metadata.name && (ref.apiVersion ?? '').split('/')[0] === group;
+        return selectorMatches(b.spec?.selector, labels);
+      }) || ctx.objectsOf('PodDisruptionBudget').some(({ manifest: b }) => b.metadata.namespace === ns && selectorMatches(b.spec?.selector as Record<string, any>, labels));
       if (!covered) {
         ctx.report(`has ${replicas} replicas and no PodUnavailableBudget or PodDisruptionBudget covers its pods`, {
           path: 'spec.replicas',

@@ -38,16 +38,24 @@ export function evaluatePolicies(policies: readonly Policy[], targets: readonly 
     if (!byKind.has(kind)) byKind.set(kind, targets.filter((t) => isKind(t.manifest, kind)));
     return byKind.get(kind)! as PolicyTarget<any>[];
   };
+  // What every policy's diagnostics say of a target, and its previous version: once per target, not per policy.
+  const whereOf = targets.map((target) => ({
+    object: { apiVersion: target.manifest.apiVersion, kind: target.manifest.kind, name: target.manifest.metadata?.name, namespace: target.manifest.metadata?.namespace },
+    constructPath: target.constructPath,
+    ...(target.source ? { source: target.source } : {}),
+  }));
+  const previousOf = new Map<number, PolicyTarget | undefined>();
+  const previousAt = (i: number) => {
+    if (!previous.size) return undefined;
+    if (!previousOf.has(i)) previousOf.set(i, previous.get(objectId(keyOf(targets[i].manifest))));
+    return previousOf.get(i);
+  };
   for (const policy of policies) {
     const kinds = policy.kinds;
-    for (const target of targets) {
+    for (const [i, target] of targets.entries()) {
       if (kinds && !kinds.some((k) => isKind(target.manifest, k))) continue;
-      const where = {
-        object: { apiVersion: target.manifest.apiVersion, kind: target.manifest.kind, name: target.manifest.metadata?.name, namespace: target.manifest.metadata?.namespace },
-        constructPath: target.constructPath,
-        ...(target.source ? { source: target.source } : {}),
-      };
-      const prev = previous.get(objectId(keyOf(target.manifest)));
+      const where = whereOf[i];
+      const prev = previousAt(i);
       const context: PolicyContext = {
         all: targets,
         ...(prev ? { previous: prev } : {}),

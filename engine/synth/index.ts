@@ -4,10 +4,9 @@
  */
 import { join, resolve } from 'node:path';
 import type { RenderedObject } from '../../dsl/app.js';
-import { writeManifests } from '../../dsl/app.js';
 import { type Diagnostic, hasErrors } from '../../dsl/diagnostics.js';
 import { startPolicies } from '../policy/host.js';
-import { validateObjects } from '../validate/index.js';
+import { prepareValidation, validateObjects } from '../validate/index.js';
 import { Sandbox } from '../sandbox/index.js';
 import { RepoPathError } from '../source/confine.js';
 import { checkoutRoot, readCdk8sConfig, runApp, type RunAppOptions } from './run-app.js';
@@ -51,7 +50,11 @@ export async function synthesize(dir: string, options: SynthOptions = {}): Promi
   // The repo's policies load in their own sandboxed process while the app runs.
   const policies = options.policies === false ? undefined : startPolicies(appDir, { sandbox, root, ...(options.limits ? { limits: options.limits } : {}), ...(options.warm ? { warm: options.warm } : {}) });
   try {
-    const run = await runApp(appDir, { ...options, sandbox, root });
+    const running = runApp(appDir, { ...options, sandbox, root });
+    // The engine waits for the app: compile the schema validators meanwhile.
+    const prepared = prepareValidation(running);
+    const run = await running;
+    await prepared;
     const t0 = performance.now();
     const diagnostics = [...run.diagnostics, ...validateObjects(run.objects)];
     const validateMs = Math.round(performance.now() - t0);
@@ -59,7 +62,8 @@ export async function synthesize(dir: string, options: SynthOptions = {}): Promi
     const checked = policies && run.objects.length ? await policies.check(run.objects, options.previous) : undefined;
     if (checked) diagnostics.push(...checked.diagnostics);
     const ok = !hasErrors(diagnostics);
-    const files = ok && options.write ? writeManifests(join(appDir, output), run.objects) : [];
+    // Loaded only to write: dsl/app.ts brings the constructs and cdk8s-plus, which --no-write and the engine's checks never use.
+    const files = ok && options.write ? (await import('../../dsl/app.js')).writeManifests(join(appDir, output), run.objects) : [];
     return {
       dir: appDir, objects: run.objects, diagnostics, ok, files, policies: checked?.policies ?? [],
       timings: { appMs: run.durationMs, validateMs, policyMs: checked?.durationMs ?? 0 },

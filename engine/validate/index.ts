@@ -4,12 +4,20 @@
  * path and source line.
  */
 import type { RenderedObject } from '../../dsl/app.js';
-import { objectRef } from '../../dsl/app.js';
-import type { Diagnostic } from '../../dsl/diagnostics.js';
+import type { Diagnostic, ObjectRef } from '../../dsl/diagnostics.js';
 import { checkRules } from '../../dsl/rules.js';
 import { SchemaValidator } from './schema.js';
 
 export { SchemaValidator, toJsonPath } from './schema.js';
+
+/**
+ * The object a diagnostic is about (as dsl/app.ts's objectRef, which the CLI does not import:
+ * dsl/app.ts loads the constructs, cdk8s-plus and the generated Kruise classes, a good part of
+ * kgitops synth's start-up, for a one-liner).
+ */
+function objectRef(m: Record<string, any>): ObjectRef {
+  return { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata?.name, namespace: m.metadata?.namespace };
+}
 
 export function validateObject(o: RenderedObject, validator = SchemaValidator.get()): Diagnostic[] {
   const where = { object: objectRef(o.manifest), constructPath: o.constructPath, ...(o.source ? { source: o.source } : {}) };
@@ -17,6 +25,52 @@ export function validateObject(o: RenderedObject, validator = SchemaValidator.ge
   // Rules read fields by path; on a schema-broken object they would only repeat its errors.
   const rules = schema.some((d) => d.severity === 'error') ? [] : checkRules(o.manifest);
   return [...schema, ...rules].map((d) => ({ ...d, ...where }));
+}
+
+/**
+ * The kinds whose validators are compiled while the app runs, most used first; Kruise's
+ * workloads share the Kubernetes pod template, compiled with the first of them.
+ */
+const LIKELY_KINDS: readonly (readonly [string, string])[] = [
+  ['apps.kruise.io/v1alpha1', 'CloneSet'],
+  ['apps.kruise.io/v1beta1', 'StatefulSet'],
+  ['apps.kruise.io/v1alpha1', 'DaemonSet'],
+  ['apps.kruise.io/v1alpha1', 'SidecarSet'],
+  ['apps.kruise.io/v1alpha1', 'UnitedDeployment'],
+  ['apps.kruise.io/v1alpha1', 'BroadcastJob'],
+  ['apps.kruise.io/v1alpha1', 'AdvancedCronJob'],
+  ['policy.kruise.io/v1alpha1', 'PodUnavailableBudget'],
+  ['v1', 'Service'],
+  ['policy/v1', 'PodDisruptionBudget'],
+  ['v1', 'Namespace'],
+  ['v1', 'ConfigMap'],
+  ['apps/v1', 'Deployment'],
+];
+
+/**
+ * Loads the schemas and compiles the validators of the likely kinds while the engine would
+ * otherwise wait (for the app, in its sandbox): one kind per turn of the event loop, so that the
+ * app's output is still read as it comes, and none after `until` settles. Validation then starts
+ * with its validators ready instead of compiling them first (about a second for a CloneSet).
+ */
+export function prepareValidation(until: Promise<unknown>): Promise<void> {
+  let done = false;
+  void until.then(() => { done = true; }, () => { done = true; });
+  return new Promise((resolve) => {
+    let next = 0;
+    const step = () => {
+      if (done || next >= LIKELY_KINDS.length) return resolve();
+      const [apiVersion, kind] = LIKELY_KINDS[next++];
+      try {
+        SchemaValidator.get().prepare(apiVersion, kind);
+      } catch {
+        // Validation compiles it again when an object needs it, and reports what fails then.
+        return resolve();
+      }
+      setImmediate(step);
+    };
+    setImmediate(step);
+  });
 }
 
 export function validateObjects(objects: readonly RenderedObject[]): Diagnostic[] {

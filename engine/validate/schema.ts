@@ -60,6 +60,16 @@ export class SchemaValidator {
     return toDiagnostics(validate.errors ?? [], manifest);
   }
 
+  /**
+   * Compiles the validator of a kind ahead of its first object (false: no schema for it). The
+   * first compile of a kind with a pod template costs the better part of a second.
+   */
+  prepare(apiVersion: string, kind: string): boolean {
+    const info = kindInfo(apiVersion, kind);
+    if (info) this.validatorFor(info.ref);
+    return info !== undefined;
+  }
+
   private validatorFor(ref: string): ValidateFunction {
     let v = this.validators.get(ref);
     if (!v) {
