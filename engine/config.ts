@@ -45,6 +45,8 @@ export interface EngineConfig {
   readonly webhook?: { readonly port: number; readonly host: string; readonly secretEnv: string };
   readonly cacheDir: string;
   readonly synthTimeoutMs: number;
+  /** Type-check each commit's app before running it (a type error: the commit is invalid). */
+  readonly typecheck: boolean;
   /** Where repo code runs (engine/sandbox): bubblewrap unless unsafe, with these limits. */
   readonly sandbox: SandboxConfig;
   /** Keys whose signed commits approve release steps in approvals.yaml; unset: git approvals are off. */
@@ -99,7 +101,7 @@ export class ConfigError extends Error {
   }
 }
 
-const KEYS = ['app', 'repo', 'ref', 'path', 'interval', 'cluster', 'namespace', 'parentNamespace', 'prune', 'forceConflicts', 'driftManagers', 'webhook', 'cacheDir', 'synthTimeout', 'sandbox', 'approvers'];
+const KEYS = ['app', 'repo', 'ref', 'path', 'interval', 'cluster', 'namespace', 'parentNamespace', 'prune', 'forceConflicts', 'driftManagers', 'webhook', 'cacheDir', 'synthTimeout', 'sandbox', 'approvers', 'typecheck'];
 
 export interface ConfigFlags {
   config?: string;
@@ -121,6 +123,8 @@ export interface ConfigFlags {
   webhookHost?: string;
   cacheDir?: string;
   synthTimeout?: string;
+  /** --no-typecheck gives false; commander's default for it is true, which leaves kgitops.yaml's say. */
+  typecheck?: boolean;
   unsafeNoSandbox?: boolean;
   maxOutput?: string;
   maxMemory?: string;
@@ -178,6 +182,9 @@ export function loadConfig(flags: ConfigFlags, cwd = process.cwd()): EngineConfi
     throw new ConfigError('webhook.host is set but no webhook port: nothing would listen on it', 'add --webhook-port <port> (or webhook.port in kgitops.yaml), or drop the host');
   }
   const kubeconfig = flags.kubeconfig ?? file.cluster?.kubeconfig;
+  if (file.typecheck !== undefined && typeof file.typecheck !== 'boolean') {
+    throw new ConfigError(`typecheck: ${JSON.stringify(file.typecheck)} must be true or false`, 'typecheck: false skips the type check of each commit (default true)');
+  }
   return {
     // Never the repo basename alone: two repos called `deploy` would share one ApplySet.
     app: flags.app ?? file.app ?? defaultAppName(repoAbs, flags.path ?? file.path ?? '.'),
@@ -204,6 +211,7 @@ export function loadConfig(flags: ConfigFlags, cwd = process.cwd()): EngineConfi
     webhook: webhookPort !== undefined ? { port: Number(webhookPort), host: webhookHost, secretEnv: file.webhook?.secretEnv ?? 'KGITOPS_WEBHOOK_SECRET' } : undefined,
     cacheDir: flags.cacheDir ?? file.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kruise-gitops', 'engine'),
     synthTimeoutMs: duration(flags.synthTimeout ?? file.synthTimeout ?? '120s', 'synthTimeout'),
+    typecheck: flags.typecheck === false ? false : file.typecheck ?? true,
     sandbox: sandboxConfig(file.sandbox, flags),
     approvers: approversConfig(file.approvers, flags, base, cwd),
   };

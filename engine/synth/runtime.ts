@@ -2,6 +2,7 @@
  * What repo code runs on, wherever it runs: the engine's own packages (its DSL, the code of its
  * child processes, its node_modules) and tsx, which compiles a repo's TypeScript.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,3 +24,10 @@ export function tsxEntry(command: string): string | undefined {
 export function engineBinds(): Bind[] {
   return ['package.json', 'dsl', 'engine', 'schemas', 'node_modules'].map((p) => ({ source: join(ENGINE_ROOT, p) }));
 }
+
+/**
+ * Export conditions the engine resolves `kruise-gitops` with: from its source tree, the .ts
+ * sources (condition "kruise-gitops-source" of the exports map); installed, the compiled files.
+ * The type check of an app (typecheck.ts) puts these in its generated tsconfig.
+ */
+export const SOURCE_CONDITIONS: string[] = existsSync(join(ENGINE_ROOT, 'dsl', 'index.ts')) ? ['kruise-gitops-source'] : [];
