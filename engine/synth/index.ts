@@ -66,7 +66,7 @@ export async function synthesize(dir: string, options: SynthOptions = {}): Promi
   try {
     // Types first: an app that does not compile does not run, and nothing of it is written or applied.
     const typed = options.typecheck === false || command === undefined ? undefined : await typecheckApp(appDir, {
-      sandbox, root, command, policies: options.policies !== false, cacheDir: options.cacheDir ?? defaultCacheDir(),
+      sandbox, root, command, output, policies: options.policies !== false, cacheDir: options.cacheDir ?? defaultCacheDir(),
       limits: { ...options.limits, ...(options.timeoutMs ? { wallMs: options.timeoutMs } : {}) },
     });
     const typecheck = !typed || typed.skipped ? 'skipped' : typed.cached ? 'cached' : 'checked';

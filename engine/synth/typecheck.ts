@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { baseLimits, type Sandbox, type SandboxLimits, withLimits } from '../sandbox/index.js';
-import { confinedPath, RepoPathError } from '../source/confine.js';
+import { assertNoOutsideSymlinks, confinedPath, RepoPathError } from '../source/confine.js';
 import { policyFiles } from '../policy/host.js';
 import { LOCKFILES } from './dependencies.js';
 import { appBinds } from './run-app.js';
@@ -57,6 +57,8 @@ export interface TypecheckOptions {
   readonly root: string;
   /** The app's command (cdk8s.yaml `app:`). */
   readonly command: string;
+  /** The app's output directory (cdk8s.yaml `output:`), which may be a link. @default dist */
+  readonly output?: string;
   /** Also check the repo's policies/*.ts (they run too). @default true */
   readonly policies?: boolean;
   /** Where results are cached across runs; none: this process only. */
@@ -374,6 +376,15 @@ export async function typecheckApp(appDir: string, o: TypecheckOptions): Promise
     diagnostics, ok: !diagnostics.some((d) => d.severity === 'error'), cached, skipped, durationMs: Math.round(performance.now() - started),
   });
   const root = resolve(o.root);
+  try {
+    // Before anything reads the app (a policies/ listing, say): a link out of the checkout is
+    // refused when the app runs, with the file named; nothing is checked here then.
+    confinedPath(root, relative(root, appDir), 'app path');
+    assertNoOutsideSymlinks(root, appDir, ['node_modules', '.git', o.output ?? 'dist']);
+  } catch (e) {
+    if (e instanceof RepoPathError) return done([], false, true);
+    throw e;
+  }
   const entry = tsxEntry(o.command);
   if (!entry) {
     return done([{
