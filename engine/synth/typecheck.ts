@@ -403,7 +403,8 @@ export async function typecheckApp(appDir: string, o: TypecheckOptions): Promise
   if (repo.problem) {
     return done([{ severity: 'error', rule: TYPE_ERROR_RULE, message: repo.problem, source: relative(process.cwd(), join(root, repo.file!)), hint: `fix or remove it, or ${SKIP_HINT}` }], false);
   }
-  const key = sha(`${engineKey()}\0${dependencyKey(appDir, root)}\0${JSON.stringify(keyed)}`);
+  // The cache directory is part of the key: another directory is another cache, in memory too.
+  const key = sha(`${o.cacheDir ?? ''}\0${engineKey()}\0${dependencyKey(appDir, root)}\0${JSON.stringify(keyed)}`);
   const hit = lookup(key, root, o.cacheDir);
   if (hit) return done(toDiagnostics(hit.errors, hit.more, root, repo), true);
 
