@@ -162,7 +162,7 @@ interface RepoTsconfig {
   /** The file, relative to the checkout. */
   readonly file?: string;
   readonly options: Record<string, unknown>;
-  /** What it says that the check does not use (warned about only when it would change types). */
+  /** Why it could not be read (not JSON, a link out of the checkout): an error, as tsc would fail on it too. */
   readonly problem?: string;
 }
 
