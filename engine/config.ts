@@ -48,6 +48,8 @@ export interface EngineConfig {
   readonly webhook?: { readonly port: number; readonly host: string; readonly secretEnv: string };
   readonly cacheDir: string;
   readonly synthTimeoutMs: number;
+  /** Type-check each commit's app before running it (a type error: the commit is invalid). */
+  readonly typecheck: boolean;
   /** Where repo code runs (engine/sandbox): bubblewrap unless unsafe, with these limits. */
   readonly sandbox: SandboxConfig;
   /** Keys whose signed commits approve release steps in approvals.yaml; unset: git approvals are off. */
@@ -102,7 +104,7 @@ export class ConfigError extends Error {
   }
 }
 
-const KEYS = ['app', 'repo', 'ref', 'path', 'interval', 'cluster', 'namespace', 'parentNamespace', 'prune', 'forceConflicts', 'driftManagers', 'webhook', 'cacheDir', 'synthTimeout', 'sandbox', 'approvers'];
+const KEYS = ['app', 'repo', 'ref', 'path', 'interval', 'cluster', 'namespace', 'parentNamespace', 'prune', 'forceConflicts', 'driftManagers', 'webhook', 'cacheDir', 'synthTimeout', 'sandbox', 'approvers', 'typecheck'];
 
 export interface ConfigFlags {
   config?: string;
@@ -124,6 +126,8 @@ export interface ConfigFlags {
   webhookHost?: string;
   cacheDir?: string;
   synthTimeout?: string;
+  /** --no-typecheck gives false; commander's default for it is true, which leaves kgitops.yaml's say. */
+  typecheck?: boolean;
   unsafeNoSandbox?: boolean;
   maxOutput?: string;
   maxMemory?: string;
@@ -185,6 +189,9 @@ export function loadConfig(flags: ConfigFlags, cwd = process.cwd()): EngineConfi
   if (ref !== undefined && (typeof ref !== 'string' || !ref)) {
     throw new ConfigError(`ref: ${JSON.stringify(ref)} is not a branch, tag or commit`, 'write e.g. ref: main, or leave ref out to follow the remote\'s default branch');
   }
+  if (file.typecheck !== undefined && typeof file.typecheck !== 'boolean') {
+    throw new ConfigError(`typecheck: ${JSON.stringify(file.typecheck)} must be true or false`, 'typecheck: false skips the type check of each commit (default true)');
+  }
   return {
     // Never the repo basename alone: two repos called `deploy` would share one ApplySet.
     app: flags.app ?? file.app ?? defaultAppName(repoAbs, flags.path ?? file.path ?? '.'),
@@ -211,6 +218,7 @@ export function loadConfig(flags: ConfigFlags, cwd = process.cwd()): EngineConfi
     webhook: webhookPort !== undefined ? { port: Number(webhookPort), host: webhookHost, secretEnv: file.webhook?.secretEnv ?? 'KGITOPS_WEBHOOK_SECRET' } : undefined,
     cacheDir: flags.cacheDir ?? file.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kruise-gitops', 'engine'),
     synthTimeoutMs: duration(flags.synthTimeout ?? file.synthTimeout ?? '120s', 'synthTimeout'),
+    typecheck: flags.typecheck === false ? false : file.typecheck ?? true,
     sandbox: sandboxConfig(file.sandbox, flags),
     approvers: approversConfig(file.approvers, flags, base, cwd),
   };

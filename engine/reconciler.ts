@@ -551,7 +551,7 @@ export class Reconciler {
   }
 
   /** Checks out a commit, makes its dependencies available and synthesizes its app. */
-  private async synthCommit(sha: string, options: Pick<SynthOptions, 'previous' | 'policies'>): Promise<{ appDir: string; result: SynthResult }> {
+  private async synthCommit(sha: string, options: Pick<SynthOptions, 'previous' | 'policies' | 'typecheck'>): Promise<{ appDir: string; result: SynthResult }> {
     const sandbox = await this.sandboxFor();
     void seedTransformCache(this.config.cacheDir);
     const wt = await this.source.checkout(sha);
@@ -565,6 +565,7 @@ export class Reconciler {
       this.warm = undefined;
     }
     const result = await synthesize(appDir, {
+      typecheck: this.config.typecheck, cacheDir: this.config.cacheDir,
       ...options, timeoutMs: this.config.synthTimeoutMs, sandbox, root: wt.dir, limits: this.config.sandbox.limits,
       warm: deps === 'engine' ? this.warm : undefined,
     });
@@ -580,7 +581,8 @@ export class Reconciler {
   private async appliedObjects(sha: string): Promise<RenderedObject[] | undefined> {
     if (this.applied?.sha === sha) return this.applied.objects;
     try {
-      const { result: r } = await this.synthCommit(sha, { policies: false });
+      // It was type-checked when it was applied; here it is only the policies' point of comparison.
+      const { result: r } = await this.synthCommit(sha, { policies: false, typecheck: false });
       if (!r.ok) throw new Error(r.diagnostics.find((d) => d.severity === 'error')?.message ?? 'invalid');
       this.applied = { sha, objects: r.objects };
       return r.objects;

@@ -22,6 +22,7 @@ interface DiffFlags {
   namespace?: string;
   parentNamespace?: string;
   policies: boolean;
+  typecheck: boolean;
   timeout: number;
   outputFile?: string;
 }
@@ -53,6 +54,7 @@ export function registerDiff(program: Command): void {
     .option('-n, --namespace <ns>', 'for --live: namespace for objects that name none', 'default')
     .option('--parent-namespace <ns>', 'for --live: namespace of the ApplySet parent (default: --namespace)')
     .option('--no-policies', 'skip the policies')
+    .option('--no-typecheck', 'do not type-check the head before running it')
     .option('--timeout <seconds>', 'stop an app that synthesizes longer than this', (v) => Number(v), 120)
     .addHelpText('after', `
 Both versions synthesize in parallel in temporary git worktrees. Objects match by group, kind,
@@ -61,7 +63,7 @@ what a release does: images, replicas, update strategy, partition, paused, relea
 workload whose pod template changes shows its release preview.
 
 Exit codes: 0 no change, 1 changes, 2 error: bad usage, a failed checkout, or a head that would
-not be applied (synth, schema, Kruise rule or an error-level policy). The output is printed in
+not be applied (a type error, synth, schema, Kruise rule or an error-level policy). The output is printed in
 every case, so a CI job can post it and then fail on 2.
 
 Examples:
@@ -80,9 +82,9 @@ export async function runDiff(dir: string, flags: DiffFlags & SandboxFlags): Pro
       ? await diffLive({
         dir, ...(flags.head ? { head: flags.head } : {}), kubeconfig: flags.kubeconfig, context: flags.context, app: flags.app,
         namespace: flags.namespace ?? 'default', parentNamespace: flags.parentNamespace ?? flags.namespace ?? 'default',
-        policies: flags.policies, timeoutMs: flags.timeout * 1000, onProgress: progress,
+        policies: flags.policies, typecheck: flags.typecheck !== false, timeoutMs: flags.timeout * 1000, onProgress: progress,
       })
-      : await diffRefs({ dir, base: flags.base, ...(flags.head ? { head: flags.head } : {}), policies: flags.policies, timeoutMs: flags.timeout * 1000, onProgress: progress });
+      : await diffRefs({ dir, base: flags.base, ...(flags.head ? { head: flags.head } : {}), policies: flags.policies, typecheck: flags.typecheck !== false, timeoutMs: flags.timeout * 1000, onProgress: progress });
     const text = format(r, flags.format);
     process.stdout.write(text);
     if (flags.outputFile) writeFileSync(flags.outputFile, text);

@@ -105,19 +105,20 @@ export function registerRelease(program: Command): void {
     .option('--kubeconfig <file>', 'read the current scale (replicas, nodes, matched pods) from this cluster')
     .option('--context <name>', 'kubeconfig context')
     .option('-o, --output <format>', 'text or json', parseFormat, 'text')
-    .action(async (dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat } & SandboxFlags) => {
+    .option('--no-typecheck', 'do not type-check the app before running it')
+    .action(async (dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat; typecheck: boolean } & SandboxFlags) => {
       sandboxFromFlags(opts);
       process.exitCode = await runPreview(dir, opts);
     });
 }
 
-async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat }): Promise<number> {
+async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat; typecheck?: boolean }): Promise<number> {
   try {
     // The cluster first: a kubeconfig that cannot be used is said before a synth that takes seconds.
     const cluster = opts.kubeconfig ? await connect(loadConfig({ repo: '.', kubeconfig: opts.kubeconfig, context: opts.context })) : undefined;
     progress(`synthesizing ${dir} ...`);
     // A preview reads the plans; policies judge the commit, which `synth` and `diff` report.
-    const r = await synthesize(dir, { policies: false });
+    const r = await synthesize(dir, { policies: false, typecheck: opts.typecheck !== false });
     if (!r.ok) {
       printDiagnostics(r.diagnostics.filter((d) => d.severity === 'error'));
       process.stderr.write('invalid: fix the errors above to preview releases\n');

@@ -35,6 +35,7 @@ export function registerSync(program: Command): void {
   addSandboxOptions(addEngineOptions(program.command('sync')))
     .description('Watch a git repo and apply every new commit with server-side apply: staged, validated, pruned, health-checked')
     .option('--interval <duration>', 'poll interval (default 30s)')
+    .option('--no-typecheck', 'do not type-check each commit\'s app before running it (also typecheck: false in kgitops.yaml)')
     .option('--once', 'run one reconcile and exit (0 applied or in sync, 1 failed, 2 usage error)')
     .option('--no-prune', 'never delete objects that left git')
     .option('--max-prune-fraction <f>', 'refuse to prune more than this fraction of the objects (default 0.5)')

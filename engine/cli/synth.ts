@@ -16,9 +16,14 @@ export function registerSynth(program: Command): void {
     .option('-o, --output <format>', 'text or json', parseFormat, 'text')
     .option('--no-write', 'validate only; write no files')
     .option('--no-policies', 'skip the policies (built-in pack and policies/*.ts)')
+    .option('--no-typecheck', 'do not type-check the app before running it')
     .option('--timeout <seconds>', 'stop the app after this long', (v) => Number(v), 120);
   addSandboxOptions(cmd)
     .addHelpText('after', `
+Types: the app (its \`npx tsx <file>\` entry, what it imports, and policies/*.ts) is type-checked
+with TypeScript in the sandbox before it runs; a type error (a misspelt prop, say) makes the app
+invalid and it does not run. --no-typecheck skips that.
+
 Policies: the built-in pack and the repo's policies/*.ts run on every object (see README,
 "Policies as code"); an error-level violation makes the app invalid.
 
@@ -32,16 +37,16 @@ Examples:
   kgitops synth examples            write examples/dist/*.k8s.yaml
   kgitops synth --no-write          check the app in the current directory
   kgitops synth -o json | jq .summary`)
-    .action(async (dir: string, opts: { output: OutputFormat; write: boolean; timeout: number; policies: boolean } & SandboxFlags) => {
+    .action(async (dir: string, opts: { output: OutputFormat; write: boolean; timeout: number; policies: boolean; typecheck: boolean } & SandboxFlags) => {
       process.exitCode = await runSynth(dir, opts);
     });
 }
 
-export async function runSynth(dir: string, opts: { output: OutputFormat; write: boolean; timeout: number; policies?: boolean } & SandboxFlags): Promise<number> {
+export async function runSynth(dir: string, opts: { output: OutputFormat; write: boolean; timeout: number; policies?: boolean; typecheck?: boolean } & SandboxFlags): Promise<number> {
   try {
     sandboxFromFlags(opts);
     progress(`synthesizing ${dir} ...`);
-    const r = await synthesize(dir, { write: opts.write, timeoutMs: opts.timeout * 1000, policies: opts.policies !== false });
+    const r = await synthesize(dir, { write: opts.write, timeoutMs: opts.timeout * 1000, policies: opts.policies !== false, typecheck: opts.typecheck !== false });
     const byKind: Record<string, number> = {};
     for (const o of r.objects) byKind[o.manifest.kind] = (byKind[o.manifest.kind] ?? 0) + 1;
     const byChart: Record<string, number> = {};

@@ -29,6 +29,8 @@ export interface DiffLiveOptions {
   readonly namespace: string;
   readonly parentNamespace: string;
   readonly policies?: boolean;
+  /** Type-check the head before it runs. @default true */
+  readonly typecheck?: boolean;
   readonly timeoutMs?: number;
   readonly cacheDir?: string;
   readonly onProgress?: (message: string) => void;
@@ -57,7 +59,7 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
     // The repo's policies load while the head synthesizes.
     policies = options.policies === false ? undefined : startPolicies(head.appDir);
     progress(`synthesizing ${head.label} ...`);
-    const h = await synthesize(head.appDir, { policies: false, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
+    const h = await synthesize(head.appDir, { policies: false, typecheck: options.typecheck !== false, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}), ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
     const parentRef = { name: parentName(options.app ?? 'default'), namespace: options.parentNamespace };
     const id = applySetId(parentRef);
     progress(`comparing ${h.objects.length} objects with the cluster (server-side apply dry-run) ...`);

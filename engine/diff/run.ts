@@ -21,6 +21,8 @@ export interface DiffRefsOptions {
   readonly cacheDir?: string;
   readonly timeoutMs?: number;
   readonly policies?: boolean;
+  /** Type-check the head before it runs (the base is what it was). @default true */
+  readonly typecheck?: boolean;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -57,7 +59,10 @@ export async function diffRefs(options: DiffRefsOptions = {}): Promise<DiffResul
     const policies = options.policies === false ? undefined : startPolicies(head!.appDir);
     try {
       progress(`synthesizing ${base!.label} and ${head!.label} ...`);
-      const synth = (s: Side) => synthesize(s.appDir, { policies: false, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
+      // Only the head is type-checked: it is what would be applied; the base only shows what changes.
+      const synth = (s: Side) => synthesize(s.appDir, {
+        policies: false, cacheDir, typecheck: s === head && options.typecheck !== false, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      });
       const [b, h] = await Promise.all([synth(base!), synth(head!)]);
       const tSynth = performance.now();
       const baseObjects: RenderedObject[] = repoPaths(b.objects, repo, base!);

@@ -115,7 +115,13 @@ export interface PolicyContext {
   objectsOf<K extends KindName>(kind: K): PolicyTarget<KindManifests[K]>[];
 }
 
-export interface PolicyDefinition<K extends KindName = KindName> {
+/**
+ * What a policy's check sees: the typed manifest of the kinds it names, any manifest when it
+ * names none (it is then given every object, ConfigMaps and custom resources included).
+ */
+export type PolicyTargetOf<K extends KindName> = [K] extends [never] ? PolicyTarget : PolicyTarget<KindManifests[K]>;
+
+export interface PolicyDefinition<K extends KindName = never> {
   /** Stable id, shown as `policy/<name>` in diagnostics. Lower case, digits and dashes. */
   readonly name: string;
   /** One line on what the policy asks for. */
@@ -124,7 +130,7 @@ export interface PolicyDefinition<K extends KindName = KindName> {
   readonly severity?: 'error' | 'warning';
   /** Only objects of these kinds are checked (and typed accordingly). @default every object */
   readonly kinds?: readonly K[];
-  check(object: PolicyTarget<KindManifests[K]>, context: PolicyContext): void;
+  check(object: PolicyTargetOf<K>, context: PolicyContext): void;
 }
 
 /** A policy, ready to run. */
@@ -139,7 +145,8 @@ export interface Policy {
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9-]*[a-z0-9])?)?$/;
 
-export function definePolicy<K extends KindName>(definition: PolicyDefinition<K>): Policy {
+// K is never unless `kinds` names some: a policy without kinds sees (and is typed for) every object.
+export function definePolicy<K extends KindName = never>(definition: PolicyDefinition<K>): Policy {
   if (!NAME.test(definition.name)) {
     throw new Error(`policy name "${definition.name}" must be lower case letters, digits and dashes (for example "team-label")`);
   }

@@ -159,6 +159,29 @@ describe('kgitops diff', () => {
     expect(r.stdout).toContain('CloneSet shop/storefront: 3 step(s) over 10 pod(s) (spec.replicas)');
   }, 60_000);
 
+  it('exits 2 on a head that does not type-check, naming file:line:col; preview exits 1; --no-typecheck lets both run it', async () => {
+    git('checkout', '-q', '--', '.');
+    edit('lib/shop.ts', /(metadata: \{ name: 'storefront' \},\n\s+)replicas: 10,/, '$1replica: 10,');
+    const line = readFileSync(join(REPO, 'lib/shop.ts'), 'utf8').split('\n').findIndex((l) => l.includes('replica: 10,'));
+    const at = `lib/shop.ts:${line + 1}:7`;
+    const r = await kgitops(['diff', '.', '-o', 'json']);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).head.diagnostics).toEqual([expect.objectContaining({
+      rule: 'synth/type-error', source: at, message: expect.stringContaining("'replica' does not exist in type 'CloneSetProps'"),
+    })]);
+    // Unchecked, the typo renders: the storefront falls back to 1 replica, a change to review.
+    const unchecked = JSON.parse((await kgitops(['diff', '.', '-o', 'json', '--no-typecheck'])).stdout);
+    expect(unchecked.head.diagnostics.map((d: { rule: string }) => d.rule)).not.toContain('synth/type-error');
+    const storefront = unchecked.objects.find((o: { object: { kind: string; name: string } }) => o.object.kind === 'CloneSet' && o.object.name === 'storefront');
+    expect(storefront.release.map((f: { aspect: string }) => f.aspect)).toContain('replicas');
+
+    const preview = await kgitops(['preview', '.']);
+    expect(preview.code).toBe(1);
+    expect(preview.stderr).toContain(`error ${at}\n`);
+    expect(preview.stderr).toContain('[synth/type-error]');
+    expect((await kgitops(['preview', '.', '--no-typecheck'])).code).toBe(0);
+  }, 120_000);
+
   it('exits 2 on an unknown ref and outside a git repo, with a hint', async () => {
     git('checkout', '-q', '--', '.');
     const r = await kgitops(['diff', '.', '--base', 'no-such-branch']);

@@ -35,6 +35,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ repo: '.', maxPruneFraction: '2' })).toThrow('prune.maxFraction must be in (0, 1], got 2');
   });
 
+  it('type-checks commits unless typecheck: false or --no-typecheck says otherwise', () => {
+    expect(loadConfig({ repo: '.' }).typecheck).toBe(true);
+    // Commander gives true for a --no-typecheck flag not passed: the file decides then.
+    expect(loadConfig({ typecheck: true }, withFile('repo: .\ntypecheck: false\n')).typecheck).toBe(false);
+    expect(loadConfig({ typecheck: false }, withFile('repo: .\ntypecheck: true\n')).typecheck).toBe(false);
+    expect(() => loadConfig({}, withFile('repo: .\ntypecheck: "no"\n'))).toThrow('typecheck: "no" must be true or false');
+  });
+
   it('needs a repo', () => {
     expect(() => loadConfig({}, mkdtempSync(join(tmpdir(), 'kgitops-config-')))).toThrow('no repo given');
   });

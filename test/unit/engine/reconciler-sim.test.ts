@@ -27,12 +27,12 @@ afterAll(() => {
   rmSync(CACHE, { recursive: true, force: true });
 });
 
-function setup() {
-  const repo = new GitApp();
+function setup(o: { main?: string; typecheck?: boolean } = {}) {
+  const repo = new GitApp(o.main);
   repos.push(repo);
   const sim = new SimCluster({ clock: realClock, namespaces: ['default', 'shop'] });
   sims.push(sim);
-  const config = loadConfig({ repo: repo.dir, app: 'shop', namespace: 'shop', cacheDir: CACHE });
+  const config = loadConfig({ repo: repo.dir, app: 'shop', namespace: 'shop', cacheDir: CACHE, ...(o.typecheck === false ? { typecheck: false } : {}) });
   const reconciler = new Reconciler(config, sim, gitSource(config), realClock, createLogger({ level: 'silent' }));
   reconcilers.push(reconciler);
   return { repo, sim, reconciler };
@@ -176,5 +176,55 @@ export default definePolicy({
     expect((await reconciler.reconcile()).result).toBe('Succeeded');
     const after = (await sim.get({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: 'shop', name: 'web' }))!;
     expect(after.spec.template.spec.containers[0].image).toBe('registry.example.com/web:1.1.0');
+  }, 60_000);
+
+  it('does not apply a commit with a type error: it names main.ts:line:col, and the fix applies', async () => {
+    // The CloneSet's replicas come from objects.json; main.ts is what the commits change.
+    const main = (prop: string) => `import { readFileSync } from 'node:fs';
+import { Chart } from 'cdk8s';
+import { App, CloneSet } from 'kruise-gitops';
+const spec = JSON.parse(readFileSync(new URL('./objects.json', import.meta.url), 'utf8'));
+const app = new App();
+const chart = new Chart(app, 'app', { namespace: spec.namespace });
+new CloneSet(chart, 'web', { metadata: { name: 'web' }, ${prop}: spec.replicas, containers: [{ name: 'web', image: 'registry.example.com/web:1.0.0' }] });
+app.synth();
+`;
+    const { repo, sim, reconciler } = setup({ main: main('replicas') });
+    const live = () => sim.get({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: 'shop', name: 'web' });
+    repo.commit({ namespace: 'shop', objects: [], replicas: 2 }, 'two replicas');
+    expect((await reconciler.reconcile()).result).toBe('Succeeded');
+    expect((await live())!.spec.replicas).toBe(2);
+
+    repo.commit({ namespace: 'shop', objects: [], replicas: 4 }, 'four, misspelt', { 'main.ts': main('replica') });
+    const r = await reconciler.reconcile();
+    expect(r.result).toBe('Failed');
+    expect(r.errors).toEqual([expect.objectContaining({
+      severity: 'error', rule: 'synth/type-error',
+      message: "Object literal may only specify known properties, but 'replica' does not exist in type 'CloneSetProps'. Did you mean to write 'replicas'? (TS2561)",
+      source: expect.stringMatching(new RegExp(`main\\.ts:7:${main('replica').split('\n')[6].indexOf('replica:') + 1}$`)),
+    })]);
+    expect(r.message).toMatch(/is invalid \(1 error\(s\)\); the cluster keeps commit/);
+    expect((await live())!.spec.replicas).toBe(2);
+
+    repo.commit({ namespace: 'shop', objects: [], replicas: 4 }, 'four, spelt right', { 'main.ts': main('replicas') });
+    expect((await reconciler.reconcile()).result).toBe('Succeeded');
+    expect((await live())!.spec.replicas).toBe(4);
+  }, 90_000);
+
+  it('applies a commit with a type error when typecheck is off (typecheck: false in kgitops.yaml, --no-typecheck)', async () => {
+    const { repo, sim, reconciler } = setup({
+      typecheck: false,
+      main: `import { Chart } from 'cdk8s';
+import { App, CloneSet } from 'kruise-gitops';
+const app = new App();
+const chart = new Chart(app, 'app', { namespace: 'shop' });
+new CloneSet(chart, 'web', { metadata: { name: 'web' }, replica: 4, containers: [{ name: 'web', image: 'registry.example.com/web:1.0.0' }] });
+app.synth();
+`,
+    });
+    repo.commit({ namespace: 'shop', objects: [] });
+    expect((await reconciler.reconcile()).result).toBe('Succeeded');
+    // The misspelt prop did nothing: the CloneSet has the DSL's default of 1 replica, not 4.
+    expect((await sim.get({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: 'shop', name: 'web' }))!.spec.replicas).toBe(1);
   }, 60_000);
 });

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -64,11 +64,45 @@ describe('kgitops synth', () => {
     const dir = app('syntax', `${HEADER}new CloneSet(chart, 'web', { containers: [{ image: 'x:1' }] ;\napp.synth();\n`);
     const r = await kgitops(['synth', dir]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/main\.ts:5:\d+/);
-    expect(r.stderr).toContain('[synth/app-failed]');
+    // The type check sees it first; without the check, running the app reports it.
+    expect(r.stderr).toMatch(/main\.ts:5:\d+\n.*'[,}]' expected\. \(TS1005\) \[synth\/type-error\]/);
     expect(r.stdout).toContain('invalid: nothing written');
     expect(existsSync(join(dir, 'dist'))).toBe(false);
+    const unchecked = await kgitops(['synth', dir, '--no-typecheck']);
+    expect(unchecked.code).toBe(1);
+    expect(unchecked.stderr).toMatch(/main\.ts:5:\d+/);
+    expect(unchecked.stderr).toContain('[synth/app-failed]');
+    expect(existsSync(join(dir, 'dist'))).toBe(false);
   });
+
+  // Misspelt props: tsx strips types, so only the type check stops these.
+  for (const [name, props, typo, type, suggestion] of [
+    ['replica', "{ replica: 4, containers: [{ image: 'registry.example.com/web:1.0.0' }] }", 'replica', 'CloneSetProps', 'replicas'],
+    ['podMetdata', "{ podMetdata: { labels: { app: 'web' } }, containers: [{ image: 'registry.example.com/web:1.0.0' }] }", 'podMetdata', 'CloneSetProps', 'podMetadata'],
+  ]) {
+    it(`fails a misspelt prop (${name}) with main.ts:line:col, exit 1, the app not run; --no-typecheck passes it through`, async () => {
+      const line = `new CloneSet(chart, 'web', ${props});`;
+      const dir = app(`typo-${name}`, `${HEADER}${line}\napp.synth();\n`);
+      const r = await kgitops(['synth', dir]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`error ${relative(ROOT, join(dir, 'main.ts'))}:5:${line.indexOf(typo) + 1}\n`);
+      expect(r.stderr).toContain(`Object literal may only specify known properties, but '${typo}' does not exist in type '${type}'. Did you mean to write '${suggestion}'? (TS2561) [synth/type-error]`);
+      expect(r.stderr).toContain('hint: kgitops type-checks the app before running it');
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(r.stdout).toContain('0 objects in 0 chart(s)');
+      expect(r.stdout).toContain('invalid: nothing written');
+      expect(existsSync(join(dir, 'dist'))).toBe(false);
+
+      const json = JSON.parse((await kgitops(['synth', dir, '--no-write', '-o', 'json'])).stdout);
+      expect(json.diagnostics.map((d: any) => `${d.rule} ${d.source}`)).toEqual([`synth/type-error ${relative(ROOT, join(dir, 'main.ts'))}:5:${line.indexOf(typo) + 1}`]);
+
+      // Unchecked, the typo is silently dropped, as before: the CloneSet renders with its defaults.
+      const unchecked = await kgitops(['synth', dir, '--no-typecheck']);
+      expect(unchecked.code).toBe(0);
+      expect(unchecked.stderr).not.toContain('synth/type-error');
+      expect(existsSync(join(dir, 'dist/web.k8s.yaml'))).toBe(true);
+    });
+  }
 
   it('reports a Kruise rule with the construct path and the declaring line', async () => {
     const dir = app('rule', `${HEADER}
