@@ -9,6 +9,7 @@ import { ConfigError } from '../config.js';
 import { CommandError } from '../release/commands.js';
 import { SandboxUnavailableError } from '../sandbox/index.js';
 import { SourceError } from '../source/errors.js';
+import { DependencyError } from '../synth/dependencies.js';
 import { UsageError } from '../synth/run-app.js';
 import { ExitCode } from './output.js';
 
@@ -26,7 +27,7 @@ export interface JsonError {
 /** Errors that are the user's to fix (input, configuration, credentials, the cluster's answer). */
 export function isUserError(e: unknown): e is Error & { hint?: string } {
   return e instanceof KubeconfigError || e instanceof ConfigError || e instanceof UsageError || e instanceof ApiError
-    || e instanceof SandboxUnavailableError || e instanceof CommandError || e instanceof SourceError;
+    || e instanceof SandboxUnavailableError || e instanceof CommandError || e instanceof SourceError || e instanceof DependencyError;
 }
 
 /**
@@ -45,6 +46,7 @@ function reasonOf(e: Error): string | undefined {
   if (e instanceof SandboxUnavailableError) return 'SandboxUnavailable';
   if (e instanceof CommandError) return 'Refused';
   if (e instanceof UsageError) return 'Usage';
+  if (e instanceof DependencyError) return 'Dependencies';
   return undefined;
 }
 

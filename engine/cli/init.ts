@@ -4,13 +4,13 @@
  * versions of kruise-gitops and its peers that this engine was built and tested with.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ENGINE_ROOT } from '../synth/runtime.js';
 import { UsageError } from '../synth/index.js';
 import { ExitCode, type OutputFormat, parseFormat } from './output.js';
-import { reportCrash } from './synth.js';
+import { reportError } from './errors.js';
 
 export const TEMPLATE_DIR = join(ENGINE_ROOT, 'templates', 'app');
 
@@ -76,11 +76,14 @@ export function scaffold(dir: string, options: InitOptions = {}): InitResult {
   mkdirSync(root, { recursive: true });
   // Everything is written beside the target first, then moved in: an interrupted init leaves no half repo.
   const staging = join(root, `.kgitops-init-${process.pid}`);
-  cpSync(TEMPLATE_DIR, staging, { recursive: true });
-  renameSync(join(staging, 'gitignore'), join(staging, '.gitignore'));
-  writeFileSync(join(staging, 'package.json'), `${JSON.stringify(appPackageJson(basename(root), options.packageSpec), null, 2)}\n`);
-  for (const entry of readdirSync(staging)) cpSync(join(staging, entry), join(root, entry), { recursive: true, errorOnExist: true, force: false });
-  execFileSync('rm', ['-rf', staging]);
+  try {
+    cpSync(TEMPLATE_DIR, staging, { recursive: true });
+    renameSync(join(staging, 'gitignore'), join(staging, '.gitignore'));
+    writeFileSync(join(staging, 'package.json'), `${JSON.stringify(appPackageJson(basename(root), options.packageSpec), null, 2)}\n`);
+    for (const entry of readdirSync(staging)) cpSync(join(staging, entry), join(root, entry), { recursive: true, errorOnExist: true, force: false });
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
 
   let gitInitialized = false;
   if (options.git !== false && !insideGitWorkTree(root)) {
@@ -133,12 +136,7 @@ Examples:
         }
         process.exitCode = ExitCode.OK;
       } catch (e) {
-        if (opts.output === 'json' && e instanceof UsageError) {
-          process.stdout.write(`${JSON.stringify({ ok: false, error: { message: e.message, hint: e.hint } }, null, 2)}\n`);
-          process.exitCode = ExitCode.ERROR;
-        } else {
-          process.exitCode = reportCrash(e);
-        }
+        process.exitCode = reportError(e, opts.output);
       }
     });
 }

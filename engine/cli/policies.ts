@@ -7,7 +7,7 @@ import { builtinsOff } from '../policy/run.js';
 import { UsageError } from '../synth/index.js';
 import { ExitCode, type OutputFormat, parseFormat, printDiagnostics, table } from './output.js';
 import { addSandboxOptions, type SandboxFlags, sandboxFromFlags } from './sandbox.js';
-import { reportCrash } from './synth.js';
+import { reportError } from './errors.js';
 
 export function registerPolicies(program: Command): void {
   addSandboxOptions(program
@@ -59,6 +59,6 @@ export async function runPolicies(dir: string, opts: { output: OutputFormat; tim
     }
     return broken ? ExitCode.INVALID : ExitCode.OK;
   } catch (e) {
-    return reportCrash(e);
+    return reportError(e);
   }
 }

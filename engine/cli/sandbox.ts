@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../config.js';
 import { baseLimits, parseSize, Sandbox, setProcessLimits } from '../sandbox/index.js';
 import { ExitCode, type OutputFormat, parseFormat } from './output.js';
-import { reportCrash } from './synth.js';
+import { reportError } from './errors.js';
 
 export interface SandboxFlags {
   unsafeNoSandbox?: boolean;
@@ -66,6 +66,6 @@ async function runSandboxCheck(opts: { output: OutputFormat }): Promise<number> 
       process.stdout.write(`${JSON.stringify({ ok: false, error: (e as Error).message, hint: (e as { hint?: string }).hint }, null, 2)}\n`);
       return ExitCode.ERROR;
     }
-    return reportCrash(e);
+    return reportError(e);
   }
 }

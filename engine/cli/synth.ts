@@ -1,10 +1,8 @@
 /** `kgitops synth [dir]`: run the cdk8s app, validate every object, write deterministic manifests. */
 import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { ApiError } from '../cluster/errors.js';
-import { ConfigError } from '../config.js';
-import { SandboxUnavailableError } from '../sandbox/index.js';
-import { synthesize, UsageError } from '../synth/index.js';
+import { synthesize } from '../synth/index.js';
+import { reportError } from './errors.js';
 import { ExitCode, type OutputFormat, parseFormat, printDiagnostics, progress } from './output.js';
 import { addSandboxOptions, type SandboxFlags, sandboxFromFlags } from './sandbox.js';
 
@@ -76,16 +74,6 @@ export async function runSynth(dir: string, opts: { output: OutputFormat; write:
     }
     return r.ok ? ExitCode.OK : ExitCode.INVALID;
   } catch (e) {
-    return reportCrash(e);
+    return reportError(e, opts.output);
   }
-}
-
-export function reportCrash(e: unknown): number {
-  // Expected failures say what and what to do; only a bug gets a stack.
-  if (e instanceof UsageError || e instanceof ApiError || e instanceof SandboxUnavailableError || e instanceof ConfigError) {
-    process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
-  } else {
-    process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);
-  }
-  return ExitCode.ERROR;
 }

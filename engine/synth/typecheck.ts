@@ -31,7 +31,7 @@ import { assertNoOutsideSymlinks, confinedPath, RepoPathError } from '../source/
 import { policyFiles } from '../policy/host.js';
 import { LOCKFILES } from './dependencies.js';
 import { appBinds } from './run-app.js';
-import { DEPENDENCIES_DIR, ENGINE_ROOT, SOURCE_CONDITIONS, tsxEntry } from './runtime.js';
+import { DEPENDENCIES_DIR, ENGINE_ROOT, engineFingerprint, SOURCE_CONDITIONS, tsxEntry } from './runtime.js';
 
 export const TYPE_ERROR_RULE = 'synth/type-error';
 const SKIPPED_RULE = 'synth/not-type-checked';
@@ -113,10 +113,10 @@ let engineKeyMemo: string | undefined;
  */
 function engineKey(): string {
   if (engineKeyMemo) return engineKeyMemo;
-  const h = createHash('sha256').update(ENGINE_ROOT).update('\0').update(JSON.stringify(SOURCE_CONDITIONS));
-  for (const f of ['package.json', 'package-lock.json', 'node_modules/typescript/package.json']) {
-    try { h.update(readFileSync(join(ENGINE_ROOT, f))); } catch { h.update(`no ${f}`); }
-  }
+  // The compiler's own package.json: its exact version, wherever npm put it.
+  const compiler = compilerPath();
+  const h = createHash('sha256').update(engineFingerprint()).update('\0').update(JSON.stringify(SOURCE_CONDITIONS)).update('\0')
+    .update(compiler ? readFileSync(join(dirname(dirname(compiler)), 'package.json')) : 'no compiler');
   if (SOURCE_CONDITIONS.length) {
     const walk = (dir: string): void => {
       for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
