@@ -32,6 +32,32 @@ export interface KubeClusterOptions {
   readonly retry?: RetryOptions;
   /** Component name in Events and the user agent. @default kgitops */
   readonly component?: string;
+  /**
+   * Act as this identity on every request (Impersonate-User/-Group headers): the controller
+   * reads and writes an App's objects as the App's ServiceAccount, so RBAC decides what a
+   * tenant's commit may do. Our own credentials need the `impersonate` verb on it.
+   */
+  readonly impersonate?: Impersonation;
+}
+
+export interface Impersonation {
+  /** e.g. system:serviceaccount:team-a:deployer */
+  readonly user: string;
+  /** Unset: the apiserver gives an impersonated ServiceAccount its usual groups. */
+  readonly groups?: readonly string[];
+}
+
+/** The user name of a ServiceAccount, as the apiserver authenticates its tokens. */
+export function serviceAccountUser(namespace: string, name: string): string {
+  return `system:serviceaccount:${namespace}:${name}`;
+}
+
+interface SharedConnection {
+  baseOptions?: Promise<RequestOptions>;
+  /** Discovery per apiVersion, with when it was asked (a miss older than MISS_REFRESH_MS asks again). */
+  readonly discovery: Map<string, { readonly at: number; readonly resources: Promise<Map<string, ResourceInfo>> }>;
+  inFlight: number;
+  readonly waiting: (() => void)[];
 }
 
 interface HttpResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -43,11 +69,9 @@ export class KubeCluster implements Cluster {
   readonly name: string;
   private readonly kc: KubeConfig;
   private readonly server: URL;
-  private baseOptions?: RequestOptions;
-  /** Discovery per apiVersion, with when it was asked (a miss older than MISS_REFRESH_MS asks again). */
-  private readonly discovery = new Map<string, { readonly at: number; readonly resources: Promise<Map<string, ResourceInfo>> }>();
-  private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** What every identity of this cluster shares (impersonating()): connections, discovery, request slots. */
+  private shared: SharedConnection = { discovery: new Map(), inFlight: 0, waiting: [] };
+  private get discovery() { return this.shared.discovery; }
 
   /**
    * The cluster of the kubeconfig (engine/cluster/kubeconfig.ts: found, read and checked; a
@@ -76,6 +100,22 @@ export class KubeCluster implements Cluster {
     if (!cluster) throw new Error('the kubeconfig has no current cluster; pass --kubeconfig and --context');
     this.server = new URL(cluster.server);
     this.name = kc.getCurrentContext() || cluster.name;
+  }
+
+  /** Who requests act as: the impersonated user, or undefined for our own credentials. */
+  get impersonated(): string | undefined {
+    return this.options.impersonate?.user;
+  }
+
+  /**
+   * The same cluster, every request made as `who` (see KubeClusterOptions.impersonate). It shares
+   * our credentials, connections and discovery (what the apiserver serves does not depend on who
+   * asks); caching those per identity would cost a TLS handshake and a discovery per App.
+   */
+  impersonating(who: Impersonation, component?: string): KubeCluster {
+    const c = new KubeCluster(this.kc, { ...this.options, impersonate: who, ...(component ? { component } : {}) }, this.loaded);
+    c.shared = this.shared;
+    return c;
   }
 
   /** The component that writes (Events, user agent). */
@@ -366,7 +406,7 @@ export class KubeCluster implements Cluster {
   }
 
   private async requestOptions(): Promise<RequestOptions> {
-    if (!this.baseOptions) {
+    this.shared.baseOptions ??= (async () => {
       const opts: RequestOptions = { headers: {} };
       await this.kc.applyToHTTPSOptions(opts);
       // One keep-alive agent for every request (applyToHTTPSOptions made one with the TLS settings).
@@ -376,26 +416,32 @@ export class KubeCluster implements Cluster {
         if (agent.options) agent.options.keepAlive = true;
         agent.maxSockets = this.options.concurrency ?? 16;
       }
-      this.baseOptions = {
+      return {
         ...opts,
         protocol: this.server.protocol,
         hostname: this.server.hostname,
         port: this.server.port || (this.server.protocol === 'http:' ? 80 : 443),
         headers: { ...opts.headers, 'User-Agent': `${this.component}/0.1.0` },
       };
-    }
-    return this.baseOptions;
+    })();
+    this.shared.baseOptions.catch(() => { this.shared.baseOptions = undefined; });
+    const base = await this.shared.baseOptions;
+    const who = this.options.impersonate;
+    if (!who) return base;
+    // Node sends an array header as one header line per value, as Impersonate-Group wants.
+    return { ...base, headers: { ...base.headers, 'Impersonate-User': who.user, ...(who.groups?.length ? { 'Impersonate-Group': [...who.groups] } : {}) } };
   }
 
   private async slot(): Promise<void> {
-    if (this.inFlight < (this.options.concurrency ?? 16)) { this.inFlight++; return; }
-    await new Promise<void>((r) => this.waiting.push(r));
-    this.inFlight++;
+    const s = this.shared;
+    if (s.inFlight < (this.options.concurrency ?? 16)) { s.inFlight++; return; }
+    await new Promise<void>((r) => s.waiting.push(r));
+    s.inFlight++;
   }
 
   private release(): void {
-    this.inFlight--;
-    this.waiting.shift()?.();
+    this.shared.inFlight--;
+    this.shared.waiting.shift()?.();
   }
 
   private async json<T = any>(r: ReqOpts): Promise<T> {
