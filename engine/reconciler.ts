@@ -11,7 +11,7 @@ import type { RenderedObject } from '../dsl/app.js';
 import type { Diagnostic } from '../dsl/diagnostics.js';
 import { applyPlan, type ApplyOutcome } from './apply/index.js';
 import {
-  ANNOTATION_DESIRED_HASH, applySetId, gkOf, parentManifest, parentName, prepareDesired, readParent, type ApplySetParentRef,
+  ANNOTATION_DESIRED_HASH, applySetId, ConfigMapStateStore, gkOf, parentName, prepareDesired,
 } from './apply/applyset.js';
 import { ApiError, NotServedError } from './cluster/errors.js';
 import { type Cluster, type KubeObject, keyOf, objectId } from './cluster/types.js';
@@ -23,7 +23,7 @@ import { applyOrder, definesKind, describeOrder, type DesiredObject, plan as mak
 import { describeSource, legacyAppName, sameSource } from './identity.js';
 import {
   type ChangeCounts, type ConfigMapData, type DriftRecord, type HistoryEntry, type Inventory, type ObjectStatus, pushHistory,
-  type StateProblem, type StatusSnapshot,
+  type StateProblem, type StateStore, type StatusSnapshot,
 } from './state.js';
 import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -116,7 +116,8 @@ export async function prepareForApply(cluster: Cluster, rendered: KubeObject, o:
 export class Reconciler {
   /** Rendered objects per commit: an unchanged commit is never synthesized twice. */
   private readonly synthCache = new Map<string, SynthCacheEntry>();
-  private readonly parent: ApplySetParentRef;
+  /** Where the app's state lives: the parent ConfigMap (kgitops sync) or the App's status (the controller). */
+  private readonly store: StateStore;
   private readonly id: string;
   /**
    * Problems with the parent's state already reported (key and message): each distinct problem
@@ -142,9 +143,10 @@ export class Reconciler {
     private readonly log: Logger,
     /** Drives the releases of workloads with release plans (absent: templates apply at once). */
     private readonly releases?: ReleaseController,
+    store?: StateStore,
   ) {
-    this.parent = { name: parentName(config.app), namespace: config.parentNamespace };
-    this.id = applySetId(this.parent);
+    this.store = store ?? new ConfigMapStateStore(cluster, { name: parentName(config.app), namespace: config.parentNamespace }, config.source);
+    this.id = this.store.applySetId;
   }
 
   get applySetId(): string {
@@ -211,15 +213,15 @@ export class Reconciler {
     const short = sha.slice(0, 12);
 
     // 2. State from the cluster
-    let parentLive: KubeObject | undefined;
+    let state: Awaited<ReturnType<StateStore['read']>>;
     try {
-      parentLive = await this.cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', ...this.parent });
+      state = await this.store.read();
     } catch (e) {
       const err = diag('cluster/read', e);
       this.log.error(err.message);
       return done({ result: 'Failed', commit: sha, message: err.message, changes: NO_CHANGES, drift: [], errors: [err], objects: [] });
     }
-    const state = readParent(parentLive);
+    const parentLive = state.exists;
     // Identity: a parent that records another app is never used, not even to record a failure.
     if (state.source && !sameSource(state.source, this.config.source)) {
       const err = this.identityConflict(state.source);
@@ -227,8 +229,8 @@ export class Reconciler {
       return done({ result: 'Failed', commit: sha, message: err.message, changes: NO_CHANGES, drift: [], errors: [err], objects: [] });
     }
     if (parentLive && !state.source && this.report('identity:adopt')) {
-      this.log.warn({ parent: `${this.parent.namespace}/${this.parent.name}` },
-        `ConfigMap ${this.parent.namespace}/${this.parent.name} records no app yet (written by an earlier kgitops): adopting it for ${describeSource(this.config.source)}; an engine of another app will refuse it from now on`);
+      this.log.warn({ parent: this.store.describe() },
+        `${this.store.describe()} records no app yet (written by an earlier kgitops): adopting it for ${describeSource(this.config.source)}; an engine of another app will refuse it from now on`);
     }
     for (const p of state.problems) {
       if (this.report(`state:${p.key}:${p.message}`)) this.log.warn({ key: p.key, fix: p.fix }, `damaged engine state: ${p.message}`);
@@ -241,10 +243,8 @@ export class Reconciler {
       if (historyRewritten) this.log.warn({ previous: lastApplied.slice(0, 12), commit: short }, 'history was rewritten (force-push): the applied commit is not an ancestor of the new one');
     }
 
-    // The engine owns its parent entirely: forced, so that a repair by hand (kubectl edit makes
-    // kubectl-edit the owner of what it changed) never leaves a permanent conflict.
     const writeState = async (data: ConfigMapData, groupKinds: string[], namespaces: string[]) => {
-      await this.cluster.apply(parentManifest(this.parent, { groupKinds, namespaces, data, source: this.config.source }), { fieldManager: 'kgitops', force: true });
+      await this.store.write({ groupKinds, namespaces, data });
       writes++;
     };
     // Damaged state found (by readParent, or below: a parent lost while its members live on),
@@ -350,7 +350,7 @@ export class Reconciler {
     try {
       planned = await makePlan({
         cluster: this.cluster, applySetId: this.id, desired, inventory: state.data.inventory,
-        knownGroupKinds: state.groupKinds, knownNamespaces: [this.parent.namespace, ...state.namespaces],
+        knownGroupKinds: state.groupKinds, knownNamespaces: [this.store.namespace, ...state.namespaces],
       });
     } catch (e) {
       return fail([diag('plan/failed', e)], `could not read the cluster to plan commit ${short}: ${(e as Error).message}`);
@@ -368,7 +368,7 @@ export class Reconciler {
     if (!parentLive && planned.members.size > 0) {
       const lost: StateProblem = {
         key: 'ConfigMap',
-        message: `ConfigMap ${this.parent.namespace}/${this.parent.name} is missing, but ${planned.members.size} object(s) carry its ApplySet label`,
+        message: `${this.store.describe()} is missing, but ${planned.members.size} object(s) carry its ApplySet label`,
         fix: 'the engine rebuilds it from those objects in this reconcile and prunes nothing in it; members of kinds this commit does not declare cannot be found without the parent: delete them by hand if they should go',
       };
       problems.push(lost);
@@ -426,7 +426,7 @@ export class Reconciler {
           [...new Set([...state.groupKinds, ...gks])], [...new Set([...state.namespaces, ...namespaces])]);
       } catch (e) {
         // Without a record of what we are about to do, we do not start: the state must stay findable.
-        return fail([diag('state/write', e)], `cannot record state on ConfigMap ${this.parent.namespace}/${this.parent.name}: ${(e as Error).message}`);
+        return fail([diag('state/write', e)], `cannot record state on ${this.store.describe()}: ${(e as Error).message}`);
       }
     }
     let outcome: ApplyOutcome;
@@ -517,7 +517,7 @@ export class Reconciler {
 
   /** The error for a parent that records another app: both apps, and what to do. */
   private identityConflict(recorded: { repo: string; path: string }): Diagnostic {
-    const where = `ConfigMap ${this.parent.namespace}/${this.parent.name}`;
+    const where = this.store.describe();
     return {
       severity: 'error', rule: 'state/other-app',
       message: `${where} is the ApplySet parent of another app (${describeSource(recorded)}), not of this one (${describeSource(this.config.source)}): `
@@ -530,8 +530,8 @@ export class Reconciler {
   /** Why an object belongs to another ApplySet, and what to do (names the old default parent). */
   private foreignOwnerHint(owner: string): string {
     const legacy = legacyAppName(this.config.repo);
-    if (this.config.appDerived && owner === applySetId({ name: parentName(legacy), namespace: this.parent.namespace })) {
-      return `it belongs to ConfigMap ${this.parent.namespace}/${parentName(legacy)}, the parent an earlier kgitops named after the repo basename; `
+    if (this.config.appDerived && owner === applySetId({ name: parentName(legacy), namespace: this.store.namespace })) {
+      return `it belongs to ConfigMap ${this.store.namespace}/${parentName(legacy)}, the parent an earlier kgitops named after the repo basename; `
         + `to keep managing these objects, run with --app ${legacy} (or app: ${legacy} in kgitops.yaml)`;
     }
     return 'another app manages it; rename it here, or remove it from the other app first';

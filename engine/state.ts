@@ -114,3 +114,21 @@ export const HISTORY_LIMIT = 10;
 export function pushHistory(history: HistoryEntry[], entry: HistoryEntry): HistoryEntry[] {
   return [entry, ...history].slice(0, HISTORY_LIMIT);
 }
+
+/**
+ * Where an app's state lives, and the ApplySet parent its members are labelled with: the
+ * parent ConfigMap of `kgitops sync` (engine/apply/applyset.ts ConfigMapStateStore), or the App
+ * resource's status under the controller (engine/controller/app-state.ts). The reconciler reads it
+ * once per reconcile and writes it when something changed.
+ */
+export interface StateStore {
+  /** The id members carry in applyset.kubernetes.io/part-of. */
+  readonly applySetId: string;
+  /** The parent's namespace: members there are found without being recorded as additional namespaces. */
+  readonly namespace: string;
+  /** For messages: `ConfigMap shop/kgitops-shop`, `App team-a/shop`. */
+  describe(): string;
+  /** Throws on an API error; a parent that does not exist reads as `exists: false`. */
+  read(): Promise<import('./apply/applyset.js').ParentState>;
+  write(state: { readonly groupKinds: string[]; readonly namespaces: string[]; readonly data: ConfigMapData }): Promise<void>;
+}

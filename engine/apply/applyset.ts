@@ -8,8 +8,8 @@
  * last write, for the no-op fast path), the last status, and the last 10 reconciles.
  */
 import { createHash } from 'node:crypto';
-import type { AppSource, ConfigMapData, HistoryEntry, Inventory, InventoryEntry, StateProblem, StatusSnapshot } from '../state.js';
-import { groupKind, type KubeObject } from '../cluster/types.js';
+import type { AppSource, ConfigMapData, HistoryEntry, Inventory, InventoryEntry, StateProblem, StateStore, StatusSnapshot } from '../state.js';
+import { type Cluster, groupKind, type KubeObject } from '../cluster/types.js';
 
 export const LABEL_PART_OF = 'applyset.kubernetes.io/part-of';
 export const LABEL_ID = 'applyset.kubernetes.io/id';
@@ -239,4 +239,33 @@ export function readParent(parent: KubeObject | undefined): ParentState {
 
 export function gkOf(o: { apiVersion: string; kind: string }): string {
   return groupKind(o.apiVersion, o.kind);
+}
+
+/**
+ * The state of `kgitops sync`: the app's ApplySet parent ConfigMap, written by the engine's own
+ * identity. It records the app (repo and path) it belongs to; the reconciler refuses a parent
+ * that records another app.
+ */
+export class ConfigMapStateStore implements StateStore {
+  readonly applySetId: string;
+  readonly namespace: string;
+
+  constructor(private readonly cluster: Cluster, readonly ref: ApplySetParentRef, private readonly source: AppSource) {
+    this.applySetId = applySetId(ref);
+    this.namespace = ref.namespace;
+  }
+
+  describe(): string {
+    return `ConfigMap ${this.ref.namespace}/${this.ref.name}`;
+  }
+
+  async read(): Promise<ParentState> {
+    return readParent(await this.cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', ...this.ref }));
+  }
+
+  async write(s: { groupKinds: string[]; namespaces: string[]; data: ConfigMapData }): Promise<void> {
+    // The engine owns its parent entirely: forced, so that a repair by hand (kubectl edit makes
+    // kubectl-edit the owner of what it changed) never leaves a permanent conflict.
+    await this.cluster.apply(parentManifest(this.ref, { ...s, source: this.source }), { fieldManager: FIELD_MANAGER, force: true });
+  }
 }
