@@ -113,6 +113,19 @@ export async function prepareForApply(cluster: Cluster, rendered: KubeObject, o:
   return { manifest, ...(release ? { release } : {}) };
 }
 
+export interface ReconcilerOptions {
+  /** Where the state lives. @default the parent ConfigMap kgitops-<app> in config.parentNamespace */
+  readonly store?: StateStore;
+  /**
+   * Pre-started synth workers shared by every app of a controller (a worker runs one commit and
+   * is gone, so sharing leaks nothing between apps); one pool per app would be a spare process
+   * per app.
+   */
+  readonly warm?: WarmSynthPool;
+  /** The sandbox, found once by the controller for all its apps. */
+  readonly sandbox?: Sandbox;
+}
+
 export class Reconciler {
   /** Rendered objects per commit: an unchanged commit is never synthesized twice. */
   private readonly synthCache = new Map<string, SynthCacheEntry>();
@@ -143,11 +156,19 @@ export class Reconciler {
     private readonly log: Logger,
     /** Drives the releases of workloads with release plans (absent: templates apply at once). */
     private readonly releases?: ReleaseController,
-    store?: StateStore,
+    options: ReconcilerOptions = {},
   ) {
-    this.store = store ?? new ConfigMapStateStore(cluster, { name: parentName(config.app), namespace: config.parentNamespace }, config.source);
+    this.store = options.store ?? new ConfigMapStateStore(cluster, { name: parentName(config.app), namespace: config.parentNamespace }, config.source);
     this.id = this.store.applySetId;
+    if (options.warm) {
+      this.warm = options.warm;
+      this.sharedWarm = true;
+    }
+    if (options.sandbox) this.sandbox = Promise.resolve(options.sandbox);
   }
+
+  /** The warm pool is the controller's, shared by its Apps: never closed here. */
+  private sharedWarm = false;
 
   get applySetId(): string {
     return this.id;
@@ -155,7 +176,7 @@ export class Reconciler {
 
   /** Stops the spare synth worker. */
   close(): void {
-    this.warm?.close();
+    if (!this.sharedWarm) this.warm?.close();
   }
 
   private warmPool(sandbox: Sandbox): WarmSynthPool {
@@ -559,7 +580,7 @@ export class Reconciler {
     const appDir = confinedPath(wt.dir, this.config.path, 'app path');
     const deps = await prepareDependencies(appDir, wt.dir, { cacheDir: this.config.cacheDir, onProgress: (m) => this.log.info(m) });
     if (deps === 'engine') this.warmPool(sandbox);
-    else if (this.warm) {
+    else if (this.warm && !this.sharedWarm) {
       // The repo brings its own packages: a worker preloaded with the engine's would be wrong for it.
       this.warm.close();
       this.warm = undefined;

@@ -20,6 +20,7 @@ const MODULES: { commands: readonly string[]; load: () => Promise<Register> }[] 
   { commands: ['diff'], load: async () => (await import('./diff.js')).registerDiff },
   { commands: ['policies'], load: async () => (await import('./policies.js')).registerPolicies },
   { commands: ['sync'], load: async () => (await import('./sync.js')).registerSync },
+  { commands: ['controller'], load: async () => (await import('./controller.js')).registerController },
   { commands: ['status'], load: async () => (await import('./status.js')).registerStatus },
   { commands: ['demo'], load: async () => (await import('./demo.js')).registerDemo },
   { commands: ['approve', 'pause', 'resume', 'abort', 'preview'], load: async () => (await import('./release.js')).registerRelease },

@@ -43,7 +43,7 @@ export const AppSpec = Type.Object({
   targetNamespace: Type.Optional(Type.String({ minLength: 1, description: 'Namespace for objects that name none. Default: the App\'s namespace.' })),
   prune: Type.Optional(Type.Object({
     enabled: Type.Optional(Type.Boolean({ description: 'Delete objects that left git, and every object when the App is deleted. Default: true.' })),
-    maxFraction: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Refuse to prune more than this fraction of the objects in one commit. Default: 0.5.' })),
+    maxFraction: Type.Optional(Type.Number({ minimum: 0.001, maximum: 1, description: 'Refuse to prune more than this fraction of the objects in one commit. Default: 0.5.' })),
   })),
   suspend: Type.Optional(Type.Boolean({ description: 'Stop reconciles and releases until set back to false.' })),
   timeout: Type.Optional(duration('Longest a synth of one commit may take. Default: 120s.')),

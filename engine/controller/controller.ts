@@ -1,0 +1,537 @@
+/**
+ * `kgitops controller`: many Apps, each reconciled as its own work item by the single-app
+ * pipeline (engine/reconciler.ts), each as its own ServiceAccount.
+ *
+ * This file is the "many" half: it watches App resources, keeps one runtime per App (its
+ * impersonated cluster, its Reconciler and ReleaseController, its source in the shared repo
+ * mirrors), and runs them through a work queue with bounded concurrency and per-App backoff.
+ * The "one" half stays where it was: a runtime's reconcile is exactly `kgitops sync --once`,
+ * with the App's status as its state store (app-state.ts).
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import type { Diagnostic } from '../../dsl/diagnostics.js';
+import { DEFAULT_DRIFT_MANAGERS } from '../apply/index.js';
+import { LABEL_PART_OF } from '../apply/applyset.js';
+import { ApiError, NotServedError } from '../cluster/errors.js';
+import { type KubeCluster, serviceAccountUser } from '../cluster/kube.js';
+import type { Cluster, EventInput, KubeObject, WatchHandle } from '../cluster/types.js';
+import type { Clock } from '../clock.js';
+import type { EngineConfig, SandboxConfig } from '../config.js';
+import { parseGoDuration } from '../../dsl/cron.js';
+import { appSource, canonicalRepo, isLocalRepo } from '../identity.js';
+import type { Logger } from '../log.js';
+import { redactUrl } from '../log.js';
+import { type ReconcileResult, Reconciler } from '../reconciler.js';
+import { ReleaseController } from '../release/controller.js';
+import { Sandbox } from '../sandbox/index.js';
+import { engineRuntime } from '../synth/dependencies.js';
+import { WarmSynthPool } from '../synth/warm.js';
+import type { PushEvent } from '../source/webhook.js';
+import type { GitAuth } from '../source/git.js';
+import {
+  APP_API_VERSION, APP_FINALIZER, APP_KIND, type AppObject, AppSpec, appApplySetId, appKey, type ReleaseStatus,
+} from './app-resource.js';
+import { AppStateStore, writeAppCondition, writeAppReleases } from './app-state.js';
+import { RepoSources } from './sources.js';
+import { WorkQueue } from './queue.js';
+
+export const FINALIZER_MANAGER = 'kgitops-finalizer';
+const DEFAULT_INTERVAL_MS = 5 * 60_000;
+
+export interface ControllerOptions {
+  /** The controller's own identity: Apps, their status, Events, and impersonation of ServiceAccounts. */
+  readonly cluster: Cluster;
+  /** Watch Apps in this namespace only. @default every namespace */
+  readonly namespace?: string;
+  /** The ServiceAccount (in each App's namespace) of Apps that name none, as Flux's --default-service-account. */
+  readonly defaultServiceAccount?: string;
+  /** Apps that name no ServiceAccount, with no default, act as the controller itself. Never the default. */
+  readonly allowControllerIdentity?: boolean;
+  /** Apps may name a repo by local path (tests, `npm start`): a tenant could read any repo on the controller's disk. */
+  readonly allowLocalRepos?: boolean;
+  readonly cacheDir: string;
+  /** Apps reconciled at once (each synth is one sandboxed process). @default the number of cores */
+  readonly concurrency?: number;
+  readonly sandbox: SandboxConfig;
+  readonly typecheck?: boolean;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Backoff of an App that keeps failing. @default 1 s doubling to 5 min */
+  readonly backoff?: { readonly baseMs?: number; readonly maxMs?: number };
+  /** Called after every reconcile (tests, benchmarks, metrics). */
+  readonly onReconciled?: (key: string, r: ReconcileResult) => void;
+}
+
+/** What the controller keeps per App between reconciles. */
+interface AppRuntime {
+  readonly key: string;
+  /** The spec it was built from: a changed spec builds a new runtime. */
+  readonly specJson: string;
+  readonly identity: string;
+  readonly config: EngineConfig;
+  readonly cluster: Cluster;
+  readonly reconciler: Reconciler;
+  readonly releases: ReleaseController;
+  readonly repo: string;
+  readonly followedRef: () => string | undefined;
+  readonly releaseStates: Map<string, ReleaseStatus>;
+  releaseWrite?: ReturnType<typeof setTimeout>;
+  lastEvent?: string;
+}
+
+/** A problem with an App itself (its spec, its identity): reported on the App, retried only when it changes. */
+class AppProblem extends Error {
+  constructor(readonly rule: string, message: string, readonly hint: string) {
+    super(message);
+  }
+}
+
+export class Controller {
+  private readonly queue: WorkQueue;
+  private readonly runtimes = new Map<string, AppRuntime>();
+  private readonly sources: RepoSources;
+  private sandbox?: Sandbox;
+  private warm?: WarmSynthPool;
+  private watch?: WatchHandle;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  /** Apps last seen (by key) with their generation: a watch event with nothing new enqueues nothing twice. */
+  private readonly known = new Map<string, AppObject>();
+
+  constructor(private readonly o: ControllerOptions) {
+    this.queue = new WorkQueue(o.clock, o.backoff);
+    this.sources = new RepoSources({ cacheDir: join(o.cacheDir, 'git'), log: (line) => o.log.warn(line) });
+  }
+
+  /** Apps waiting for a worker. */
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  /** Git fetches done so far, over every repo (one fetch serves every App of a repo). */
+  get fetches(): number {
+    return this.sources.fetches;
+  }
+
+  /**
+   * Finds the sandbox (refusing to start without one, as `kgitops sync`), checks that Apps are
+   * served, then watches them and runs the workers until stop().
+   */
+  async run(): Promise<void> {
+    const s = this.o.sandbox;
+    this.sandbox = s.unsafe
+      ? Sandbox.unsafe({ warn: (m) => this.o.log.warn(m) })
+      : await Sandbox.default({ ...(s.uid !== undefined ? { uid: s.uid } : {}), ...(s.gid !== undefined ? { gid: s.gid } : {}), warn: (m) => this.o.log.warn(m) });
+    this.warm = new WarmSynthPool({
+      sandbox: this.sandbox, slotsDir: join(this.o.cacheDir, 'sandbox-slots'), binds: [{ source: engineRuntime(this.o.cacheDir) }], limits: s.limits,
+    });
+    try {
+      await this.o.cluster.resource(APP_API_VERSION, APP_KIND);
+    } catch (e) {
+      if (e instanceof NotServedError) {
+        throw new ApiError(`the cluster ${this.o.cluster.name} does not serve ${APP_KIND}s (${APP_API_VERSION}): the App CRD is not installed`, 404, 'NotFound',
+          { verb: 'get', resource: 'apps.kgitops.io' }, 'install it: kgitops install | kubectl apply -f - (or kubectl apply -f schemas/kgitops.io_apps.yaml)');
+      }
+      throw e;
+    }
+    const hold = setInterval(() => {}, 1 << 30);
+    try {
+      await this.listAndWatch();
+      await this.queue.run(this.o.concurrency ?? availableParallelism(), (key) => this.process(key));
+    } finally {
+      clearInterval(hold);
+    }
+  }
+
+  /** Stops watching and taking work; what is in flight finishes its current requests. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort(new Error('controller stopping'));
+    this.watch?.stop();
+    this.queue.shutDown();
+    for (const rt of this.runtimes.values()) this.teardown(rt);
+    this.warm?.close();
+  }
+
+  /** Asks for a reconcile of every App that follows this repo and ref (one webhook endpoint for all Apps). */
+  onPush(event: PushEvent): string[] {
+    const keys: string[] = [];
+    for (const rt of this.runtimes.values()) {
+      if (!repoMatches(rt.repo, event.repository)) continue;
+      const followed = rt.followedRef();
+      if (event.ref && followed && !refMatches(followed, event.ref)) continue;
+      keys.push(rt.key);
+      this.queue.add(rt.key);
+    }
+    this.o.log.info({ repository: event.repository, ref: event.ref, apps: keys.length }, `webhook push: ${keys.length ? `reconciling ${keys.join(', ')}` : 'no App follows it'}`);
+    return keys;
+  }
+
+  /** Reconciles an App now (tests, `kgitops` commands through the controller). */
+  trigger(key: string): void {
+    this.queue.add(key);
+  }
+
+  private async listAndWatch(): Promise<void> {
+    if (this.stopped) return;
+    const ns = this.o.namespace ? { namespace: this.o.namespace } : {};
+    const list = await this.o.cluster.list(APP_API_VERSION, APP_KIND, ns);
+    const seen = new Set<string>();
+    for (const item of list.items) {
+      const app = item as unknown as AppObject;
+      seen.add(appKey(app));
+      this.observe(app);
+    }
+    for (const key of [...this.known.keys()]) if (!seen.has(key)) this.forgetApp(key);
+    this.watch = await this.o.cluster.watch(APP_API_VERSION, APP_KIND, { ...ns, resourceVersion: list.resourceVersion }, (e) => {
+      const app = e.object as unknown as AppObject;
+      if (e.type === 'DELETED') this.forgetApp(appKey(app));
+      else this.observe(app);
+    });
+    // A watch ends (a timeout, 410 Gone, a restarted apiserver): list again and watch from there.
+    this.watch.done.catch(() => {}).finally(() => {
+      if (this.stopped) return;
+      const retry = () => this.listAndWatch().catch((e) => {
+        this.o.log.warn(`watching Apps failed, retrying in 2 s: ${(e as Error).message}`);
+        this.o.clock.setTimer(2_000, retry);
+      });
+      this.o.clock.setTimer(200, retry);
+    });
+  }
+
+  /** An App added or changed: enqueue it when its spec, deletion or finalizers changed (status writes are ours). */
+  private observe(app: AppObject): void {
+    const key = appKey(app);
+    const before = this.known.get(key);
+    this.known.set(key, app);
+    if (before && before.metadata.generation === app.metadata.generation && !!before.metadata.deletionTimestamp === !!app.metadata.deletionTimestamp
+      && (before.metadata.finalizers ?? []).join() === (app.metadata.finalizers ?? []).join()) return;
+    this.queue.add(key);
+  }
+
+  private forgetApp(key: string): void {
+    this.known.delete(key);
+    this.queue.remove(key);
+    const rt = this.runtimes.get(key);
+    if (rt) this.teardown(rt);
+  }
+
+  private teardown(rt: AppRuntime): void {
+    rt.releases.stop();
+    rt.reconciler.close();
+    if (rt.releaseWrite) clearTimeout(rt.releaseWrite);
+    if (this.runtimes.get(rt.key) === rt) this.runtimes.delete(rt.key);
+  }
+
+  /** One work item: everything the controller does for one App, once. */
+  private async process(key: string): Promise<void> {
+    if (this.stopped) return;
+    const [namespace, name] = key.split('/') as [string, string];
+    let app: AppObject | undefined;
+    try {
+      app = await this.o.cluster.get({ apiVersion: APP_API_VERSION, kind: APP_KIND, namespace, name }) as AppObject | undefined;
+    } catch (e) {
+      this.o.log.error({ app: key }, `cannot read the App: ${(e as Error).message}`);
+      this.queue.addRateLimited(key);
+      return;
+    }
+    if (!app) {
+      this.forgetApp(key);
+      return;
+    }
+    const log = this.o.log.child({ app: key });
+    try {
+      if (app.metadata.deletionTimestamp) {
+        await this.finalize(app, log);
+        return;
+      }
+      const problems = specProblems(app);
+      if (problems.length) throw new AppProblem('app/invalid-spec', `spec is invalid: ${problems.join('; ')}`, 'fix the App (kubectl edit apps.kgitops.io ...): its schema is in schemas/kgitops.io_apps.yaml');
+      if (!(app.metadata.finalizers ?? []).includes(APP_FINALIZER)) await this.addFinalizer(app);
+      if (app.spec.suspend) {
+        const rt = this.runtimes.get(key);
+        if (rt) this.teardown(rt);
+        if (app.status?.sync !== 'Suspended' || app.status.observedGeneration !== app.metadata.generation) {
+          await writeAppCondition(this.o.cluster, app, { sync: 'Suspended', message: 'suspended: no reconciles and no release steps until spec.suspend is false' });
+          await this.event(app, { type: 'Normal', reason: 'Suspended', message: 'reconciles and releases stopped (spec.suspend)' });
+        }
+        return;
+      }
+      const rt = await this.runtimeFor(app, log);
+      const r = await rt.reconciler.reconcile(this.abort.signal);
+      this.o.onReconciled?.(key, r);
+      await this.reportResult(app, rt, r);
+      if (r.result === 'Failed' && !stalled(r)) {
+        const delay = this.queue.addRateLimited(key);
+        log.info(`retrying in ${Math.round(delay / 1000)} s (${this.queue.retries(key)} failure(s) in a row)`);
+      } else {
+        this.queue.forget(key);
+        this.queue.addAfter(key, rt.config.intervalMs);
+      }
+    } catch (e) {
+      if (e instanceof AppProblem) {
+        log.error(e.message);
+        const d: Diagnostic = { severity: 'error', rule: e.rule, message: e.message, hint: e.hint };
+        await writeAppCondition(this.o.cluster, app, { sync: 'Failed', message: `${e.message}; ${e.hint}`, errors: [d], stalled: true }).catch(() => {});
+        await this.event(app, { type: 'Warning', reason: 'InvalidApp', message: `${e.message}; ${e.hint}` });
+        return; // a change to the App (or its ServiceAccount's creation, on the next resync) brings it back
+      }
+      log.error(`reconcile failed: ${(e as Error).message}`);
+      this.queue.addRateLimited(key);
+    }
+  }
+
+  /** Who an App acts as: its ServiceAccount, the default one, or (only when allowed) the controller. */
+  private identityOf(app: AppObject): { user?: string; describe: string } {
+    const sa = app.spec.serviceAccountName ?? this.o.defaultServiceAccount;
+    if (sa) return { user: serviceAccountUser(app.metadata.namespace, sa), describe: `ServiceAccount ${app.metadata.namespace}/${sa}` };
+    if (this.o.allowControllerIdentity) return { describe: 'the controller\'s own identity (--allow-controller-identity)' };
+    throw new AppProblem('app/no-service-account', 'the App names no spec.serviceAccountName and the controller has no --default-service-account',
+      'set spec.serviceAccountName to a ServiceAccount in the App\'s namespace with the rights its objects need');
+  }
+
+  private async runtimeFor(app: AppObject, log: Logger): Promise<AppRuntime> {
+    const key = appKey(app);
+    const specJson = JSON.stringify(app.spec);
+    const existing = this.runtimes.get(key);
+    if (existing && existing.specJson === specJson) return existing;
+    if (existing) this.teardown(existing);
+
+    const identity = this.identityOf(app);
+    if (identity.user) await this.checkServiceAccount(app);
+    const cluster = withEventMirror(identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster, (e) => void this.event(app, e));
+    if (isLocalRepo(app.spec.source.repo) && !this.o.allowLocalRepos) {
+      throw new AppProblem('app/local-repo', `spec.source.repo "${app.spec.source.repo}" is a path on the controller's disk`, 'use a git URL (https://, ssh:// or git@host:path); local paths are for tests (--allow-local-repos)');
+    }
+    const auth = await this.credentials(app, cluster);
+    const config = engineConfigOf(app, this.o);
+    const source = this.sources.source({ url: config.repo, ref: config.ref, auth, authKey: auth ? `${key}@${app.metadata.resourceVersion}` : undefined });
+    let rt!: AppRuntime;
+    const releases = new ReleaseController({
+      cluster, clock: this.o.clock, log,
+      requestReconcile: () => this.queue.add(key),
+      onEvaluated: (k, d) => {
+        if (!d) return;
+        const s = d.state;
+        const waiting = Object.entries(s.gates).find(([, g]) => g.status !== 'Passed');
+        rt.releaseStates.set(`${k.kind} ${k.namespace ? `${k.namespace}/` : ''}${k.name}`, {
+          id: s.id, workload: `${k.kind} ${k.namespace ? `${k.namespace}/` : ''}${k.name}`, step: s.step + 1, steps: s.steps, phase: s.pause ? 'Paused' : s.phase,
+          ...(waiting ? { waitingOn: waiting[1].message.slice(0, 200) } : {}),
+        });
+        this.scheduleReleaseWrite(rt);
+      },
+    });
+    const store = new AppStateStore({ cluster: this.o.cluster, namespace: app.metadata.namespace, name: app.metadata.name, serviceAccount: identity.describe });
+    const reconciler = new Reconciler(config, cluster, source, this.o.clock, log, releases, { store, warm: this.warm, sandbox: this.sandbox });
+    rt = {
+      key, specJson, identity: identity.describe, config, cluster, reconciler, releases, repo: canonicalRepo(config.repo),
+      followedRef: () => source.followedRef(), releaseStates: new Map(),
+    };
+    this.runtimes.set(key, rt);
+    log.info({ repo: redactUrl(config.repo), path: config.path, as: identity.describe }, 'App runtime ready');
+    return rt;
+  }
+
+  /** The ServiceAccount must exist: impersonating a missing one fails every request with a 403 that does not say why. */
+  private async checkServiceAccount(app: AppObject): Promise<void> {
+    const name = app.spec.serviceAccountName ?? this.o.defaultServiceAccount!;
+    try {
+      const sa = await this.o.cluster.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace: app.metadata.namespace, name });
+      if (!sa) {
+        throw new AppProblem('app/service-account-missing', `ServiceAccount ${app.metadata.namespace}/${name} does not exist`,
+          `create it and bind it to the roles the App's objects need (kubectl create serviceaccount -n ${app.metadata.namespace} ${name}), or set spec.serviceAccountName`);
+      }
+    } catch (e) {
+      if (e instanceof AppProblem) throw e;
+      // The controller may not be allowed to read ServiceAccounts: the requests themselves will tell.
+    }
+  }
+
+  /**
+   * The repo credentials of spec.source.secretRef, read as the App's own identity from its own
+   * namespace: the controller itself reads no tenant Secret, and an App cannot name another
+   * namespace's. An SSH key is written to a file of the controller's cache (outside every sandbox).
+   */
+  private async credentials(app: AppObject, cluster: Cluster): Promise<GitAuth | undefined> {
+    const ref = app.spec.source.secretRef;
+    if (!ref) return undefined;
+    let secret: KubeObject | undefined;
+    try {
+      secret = await cluster.get({ apiVersion: 'v1', kind: 'Secret', namespace: app.metadata.namespace, name: ref.name });
+    } catch (e) {
+      throw new AppProblem('app/secret-unreadable', `cannot read Secret ${app.metadata.namespace}/${ref.name} (spec.source.secretRef): ${(e as Error).message}`,
+        'let the App\'s ServiceAccount get that Secret (a Role with get on secrets, resourceNames: [the secret])');
+    }
+    if (!secret) throw new AppProblem('app/secret-missing', `Secret ${app.metadata.namespace}/${ref.name} (spec.source.secretRef) does not exist`, 'create it with a key token (https) or identity (an SSH private key)');
+    const data = (secret.data ?? {}) as Record<string, string>;
+    const text = (k: string) => (data[k] ? Buffer.from(data[k], 'base64').toString('utf8') : undefined);
+    if (text('identity')) {
+      const dir = join(this.o.cacheDir, 'credentials', app.metadata.namespace, app.metadata.name);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, 'identity'), text('identity')!, { mode: 0o600 });
+      const knownHosts = text('known_hosts');
+      if (knownHosts) writeFileSync(join(dir, 'known_hosts'), knownHosts, { mode: 0o600 });
+      return { type: 'ssh', keyFile: join(dir, 'identity'), ...(knownHosts ? { knownHostsFile: join(dir, 'known_hosts') } : {}) };
+    }
+    if (text('token')) return { type: 'token', token: text('token')!, ...(text('username') ? { username: text('username')! } : {}) };
+    throw new AppProblem('app/secret-empty', `Secret ${app.metadata.namespace}/${ref.name} has neither a key token nor identity`, 'put the https token in key token, or an SSH private key in key identity');
+  }
+
+  private async addFinalizer(app: AppObject): Promise<void> {
+    await this.o.cluster.apply({
+      apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: app.metadata.name, namespace: app.metadata.namespace, finalizers: [APP_FINALIZER] },
+    }, { fieldManager: FINALIZER_MANAGER });
+  }
+
+  /**
+   * A deleted App: prune every object of its inventory that still carries its ApplySet label,
+   * as its own identity (what it may not delete stays, and the App says so), or orphan them all
+   * when prune.enabled is false; then let the App go.
+   */
+  private async finalize(app: AppObject, log: Logger): Promise<void> {
+    const key = appKey(app);
+    const rt = this.runtimes.get(key);
+    if (rt) this.teardown(rt);
+    if (!(app.metadata.finalizers ?? []).includes(APP_FINALIZER)) return;
+    const entries = app.status?.inventory?.entries ?? [];
+    if (app.spec.prune?.enabled !== false && entries.length) {
+      let cluster: Cluster = this.o.cluster;
+      try {
+        const identity = this.identityOf(app);
+        if (identity.user) cluster = impersonate(this.o.cluster, identity.user);
+      } catch (e) {
+        log.warn(`deleting the App's objects as the controller: ${(e as Error).message}`);
+      }
+      const id = appApplySetId(app.metadata.namespace, app.metadata.name);
+      const failed: string[] = [];
+      let deleted = 0;
+      for (const e of entries) {
+        const [gk, ns, ...rest] = e.id.split('/');
+        const objKey = { apiVersion: e.v, kind: gk!.split('.')[0]!, name: rest.join('/'), ...(ns ? { namespace: ns } : {}) };
+        try {
+          const live = await cluster.get(objKey);
+          // Only what is still ours: an object relabelled or re-created by someone else stays.
+          if (!live || live.metadata.labels?.[LABEL_PART_OF] !== id) continue;
+          if (await cluster.delete(objKey, { uid: live.metadata.uid })) deleted++;
+        } catch (err) {
+          failed.push(`${e.id}: ${(err as Error).message}`);
+        }
+      }
+      if (failed.length) {
+        const message = `deleting the App: ${failed.length} object(s) could not be pruned (${failed.slice(0, 3).join('; ')}); retrying`;
+        log.error(message);
+        await this.event(app, { type: 'Warning', reason: 'PruneFailed', message });
+        await writeAppCondition(this.o.cluster, app, { sync: 'Failed', message }).catch(() => {});
+        this.queue.addRateLimited(key);
+        return;
+      }
+      log.info(`App deleted: pruned ${deleted} object(s)`);
+      await this.event(app, { type: 'Normal', reason: 'Pruned', message: `App deleted: pruned ${deleted} object(s)` });
+    } else if (entries.length) {
+      log.info(`App deleted: ${entries.length} object(s) orphaned (spec.prune.enabled: false)`);
+      await this.event(app, { type: 'Normal', reason: 'Orphaned', message: `App deleted: ${entries.length} object(s) left in place (spec.prune.enabled: false)` });
+    }
+    await this.o.cluster.apply({
+      apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: app.metadata.name, namespace: app.metadata.namespace, finalizers: [] },
+    }, { fieldManager: FINALIZER_MANAGER });
+    this.queue.remove(key);
+  }
+
+  private async reportResult(app: AppObject, rt: AppRuntime, r: ReconcileResult): Promise<void> {
+    const c = r.changes;
+    const changed = c.created + c.updated + c.pruned + c.driftCorrected > 0;
+    const e: EventInput = r.result === 'Failed'
+      ? { type: 'Warning', reason: 'ReconcileFailed', message: [r.message, ...r.errors.slice(0, 3).map((x) => x.message)].join('; ') }
+      : { type: 'Normal', reason: changed ? 'Applied' : 'InSync', message: r.message };
+    // Every result is an event, but not the same one every interval.
+    const sig = `${e.reason}:${e.message}`;
+    if (sig === rt.lastEvent) return;
+    rt.lastEvent = sig;
+    await this.event(app, e);
+  }
+
+  private scheduleReleaseWrite(rt: AppRuntime): void {
+    if (rt.releaseWrite) return;
+    rt.releaseWrite = setTimeout(() => {
+      rt.releaseWrite = undefined;
+      const [namespace, name] = rt.key.split('/') as [string, string];
+      const list = [...rt.releaseStates.values()];
+      // Finished releases are reported once, then leave the status.
+      for (const [k, r] of rt.releaseStates) if (r.phase !== 'Progressing' && r.phase !== 'Paused') rt.releaseStates.delete(k);
+      writeAppReleases(this.o.cluster, { namespace, name }, list).catch((e) => this.o.log.warn({ app: rt.key }, `could not record the releases on the App: ${(e as Error).message}`));
+    }, 500);
+    rt.releaseWrite.unref?.();
+  }
+
+  private event(app: AppObject, e: EventInput): Promise<void> {
+    return this.o.cluster.event(app as unknown as KubeObject, e, 'kgitops-controller');
+  }
+}
+
+/** The App's spec against its schema: each problem with its JSON path. */
+export function specProblems(app: AppObject): string[] {
+  return [...Value.Errors(AppSpec, app.spec ?? {})].slice(0, 5).map((e) => `spec${e.path.replace(/\//g, '.')}: ${e.message}`);
+}
+
+/** The single-app configuration of an App: what `kgitops sync` would get from its flags. */
+export function engineConfigOf(app: AppObject, o: Pick<ControllerOptions, 'cacheDir' | 'sandbox' | 'typecheck'>): EngineConfig {
+  const s = app.spec;
+  const path = s.source.path ?? '.';
+  const seconds = (v: string | undefined, d: number) => (v ? Math.round((parseGoDuration(v) ?? d / 1000) * 1000) : d);
+  let approvers: EngineConfig['approvers'];
+  if (s.approvers?.sshAllowedSigners) {
+    const dir = join(o.cacheDir, 'approvers', app.metadata.namespace, app.metadata.name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'allowed_signers'), s.approvers.sshAllowedSigners);
+    approvers = { sshAllowedSigners: join(dir, 'allowed_signers') };
+  }
+  return {
+    app: app.metadata.name, appDerived: false, source: appSource(s.source.repo, path), repo: s.source.repo,
+    ...(s.source.ref ? { ref: s.source.ref } : {}), path,
+    intervalMs: seconds(s.source.interval, DEFAULT_INTERVAL_MS), cluster: {},
+    namespace: s.targetNamespace ?? app.metadata.namespace, parentNamespace: app.metadata.namespace,
+    prune: { enabled: s.prune?.enabled ?? true, maxFraction: s.prune?.maxFraction ?? 0.5, allowMass: false },
+    forceConflicts: false, driftManagers: DEFAULT_DRIFT_MANAGERS, cacheDir: o.cacheDir,
+    synthTimeoutMs: seconds(s.timeout, 120_000), typecheck: o.typecheck ?? true, sandbox: o.sandbox,
+    ...(approvers ? { approvers } : {}),
+  };
+}
+
+/** A failed reconcile that the same commit and spec will fail again: no retries until something changes. */
+function stalled(r: ReconcileResult): boolean {
+  return r.errors.length > 0 && r.errors.every((e) => /^(synth|schema|policy|validate|typecheck|apply\/(not-owned|state-object|foreign-owner)|prune\/mass-deletion)/.test(e.rule));
+}
+
+function impersonate(cluster: Cluster, user: string): Cluster {
+  const kube = cluster as Partial<KubeCluster>;
+  if (typeof kube.impersonating === 'function') return kube.impersonating({ user });
+  // The simulated cluster has no RBAC: it acts as anyone, and says it is a simulation everywhere.
+  return cluster;
+}
+
+/** The App's cluster, whose release Events also land on the App (release transitions are App events too). */
+function withEventMirror(cluster: Cluster, onEvent: (e: EventInput) => void): Cluster {
+  const mirrored = Object.create(cluster) as Cluster;
+  mirrored.event = async (involved, e, component) => {
+    await cluster.event(involved, e, component);
+    if (component === 'kgitops-release') onEvent({ ...e, message: `${involved.kind} ${involved.metadata.namespace ? `${involved.metadata.namespace}/` : ''}${involved.metadata.name}: ${e.message}` });
+  };
+  return mirrored;
+}
+
+/** A push's repository (org/shop, or a URL) against an App's canonical repo (github.com/org/shop). */
+export function repoMatches(canonical: string, repository: string | undefined): boolean {
+  if (!repository) return true;
+  const r = canonicalRepo(repository).toLowerCase();
+  const c = canonical.toLowerCase();
+  return c === r || c.endsWith(`/${r}`);
+}
+
+/** A pushed ref (refs/heads/main) against the ref an App follows (main, refs/heads/main, a tag). */
+export function refMatches(followed: string, pushed: string): boolean {
+  return pushed === followed || pushed === `refs/heads/${followed}` || pushed === `refs/tags/${followed}`;
+}

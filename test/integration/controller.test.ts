@@ -1,0 +1,179 @@
+/**
+ * `kgitops controller` on the real apiserver with RBAC on: three tenants' Apps in three
+ * namespaces from one monorepo, each acting as its own ServiceAccount (bound to `admin` in its
+ * namespace only). What each App may do is what RBAC lets its ServiceAccount do; the state
+ * lives in the App's status; deleting an App prunes its objects; suspend stops it.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeCluster } from '../../engine/cluster/kube.js';
+import type { KubeObject } from '../../engine/cluster/types.js';
+import { realClock } from '../../engine/clock.js';
+import { APP_API_VERSION, APP_KIND, type AppObject, appApplySetId, appCrd } from '../../engine/controller/app-resource.js';
+import { Controller } from '../../engine/controller/controller.js';
+import { createLogger } from '../../engine/log.js';
+import type { ReconcileResult } from '../../engine/reconciler.js';
+import { createNamespace, deleteNamespace, kubeconfigPath, waitFor } from '../cluster/harness.js';
+import { git, initRepo } from '../fixtures/git.js';
+
+const MAIN = `import { readFileSync } from 'node:fs';
+import { ApiObject, Chart } from 'cdk8s';
+import { App } from 'kruise-gitops';
+
+const spec = JSON.parse(readFileSync(new URL('./objects.json', import.meta.url), 'utf8'));
+const app = new App();
+const chart = new Chart(app, 'app', { namespace: spec.namespace });
+spec.objects.forEach((o: any, i: number) => new ApiObject(chart, \`o\${i}-\${o.metadata.name}\`, o));
+app.synth();
+`;
+
+const cm = (name: string, data: Record<string, string>, namespace?: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, ...(namespace ? { namespace } : {}) }, data });
+
+/** A monorepo with one app directory per tenant (apps/<tenant>), each rendering its objects.json. */
+class MonoRepo {
+  readonly dir = mkdtempSync(join(tmpdir(), 'kgitops-monorepo-'));
+  constructor() {
+    initRepo(this.dir);
+  }
+  write(app: string, spec: unknown, main = MAIN): void {
+    const d = join(this.dir, 'apps', app);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'cdk8s.yaml'), 'app: npx tsx main.ts\n');
+    writeFileSync(join(d, 'main.ts'), main);
+    writeFileSync(join(d, 'objects.json'), JSON.stringify(spec, null, 2));
+  }
+  commit(message: string): string {
+    git(this.dir, 'add', '-A');
+    git(this.dir, 'commit', '-q', '-m', message);
+    return git(this.dir, 'rev-parse', 'HEAD');
+  }
+}
+
+const admin = KubeCluster.load({ kubeconfig: kubeconfigPath() });
+const CACHE = mkdtempSync(join(tmpdir(), 'kgitops-controller-cache-'));
+const tenants: string[] = [];
+const repo = new MonoRepo();
+const results: { key: string; r: ReconcileResult }[] = [];
+let controller: Controller;
+let running: Promise<void>;
+
+const appKeyOf = (ns: string) => ({ apiVersion: APP_API_VERSION, kind: APP_KIND, namespace: ns, name: 'shop' });
+const getApp = async (ns: string) => (await admin.get(appKeyOf(ns))) as unknown as AppObject | undefined;
+const condition = (app: AppObject | undefined, type: string) => app?.status?.conditions?.find((c) => c.type === type);
+
+async function declareApp(ns: string, spec: Record<string, unknown> = {}): Promise<void> {
+  await admin.apply({
+    apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: 'shop', namespace: ns },
+    spec: { source: { repo: repo.dir, path: `apps/${ns}`, interval: '1h' }, serviceAccountName: 'deployer', ...spec },
+  } as KubeObject, { fieldManager: 'test' });
+}
+
+async function waitApplied(ns: string, sha: string, timeoutMs = 90_000): Promise<AppObject> {
+  return waitFor(async () => {
+    const app = await getApp(ns);
+    return app?.status?.appliedCommit === sha && condition(app, 'Ready')?.status === 'True' ? app : undefined;
+  }, { timeoutMs, message: `App ${ns}/shop to apply ${sha.slice(0, 12)}` });
+}
+
+beforeAll(async () => {
+  await admin.apply(appCrd() as KubeObject, { fieldManager: 'test' });
+  await waitFor(async () => admin.resource(APP_API_VERSION, APP_KIND).then(() => true, () => { admin.invalidateDiscovery(); return false; }), { message: 'the App CRD to be served' });
+  for (let i = 0; i < 3; i++) {
+    const ns = await createNamespace(`tenant${i}`);
+    tenants.push(ns);
+    await admin.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'deployer', namespace: ns } }, { fieldManager: 'test' });
+    await admin.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'deployer-admin', namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' },
+      subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: ns }],
+    }, { fieldManager: 'test' });
+    repo.write(ns, { namespace: ns, objects: [cm('settings', { tenant: ns, v: '1' })] });
+  }
+  repo.commit('three tenants');
+  controller = new Controller({
+    cluster: admin, clock: realClock, log: createLogger({ level: 'silent' }), cacheDir: CACHE, allowLocalRepos: true,
+    sandbox: { unsafe: false, limits: {} }, concurrency: 2, backoff: { baseMs: 500, maxMs: 4_000 },
+    onReconciled: (key, r) => results.push({ key, r }),
+  });
+  running = controller.run();
+  for (const ns of tenants) await declareApp(ns);
+}, 120_000);
+
+afterAll(async () => {
+  await controller?.stop();
+  await running?.catch(() => {});
+  for (const ns of tenants) {
+    // The finalizer would wait for a controller that is gone.
+    await admin.apply({ ...appKeyOf(ns), metadata: { name: 'shop', namespace: ns, finalizers: [] } } as unknown as KubeObject, { fieldManager: 'kgitops-finalizer' }).catch(() => {});
+    await deleteNamespace(ns);
+  }
+  rmSync(CACHE, { recursive: true, force: true });
+  rmSync(repo.dir, { recursive: true, force: true });
+});
+
+describe('kgitops controller on a real apiserver with RBAC', () => {
+  it('reconciles three tenants\' Apps of one monorepo, each as its ServiceAccount, with its state in the App\'s status', async () => {
+    const head = git(repo.dir, 'rev-parse', 'HEAD');
+    for (const ns of tenants) {
+      const app = await waitApplied(ns, head);
+      expect(app.status).toMatchObject({ sync: 'Synced', serviceAccount: `ServiceAccount ${ns}/deployer`, commit: head.slice(0, 12), inventory: { size: 1 } });
+      expect(app.metadata.finalizers).toContain('kgitops.io/prune');
+      const settings = await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'settings' });
+      expect(settings?.data).toEqual({ tenant: ns, v: '1' });
+      expect(settings?.metadata.labels?.['applyset.kubernetes.io/part-of']).toBe(appApplySetId(ns, 'shop'));
+      // The tenant's identity wrote it, not the controller's.
+      expect(settings?.metadata.managedFields?.map((f) => f.manager)).toContain('kgitops');
+      // No state ConfigMap: the App's status is the state.
+      expect(await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'kgitops-shop' })).toBeUndefined();
+    }
+  }, 180_000);
+
+  it('fails a commit whose objects the tenant may not create, naming object, verb and ServiceAccount, and applies none of it', async () => {
+    const [, , t3] = tenants as [string, string, string];
+    repo.write(t3, {
+      namespace: t3,
+      objects: [
+        cm('settings', { tenant: t3, v: '2' }),
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${t3}-takeover` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: t3 }] },
+        cm(`${t3}-planted`, { x: '1' }, 'kube-system'),
+      ],
+    });
+    const bad = repo.commit('tenant 3 reaches out');
+    controller.trigger(`${t3}/shop`);
+    const app = await waitFor(async () => {
+      const a = await getApp(t3);
+      return a?.status?.attemptedCommit === bad && a.status.sync === 'Failed' ? a : undefined;
+    }, { timeoutMs: 90_000, message: 'tenant 3\'s commit to fail' });
+    const text = JSON.stringify(app.status?.lastReconcile?.errors ?? []);
+    expect(text).toContain(`system:serviceaccount:${t3}:deployer`);
+    expect(text).toMatch(/clusterrolebindings/);
+    expect(condition(app, 'Ready')).toMatchObject({ status: 'False' });
+    expect((await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t3, name: 'settings' }))?.data?.v).toBe('1');
+    expect(await admin.get({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', name: `${t3}-takeover` })).toBeUndefined();
+    expect(await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'kube-system', name: `${t3}-planted` })).toBeUndefined();
+  }, 120_000);
+
+  it('suspend stops reconciles and says so; resuming applies what was pushed meanwhile', async () => {
+    const [, t2] = tenants as [string, string];
+    await declareApp(t2, { suspend: true });
+    await waitFor(async () => ((await getApp(t2))?.status?.sync === 'Suspended' ? true : undefined), { message: 'App to say Suspended' });
+    repo.write(t2, { namespace: t2, objects: [cm('settings', { tenant: t2, v: '3' })] });
+    const sha = repo.commit('tenant 2 v3');
+    controller.trigger(`${t2}/shop`);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect((await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t2, name: 'settings' }))?.data?.v).toBe('1');
+    await declareApp(t2, { suspend: false });
+    await waitApplied(t2, sha);
+    expect((await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t2, name: 'settings' }))?.data?.v).toBe('3');
+  }, 120_000);
+
+  it('deleting an App prunes its objects, then the App goes', async () => {
+    const [t1] = tenants as [string];
+    expect(await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t1, name: 'settings' })).toBeDefined();
+    await admin.delete(appKeyOf(t1));
+    await waitFor(async () => ((await getApp(t1)) === undefined ? true : undefined), { timeoutMs: 60_000, message: 'the App to be gone' });
+    expect(await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t1, name: 'settings' })).toBeUndefined();
+  }, 90_000);
+});
