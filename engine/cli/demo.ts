@@ -1,5 +1,5 @@
 /**
- * `kgitops demo` (what `npm start` runs): the sync engine on the examples/ repo against the
+ * `kgitops demo` (what `npm start` runs): the controller, with the examples/ repo declared as an App (--once: one reconcile of it), against the
  * built-in simulated cluster, so that it runs on a fresh machine with nothing installed. With
  * --kubeconfig the same engine runs against a real cluster instead.
  */
@@ -12,7 +12,10 @@ import { readStatus, formatStatus } from './status.js';
 import { connect, gitSource, printResult } from './sync.js';
 import { realClock } from '../clock.js';
 import { loadConfig } from '../config.js';
-import { SyncEngine } from '../engine.js';
+import { KubeCluster } from '../cluster/kube.js';
+import type { KubeObject } from '../cluster/types.js';
+import { APP_API_VERSION, APP_KIND, appCrd } from '../controller/app-resource.js';
+import { Controller } from '../controller/controller.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { Reconciler } from '../reconciler.js';
 import { ReleaseController } from '../release/controller.js';
@@ -22,6 +25,8 @@ import { Sandbox, SandboxUnavailableError } from '../sandbox/index.js';
 import { ENGINE_ROOT } from '../synth/runtime.js';
 
 const ROOT = ENGINE_ROOT;
+/** Where `npm start` declares the examples' App. */
+const DEMO_NAMESPACE = 'kgitops-demo';
 
 function git(args: string[], cwd: string): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -91,8 +96,7 @@ async function runDemo(opts: { kubeconfig?: string; context?: string; interval: 
       ? 'SIMULATION: kgitops runs against a cluster simulated in this process (Kruise-like controllers, pods that start and become ready); nothing reaches a real cluster. Pass --kubeconfig to use a real one.'
       : `kgitops demo against the real cluster ${cluster.name}`;
     process.stderr.write(`\n${banner}\nwatching ${src.repo}${src.path === '.' ? '' : `/${src.path}`} at ${src.ref}${src.local ? ' (commit a change under examples/ to see it applied)' : ''}\n\n`);
-    let engine: SyncEngine | undefined;
-    const releases = new ReleaseController({ cluster, clock: realClock, log, requestReconcile: (reason) => engine?.trigger(reason) });
+    const releases = new ReleaseController({ cluster, clock: realClock, log });
     const reconciler = new Reconciler(config, cluster, gitSource(config), realClock, log, releases);
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
@@ -113,10 +117,26 @@ async function runDemo(opts: { kubeconfig?: string; context?: string; interval: 
       (cluster as { stop?: () => void }).stop?.();
       return r.result === 'Succeeded' || r.result === 'NoChange' ? ExitCode.OK : ExitCode.INVALID;
     }
-    engine = new SyncEngine(reconciler, { intervalMs: config.intervalMs, clock: realClock, log });
-    await engine.run(controller.signal);
     releases.stop();
     reconciler.close();
+    // Kept running: the controller, with the examples declared as an App (what a platform team
+    // installs), acting as itself (the simulation has no RBAC to impersonate into).
+    await cluster.apply(appCrd() as unknown as KubeObject, { fieldManager: 'kgitops-demo' });
+    if (cluster instanceof KubeCluster) cluster.invalidateDiscovery();
+    await cluster.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: DEMO_NAMESPACE } }, { fieldManager: 'kgitops-demo' });
+    const app = {
+      apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: 'shop', namespace: DEMO_NAMESPACE },
+      spec: { source: { repo: src.repo, ref: src.ref, path: src.path, interval: opts.interval } },
+    };
+    await cluster.apply(app as unknown as KubeObject, { fieldManager: 'kgitops-demo' });
+    process.stderr.write(`the examples are declared as App ${DEMO_NAMESPACE}/shop (apps.kgitops.io); the controller reconciles it until Ctrl-C\n\n`);
+    const apps = new Controller({
+      cluster, clock: realClock, log, cacheDir: config.cacheDir, sandbox: config.sandbox, typecheck: config.typecheck,
+      allowLocalRepos: true, allowControllerIdentity: true,
+    });
+    const stopped = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
+    await Promise.race([apps.run(), stopped]);
+    await apps.stop();
     (cluster as { stop?: () => void }).stop?.();
     return ExitCode.OK;
   } catch (e) {

@@ -6,6 +6,9 @@
 import { type Command, Option } from 'commander';
 import { ApiError } from '../cluster/errors.js';
 import { parentName, readParent } from '../apply/applyset.js';
+import { NotServedError } from '../cluster/errors.js';
+import { APP_API_VERSION, APP_KIND, type AppObject } from '../controller/app-resource.js';
+import { stateOfApp } from '../controller/app-state.js';
 import type { Cluster, ObjectKey } from '../cluster/types.js';
 import { type ConfigFlags, loadConfig } from '../config.js';
 import { CommandError, issueCommand } from '../release/commands.js';
@@ -18,11 +21,21 @@ import { addEngineOptions, connect } from './sync.js';
 import { addSandboxOptions, type SandboxFlags, sandboxFromFlags } from './sandbox.js';
 import { isAccessError, printFailure, reportError } from './errors.js';
 
-/** Finds `<workload>` among the app's managed objects (from its ApplySet parent). */
+/**
+ * Finds `<workload>` among the app's managed objects: from the App resource `<namespace>/<app>`
+ * when the controller manages it, else from the ApplySet parent of `kgitops sync`.
+ */
 async function findWorkload(cluster: Cluster, app: string, parentNamespace: string, workload: string): Promise<ObjectKey> {
-  const parent = await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', name: parentName(app), namespace: parentNamespace });
-  if (!parent) throw new CommandError(`app "${app}" is not synced here: no ConfigMap ${parentName(app)} in namespace ${parentNamespace}`, 'pass -n with the namespace the engine syncs the app into');
-  const objects = readParent(parent).data.status?.objects ?? [];
+  const resource = await cluster.get({ apiVersion: APP_API_VERSION, kind: APP_KIND, namespace: parentNamespace, name: app }).catch((e) => {
+    if (e instanceof NotServedError) return undefined;
+    throw e;
+  }) as AppObject | undefined;
+  const parent = resource ? undefined : await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', name: parentName(app), namespace: parentNamespace });
+  if (!resource && !parent) {
+    throw new CommandError(`app "${app}" is not synced here: no App ${parentNamespace}/${app} and no ConfigMap ${parentName(app)} in namespace ${parentNamespace}`,
+      'address it as <namespace>/<app>/<workload> (or pass -n with the namespace of the App, or of the ConfigMap kgitops sync keeps)');
+  }
+  const objects = (resource ? stateOfApp(resource) : readParent(parent)).data.status?.objects ?? [];
   const found = objects.filter((o) => o.name === workload && releaseKind(o));
   if (found.length === 0) {
     const names = objects.filter((o) => releaseKind(o)).map((o) => o.name);
@@ -35,7 +48,7 @@ async function findWorkload(cluster: Cluster, app: string, parentNamespace: stri
 
 function registerCommand(program: Command, action: 'approve' | 'pause' | 'resume' | 'abort', description: string, extra = ''): void {
   const cmd = addEngineOptions(program.command(action))
-    .argument('<app/workload>', 'e.g. shop/storefront')
+    .argument('<[namespace/]app/workload>', 'e.g. shop/storefront, or team-a/shop/storefront for an App of the controller')
     .description(description)
     // Kept only to refuse it with a reason (the approver is who the cluster says you are).
     .addOption(new Option('--by <name>').hideHelp())
@@ -54,9 +67,10 @@ kubeconfig or credentials that cannot be used (none found, unreachable, 401, 403
 }
 
 async function runCommand(action: 'approve' | 'pause' | 'resume' | 'abort', target: string, opts: ConfigFlags & { by?: string; note?: string; step?: string; output: OutputFormat }): Promise<number> {
-  const [app, workload] = target.split('/');
-  if (!app || !workload) {
-    printFailure(`expected <app>/<workload>, e.g. shop/storefront, got "${target}"`, undefined, opts.output, 'Usage');
+  const parts = target.split('/');
+  const [namespace, app, workload] = parts.length === 3 ? parts : [undefined, parts[0], parts[1]];
+  if (!app || !workload || parts.length > 3 || namespace === '') {
+    printFailure(`expected [<namespace>/]<app>/<workload>, e.g. shop/storefront or team-a/shop/storefront, got "${target}"`, undefined, opts.output, 'Usage');
     return ExitCode.ERROR;
   }
   if (opts.by !== undefined) {
@@ -65,7 +79,7 @@ async function runCommand(action: 'approve' | 'pause' | 'resume' | 'abort', targ
     return ExitCode.ERROR;
   }
   try {
-    const config = loadConfig({ repo: '.', ...opts, app });
+    const config = loadConfig({ repo: '.', ...opts, app, ...(namespace ? { namespace, parentNamespace: namespace } : {}) });
     const cluster = await connect(config);
     const key = await findWorkload(cluster, app, config.parentNamespace, workload);
     const step = opts.step !== undefined ? Number(opts.step) - 1 : undefined;

@@ -3,7 +3,10 @@
  * every object is doing right now (health read live).
  */
 import type { Command } from 'commander';
-import { LABEL_PART_OF, applySetId, parentName, readParent } from '../apply/applyset.js';
+import { LABEL_PART_OF, applySetId, type ParentState, parentName, readParent } from '../apply/applyset.js';
+import { NotServedError } from '../cluster/errors.js';
+import { APP_API_VERSION, APP_KIND, type AppObject, appApplySetId } from '../controller/app-resource.js';
+import { stateOfApp } from '../controller/app-state.js';
 import { type Cluster, keyOf, objectId } from '../cluster/types.js';
 import { type ConfigFlags, loadConfig } from '../config.js';
 import { assessHealth, worstHealth } from '../health/index.js';
@@ -61,9 +64,17 @@ allowed pods are updated and ready), Failed, Missing.`)
 export async function readStatus(cluster: Cluster, app: string, parentNamespace: string): Promise<AppStatus> {
   const ref = { name: parentName(app), namespace: parentNamespace };
   const parent = await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', ...ref });
-  const state = readParent(parent);
+  return statusFrom(cluster, app, readParent(parent), applySetId(ref));
+}
+
+/** The same for an App resource of the controller: its state is in its status. */
+export async function readAppStatus(cluster: Cluster, app: AppObject): Promise<AppStatus> {
+  return statusFrom(cluster, `${app.metadata.namespace}/${app.metadata.name}`, stateOfApp(app), appApplySetId(app.metadata.namespace, app.metadata.name));
+}
+
+async function statusFrom(cluster: Cluster, app: string, state: ParentState, id: string): Promise<AppStatus> {
   const recorded = state.data.status?.objects ?? [];
-  const selector = `${LABEL_PART_OF}=${applySetId(ref)}`;
+  const selector = `${LABEL_PART_OF}=${id}`;
   const live = new Map<string, any>();
   const groups = new Map<string, { apiVersion: string; kind: string; namespaces: Set<string | undefined> }>();
   for (const o of recorded) {
@@ -103,10 +114,61 @@ export async function readStatus(cluster: Cluster, app: string, parentNamespace:
   };
 }
 
+/** One row per App of the controller (namespace, name, commit, sync, health, release). */
+export interface AppRow {
+  readonly namespace: string;
+  readonly name: string;
+  readonly commit: string;
+  readonly sync: string;
+  readonly health: string;
+  readonly release: string;
+  readonly ready: string;
+  readonly message: string;
+}
+
+/** The Apps of the cluster (or one namespace); undefined when the cluster serves no Apps (no controller installed). */
+export async function listApps(cluster: Cluster, namespace?: string): Promise<AppObject[] | undefined> {
+  try {
+    return (await cluster.list(APP_API_VERSION, APP_KIND, namespace ? { namespace } : {})).items as unknown as AppObject[];
+  } catch (e) {
+    if (e instanceof NotServedError) return undefined;
+    throw e;
+  }
+}
+
+export function appRow(a: AppObject): AppRow {
+  const s = a.status ?? {};
+  return {
+    namespace: a.metadata.namespace, name: a.metadata.name, commit: s.commit ?? '-', sync: s.sync ?? 'Unknown', health: s.health ?? 'Unknown',
+    release: s.release || '-', ready: s.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown', message: s.message ?? '',
+  };
+}
+
+export function formatApps(rows: readonly AppRow[], simulated: boolean): string {
+  return (simulated ? 'SIMULATION: this cluster is simulated in-process\n' : '')
+    + table([['NAMESPACE', 'APP', 'COMMIT', 'SYNC', 'HEALTH', 'RELEASE', 'MESSAGE'], ...rows.map((r) => [r.namespace, r.name, r.commit, r.sync, r.health, r.release, r.message.slice(0, 80)])]);
+}
+
 async function runStatus(opts: ConfigFlags & { output: OutputFormat }): Promise<number> {
   try {
     const config = loadConfig({ repo: '.', ...opts });
     const cluster = await connect(config);
+    // Under the controller: no --app lists every App; --app ns/name (or -n ns --app name) shows one.
+    const named = opts.app?.includes('/') ? { namespace: opts.app.split('/')[0]!, name: opts.app.split('/')[1]! } : opts.app ? { namespace: opts.namespace, name: opts.app } : undefined;
+    const apps = await listApps(cluster, named?.namespace ?? opts.namespace);
+    if (apps && !named && apps.length) {
+      const rows = apps.map(appRow);
+      if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ apps: rows }, null, 2)}\n`);
+      else process.stdout.write(formatApps(rows, cluster.simulated));
+      return rows.every((r) => r.sync === 'Synced') ? ExitCode.OK : ExitCode.INVALID;
+    }
+    const app = named && apps?.find((a) => a.metadata.name === named.name && (!named.namespace || a.metadata.namespace === named.namespace));
+    if (app) {
+      const s = await readAppStatus(cluster, app);
+      if (opts.output === 'json') process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      else process.stdout.write(formatStatus(s));
+      return s.status?.sync === 'Synced' ? ExitCode.OK : ExitCode.INVALID;
+    }
     const s = await readStatus(cluster, config.app, config.parentNamespace);
     if (opts.output === 'json') process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     else process.stdout.write(formatStatus(s));

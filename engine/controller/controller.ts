@@ -526,7 +526,8 @@ function withEventMirror(cluster: Cluster, onEvent: (e: EventInput) => void): Cl
 /** A push's repository (org/shop, or a URL) against an App's canonical repo (github.com/org/shop). */
 export function repoMatches(canonical: string, repository: string | undefined): boolean {
   if (!repository) return true;
-  const r = canonicalRepo(repository).toLowerCase();
+  // GitHub and GitLab send `org/name` (full_name): a name, not a local path.
+  const r = (/^[\w.-]+(\/[\w.-]+)+$/.test(repository) && !repository.startsWith('/') ? repository.replace(/\.git$/, '') : canonicalRepo(repository)).toLowerCase();
   const c = canonical.toLowerCase();
   return c === r || c.endsWith(`/${r}`);
 }

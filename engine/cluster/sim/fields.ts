@@ -25,9 +25,15 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A list merged item by item: every element an object with a string `name`. */
+/**
+ * A list merged item by item: every element an object with a string `name`, each name once. A
+ * list with a name twice cannot be a map keyed by name (the apiserver refuses duplicate keys), so
+ * it is atomic, as the real apiserver treats such a list of a CRD (an App's status.objects
+ * holds a Service and a CloneSet both called storefront).
+ */
 export function isKeyedList(v: unknown): v is Record<string, unknown>[] {
-  return Array.isArray(v) && v.length > 0 && v.every((e) => isPlainObject(e) && typeof e.name === 'string');
+  if (!Array.isArray(v) || v.length === 0 || !v.every((e) => isPlainObject(e) && typeof e.name === 'string')) return false;
+  return new Set(v.map((e) => (e as { name: string }).name)).size === v.length;
 }
 
 const itemSegment = (name: string): string => `k:${JSON.stringify({ name })}`;

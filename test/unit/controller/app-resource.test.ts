@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { appApplySetId, appCrd, type AppObject } from '../../../engine/controller/app-resource.js';
+import { conditionsFor, releaseSummary, stateOfApp } from '../../../engine/controller/app-state.js';
+import { specProblems, refMatches, repoMatches } from '../../../engine/controller/controller.js';
+import { APP_CRD_FILE, appCrdYaml } from '../../../schemas/generate-app-crd.js';
+
+describe('the App resource', () => {
+  it('the committed CRD is the one the TypeScript schemas generate (npm run crd)', () => {
+    expect(readFileSync(APP_CRD_FILE, 'utf8')).toBe(appCrdYaml());
+    const crd = parse(readFileSync(APP_CRD_FILE, 'utf8'));
+    const v = crd.spec.versions[0];
+    expect(v.additionalPrinterColumns.map((c: { name: string }) => c.name)).toEqual(['Commit', 'Sync', 'Health', 'Release', 'Age', 'Message']);
+    expect(v.subresources).toEqual({ status: {} });
+    // Structural-schema rules the apiserver enforces: no $id, no draft-7 exclusiveMinimum numbers, no anyOf of consts.
+    const text = JSON.stringify(appCrd());
+    expect(text).not.toMatch(/"\$id"|"exclusiveMinimum":\d|"const"/);
+  });
+
+  it('checks a spec against the same schema, with the JSON path of each problem', () => {
+    const app = (spec: unknown) => ({ apiVersion: 'kgitops.io/v1alpha1', kind: 'App', metadata: { name: 'a', namespace: 'n' }, spec }) as AppObject;
+    expect(specProblems(app({ source: { repo: 'https://example.com/r.git', path: 'apps/a', interval: '1m' } }))).toEqual([]);
+    expect(specProblems(app({ source: { repo: 'x', interval: 'soon' } })).join()).toMatch(/spec\.source\.interval/);
+    expect(specProblems(app({ source: {} })).join()).toMatch(/spec\.source\.repo/);
+    expect(specProblems(app({ source: { repo: 'x' }, prune: { maxFraction: 2 } })).join()).toMatch(/spec\.prune\.maxFraction/);
+  });
+
+  it('an App is its own ApplySet parent, with a KEP-3659 id of its own', () => {
+    expect(appApplySetId('team-a', 'shop')).toMatch(/^applyset-[A-Za-z0-9_-]{43}-v1$/);
+    expect(appApplySetId('team-a', 'shop')).not.toBe(appApplySetId('team-b', 'shop'));
+  });
+
+  it('reads a status it wrote back as the reconciler\'s state; a status without inventory is a new app', () => {
+    expect(stateOfApp(undefined).exists).toBe(false);
+    const app = {
+      apiVersion: 'kgitops.io/v1alpha1', kind: 'App', metadata: { name: 'shop', namespace: 'team-a' }, spec: { source: { repo: 'r' } },
+      status: {
+        sync: 'Synced', appliedCommit: 'a'.repeat(40), lastReconcile: { time: '2026-12-01T00:00:00Z', result: 'Succeeded', durationMs: 5, message: 'ok' },
+        inventory: { size: 1, groupKinds: ['ConfigMap'], namespaces: ['other'], entries: [{ id: 'ConfigMap/team-a/settings', v: 'v1', hash: 'h', resourceVersion: '7' }] },
+        objects: [{ id: 'ConfigMap/team-a/settings', apiVersion: 'v1', kind: 'ConfigMap', name: 'settings', namespace: 'team-a', health: 'Current', message: 'exists' }],
+        history: [{ commit: 'a'.repeat(40), time: '2026-12-01T00:00:00Z', durationMs: 5, result: 'Succeeded', message: 'ok', changes: { created: 1, updated: 0, pruned: 0, unchanged: 0, driftCorrected: 0 } }],
+      },
+    } as AppObject;
+    const s = stateOfApp(app);
+    expect(s).toMatchObject({ exists: true, inventoryReadable: true, groupKinds: ['ConfigMap'], namespaces: ['other'], problems: [] });
+    expect(s.data.inventory).toEqual({ 'ConfigMap/team-a/settings': { apiVersion: 'v1', hash: 'h', resourceVersion: '7' } });
+    expect(s.data.status).toMatchObject({ sync: 'Synced', appliedCommit: 'a'.repeat(40) });
+    expect(s.data.history).toHaveLength(1);
+  });
+
+  it('kstatus conditions: Ready when synced and current, Reconciling while progressing, Stalled on an invalid commit', () => {
+    const now = '2026-12-01T00:00:00Z';
+    const by = (cs: ReturnType<typeof conditionsFor>) => Object.fromEntries(cs.map((c) => [c.type, `${c.status}/${c.reason}`]));
+    expect(by(conditionsFor({ sync: 'Synced', health: 'Current', message: 'ok', errors: [], now }))).toEqual({ Ready: 'True/Succeeded', Reconciling: 'False/Idle', Stalled: 'False/Idle' });
+    expect(by(conditionsFor({ sync: 'Synced', health: 'Progressing', message: 'rolling', errors: [], now }))).toMatchObject({ Ready: 'False/Progressing', Reconciling: 'True/Progressing' });
+    expect(by(conditionsFor({ sync: 'Failed', health: 'Current', message: 'bad', errors: [{ rule: 'schema/unknown-field' }], now }))).toMatchObject({ Ready: 'False/InvalidCommit', Stalled: 'True/InvalidCommit' });
+    expect(by(conditionsFor({ sync: 'Failed', health: 'Current', message: '503', errors: [{ rule: 'apply/failed' }], now }))).toMatchObject({ Ready: 'False/ReconcileFailed', Stalled: 'False/Idle' });
+    // The transition time stays while the status does not change.
+    const later = conditionsFor({ sync: 'Synced', health: 'Current', message: 'ok', errors: [], now: '2026-12-02T00:00:00Z', previous: conditionsFor({ sync: 'Synced', health: 'Current', message: 'ok', errors: [], now }) });
+    expect(later.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe(now);
+  });
+
+  it('summarizes releases in progress for the printer column', () => {
+    expect(releaseSummary([])).toBe('');
+    expect(releaseSummary([{ id: 'x', workload: 'CloneSet shop/web', step: 2, steps: 4, phase: 'Progressing', waitingOn: 'bake 5m' }])).toBe('web 2/4 (bake 5m)');
+    expect(releaseSummary([{ id: 'x', workload: 'CloneSet shop/web', step: 2, steps: 4, phase: 'Completed' }])).toBe('');
+  });
+
+  it('routes a push to the Apps of its repo and ref', () => {
+    expect(repoMatches('github.com/acme/shop', 'acme/shop')).toBe(true);
+    expect(repoMatches('github.com/acme/shop', 'https://github.com/acme/shop.git')).toBe(true);
+    expect(repoMatches('github.com/acme/shop', 'acme/shopfront')).toBe(false);
+    expect(refMatches('main', 'refs/heads/main')).toBe(true);
+    expect(refMatches('refs/heads/main', 'refs/heads/main')).toBe(true);
+    expect(refMatches('main', 'refs/heads/dev')).toBe(false);
+  });
+});
