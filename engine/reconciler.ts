@@ -89,6 +89,8 @@ interface SynthCacheEntry {
   readonly approvals: Record<string, GitApproval[]>;
   /** approvals.yaml entries that do not count, and why (or that git approvals are off). */
   readonly approvalWarnings?: Diagnostic[];
+  /** Repo files outside the app path the synth read (SynthResult.inputs); undefined: not known. */
+  readonly inputs?: readonly string[];
 }
 
 const NO_CHANGES: ChangeCounts = { created: 0, updated: 0, pruned: 0, unchanged: 0, driftCorrected: 0 };
@@ -124,6 +126,11 @@ export interface ReconcilerOptions {
   readonly warm?: WarmSynthPool;
   /** The sandbox, found once by the controller for all its apps. */
   readonly sandbox?: Sandbox;
+  /**
+   * Whether commit `next` renders the same as `rendered` because it changes nothing the render
+   * depended on (engine/source/affects.ts). Absent: every new commit is synthesized.
+   */
+  readonly unchanged?: (o: { rendered: string; next: string; path: string; inputs?: readonly string[] }) => Promise<boolean>;
 }
 
 export class Reconciler {
@@ -156,7 +163,7 @@ export class Reconciler {
     private readonly log: Logger,
     /** Drives the releases of workloads with release plans (absent: templates apply at once). */
     private readonly releases?: ReleaseController,
-    options: ReconcilerOptions = {},
+    private readonly options: ReconcilerOptions = {},
   ) {
     this.store = options.store ?? new ConfigMapStateStore(cluster, { name: parentName(config.app), namespace: config.parentNamespace }, config.source);
     this.id = this.store.applySetId;
@@ -296,6 +303,18 @@ export class Reconciler {
     const comparedWith = lastApplied && lastApplied !== sha ? lastApplied : undefined;
     const cacheKey = `${sha}@${comparedWith ?? ''}`;
     let rendered: SynthCacheEntry | undefined = this.synthCache.get(cacheKey);
+    // A commit that touches nothing the applied render depended on (the app path, the files it
+    // imported from outside it, its lockfiles) renders the same: one push to a monorepo
+    // re-renders the apps it touched, not all of them.
+    const appliedRender = lastApplied && lastApplied !== sha ? this.synthCache.get(`${lastApplied}@`) : undefined;
+    if (!rendered && appliedRender && this.options.unchanged) {
+      const same = await this.options.unchanged({ rendered: lastApplied!, next: sha, path: this.config.path, inputs: appliedRender.inputs }).catch(() => false);
+      if (same) {
+        this.log.info({ commit: short, rendered: lastApplied!.slice(0, 12) }, 'the commit touches nothing this app depends on: the render of the applied commit stands');
+        rendered = appliedRender;
+        this.synthCache.set(cacheKey, rendered);
+      }
+    }
     if (!rendered) {
       const previous = comparedWith ? await this.appliedObjects(comparedWith) : undefined;
       this.log.info({ commit: short }, 'synthesizing');
@@ -309,6 +328,7 @@ export class Reconciler {
           errors: [...r.diagnostics.filter((d) => d.severity === 'error'), ...approvals.problems.map((m) => ({ severity: 'error' as const, rule: 'release/approvals', message: m }))],
           approvals: approvals.byRelease,
           ...(approvalWarnings.length ? { approvalWarnings } : {}),
+          ...((r as { inputs?: string[] }).inputs ? { inputs: (r as { inputs?: string[] }).inputs } : {}),
         };
         // Approvals that do not count: every one, once per commit (they decide whether a gate opens).
         for (const w of approvalWarnings) this.log.warn({ rule: w.rule, commit: short }, w.message);

@@ -71,10 +71,16 @@ async function declareApp(ns: string, spec: Record<string, unknown> = {}): Promi
 }
 
 async function waitApplied(ns: string, sha: string, timeoutMs = 90_000): Promise<AppObject> {
-  return waitFor(async () => {
-    const app = await getApp(ns);
-    return app?.status?.appliedCommit === sha && condition(app, 'Ready')?.status === 'True' ? app : undefined;
-  }, { timeoutMs, message: `App ${ns}/shop to apply ${sha.slice(0, 12)}` });
+  let last: AppObject | undefined;
+  try {
+    return await waitFor(async () => {
+      const app = last = await getApp(ns);
+      return app?.status?.appliedCommit === sha && condition(app, 'Ready')?.status === 'True' ? app : undefined;
+    }, { timeoutMs, message: `App ${ns}/shop to apply ${sha.slice(0, 12)}` });
+  } catch (e) {
+    const mine = results.filter((x) => x.key === `${ns}/shop`).map((x) => `${x.r.result}: ${x.r.message}`);
+    throw new Error(`${(e as Error).message}; the App says ${JSON.stringify(last?.status?.message)}; its reconciles: ${mine.join(' | ')}`);
+  }
 }
 
 beforeAll(async () => {
@@ -168,6 +174,29 @@ describe('kgitops controller on a real apiserver with RBAC', () => {
     await waitApplied(t2, sha);
     expect((await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t2, name: 'settings' }))?.data?.v).toBe('3');
   }, 120_000);
+
+  it('a slow App holds one worker: another App\'s commit applies meanwhile; results are Events on the App', async () => {
+    const [t1, t2] = tenants as [string, string];
+    repo.write(t1, { namespace: t1, objects: [cm('settings', { tenant: t1, v: 'slow' })] }, MAIN.replace('app.synth();', 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25_000);\napp.synth();'));
+    const slow = repo.commit('tenant 1 is slow');
+    controller.trigger(`${t1}/shop`);
+    await new Promise((r) => setTimeout(r, 1_000));
+    repo.write(t2, { namespace: t2, objects: [cm('settings', { tenant: t2, v: '4' })] });
+    const quick = repo.commit('tenant 2 v4');
+    const started = Date.now();
+    controller.onPush({ provider: 'generic', ref: 'refs/heads/main', sha: quick, repository: repo.dir });
+    await waitApplied(t2, quick, 60_000);
+    const tookMs = Date.now() - started;
+    // The slow synth takes 25 s; tenant 2 did not wait for it.
+    expect((await getApp(t1))?.status?.appliedCommit).not.toBe(quick);
+    expect(tookMs).toBeLessThan(20_000);
+    await waitApplied(t1, git(repo.dir, 'rev-parse', 'HEAD'), 90_000);
+    expect(slow).toBeTruthy();
+    const events = await admin.list('v1', 'Event', { namespace: t2 });
+    const reasons = events.items.filter((e) => e.involvedObject?.kind === 'App').map((e) => e.reason);
+    expect(reasons).toContain('Applied');
+    expect(reasons).toContain('Suspended');
+  }, 180_000);
 
   it('deleting an App prunes its objects, then the App goes', async () => {
     const [t1] = tenants as [string];
