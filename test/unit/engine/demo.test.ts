@@ -22,3 +22,19 @@ it('applies the examples to the simulated cluster, says it is a simulation, and 
     expect(health(kind, name), `${kind} ${name}`).toBe('Current');
   }
 }, 180_000);
+
+it('kept running, it is the controller with the examples declared as an App, applies them, and stops on Ctrl-C', async () => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['bin/kgitops.mjs', 'demo', '--interval', '1h'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 150_000;
+  while (!/applied commit [0-9a-f]{12}/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  expect(out).toContain('the examples are declared as App kgitops-demo/shop');
+  expect(out).toMatch(/applied commit [0-9a-f]{12}: \d+ created/);
+  expect(out).toContain('app=kgitops-demo/shop');
+  child.kill('SIGINT');
+  expect(await exited).toBe(0);
+}, 180_000);
