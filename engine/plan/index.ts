@@ -244,7 +244,9 @@ export function planRefusals(p: Pick<Plan, 'unowned' | 'forbidden'>, applySetId:
       const at = f.desired.constructPath ? ` (construct ${f.desired.constructPath})` : '';
       out.push({
         severity: 'error', rule: 'apply/forbidden', ...about(f.desired),
-        message: `${name}${at} cannot be planned: this app's identity may not read it: ${f.error.message}`,
+        message: f.error.request.verb === 'list'
+          ? `${name}${at} cannot be planned: this app's identity may not list the app's members of its kind${f.desired.manifest.metadata.namespace ? ' in its namespace' : ''}: ${f.error.message}`
+          : `${name}${at} cannot be planned: this app's identity may not read it: ${f.error.message}`,
         hint: `remove it from git if this app should not manage it; otherwise ${f.error.hint ?? 'grant its identity the verbs get and list on it'}`,
       });
     } else {

@@ -99,6 +99,7 @@ describe('plan(): ownership', () => {
     expect(p.forbidden.map((f) => [f.desired?.id, f.error.request.verb])).toEqual([['ConfigMap/default/hidden', 'get'], ['ConfigMap/kube-system/unlisted', 'list']]);
     const ds = planRefusals(p, ID);
     expect(ds.map((d) => [d.rule, d.object?.namespace, d.object?.name])).toEqual([['apply/forbidden', 'default', 'hidden'], ['apply/forbidden', 'kube-system', 'unlisted']]);
+    expect(ds[1].message).toBe(`ConfigMap kube-system/unlisted (construct app/unlisted) cannot be planned: this app's identity may not list the app's members of its kind in its namespace: ${p.forbidden[1].error.message}`);
     expect(ds[0].message).toBe('ConfigMap default/hidden (construct app/hidden) cannot be planned: this app\'s identity may not read it: missing permission: get configmaps hidden in namespace default is forbidden (403): '
       + 'configmaps "hidden" is forbidden: User "system:serviceaccount:shop:deployer" cannot get resource "configmaps" in API group "" in the namespace "default"');
     expect(ds[0].hint).toBe('remove it from git if this app should not manage it; otherwise grant the verb "get" on configmaps to the engine\'s user (a Role or ClusterRole and a binding)');
