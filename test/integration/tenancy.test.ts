@@ -142,7 +142,7 @@ describe('an app as a tenant: its ServiceAccount is the boundary', () => {
         expect(byName.get(crb)!.message).toMatch(new RegExp(`^missing permission: patch \\(dry run\\) rbac.authorization.k8s.io/clusterrolebindings ${esc(crb)} is forbidden \\(403\\): .*User "${esc(user)}" cannot (patch|create) resource "clusterrolebindings"`));
         expect(byName.get(foreignCm)).toMatchObject({ rule: 'apply/forbidden', object: { kind: 'ConfigMap', namespace: 'kube-system', name: foreignCm } });
         expect(byName.get(foreignCm)!.message).toMatch(new RegExp(`^missing permission: patch \\(dry run\\) configmaps ${esc(foreignCm)} in namespace kube-system is forbidden \\(403\\): .*User "${esc(user)}" cannot (patch|create) resource "configmaps" in API group "" in the namespace "kube-system"`));
-        expect(byName.get(foreignCm)!.hint).toMatch(/^grant the verb "(patch|create)" on configmaps/);
+        expect(byName.get(foreignCm)!.hint).toMatch(new RegExp(`^remove it from git if this app should not manage it \\(user "${esc(user)}" may not (patch|create) it\\); otherwise grant the verb "(patch|create)" on configmaps`));
         expect(await c.get(cm(ns, 'settings'))).toBeUndefined();
         expect(await c.get(crbKey(crb))).toBeUndefined();
         expect(await c.get(cm('kube-system', foreignCm))).toBeUndefined();
