@@ -13,13 +13,13 @@ import { applyPlan, type ApplyOutcome } from './apply/index.js';
 import {
   ANNOTATION_DESIRED_HASH, applySetId, ConfigMapStateStore, gkOf, parentName, prepareDesired,
 } from './apply/applyset.js';
-import { ApiError, NotServedError } from './cluster/errors.js';
+import { ApiError, ForbiddenError, NotServedError } from './cluster/errors.js';
 import { type Cluster, type KubeObject, keyOf, objectId } from './cluster/types.js';
 import type { Clock } from './clock.js';
 import type { EngineConfig } from './config.js';
 import { assessHealth, worstHealth } from './health/index.js';
 import type { Logger } from './log.js';
-import { applyOrder, definesKind, describeOrder, type DesiredObject, plan as makePlan, type Plan } from './plan/index.js';
+import { applyOrder, definesKind, describeOrder, type DesiredObject, plan as makePlan, type Plan, planRefusals } from './plan/index.js';
 import { describeSource, legacyAppName, sameSource } from './identity.js';
 import {
   type ChangeCounts, type ConfigMapData, type DriftRecord, type HistoryEntry, type Inventory, type ObjectStatus, pushHistory,
@@ -377,7 +377,7 @@ export class Reconciler {
           desired.push({ manifest, id: objectId(keyOf(manifest)), hash: manifest.metadata.annotations![ANNOTATION_DESIRED_HASH], constructPath: o.constructPath, source: o.source });
           continue;
         }
-        discoveryErrors.push({ ...diag('cluster/not-served', e), object: { apiVersion: o.manifest.apiVersion, kind: o.manifest.kind, name: o.manifest.metadata?.name, namespace: o.manifest.metadata?.namespace }, constructPath: o.constructPath });
+        discoveryErrors.push({ ...diag(e instanceof ForbiddenError ? 'apply/forbidden' : 'cluster/not-served', e), object: { apiVersion: o.manifest.apiVersion, kind: o.manifest.kind, name: o.manifest.metadata?.name, namespace: o.manifest.metadata?.namespace }, constructPath: o.constructPath });
       }
     }
     if (discoveryErrors.length) return fail(dedupe(discoveryErrors), `commit ${short} cannot be applied: ${discoveryErrors[0].message}`);
@@ -396,13 +396,22 @@ export class Reconciler {
     } catch (e) {
       return fail([diag('plan/failed', e)], `could not read the cluster to plan commit ${short}: ${(e as Error).message}`);
     }
-    if (planned.foreign.length) {
-      return fail(planned.foreign.map((f) => ({
-        severity: 'error' as const, rule: 'apply/foreign-owner', constructPath: f.desired.constructPath,
-        object: { apiVersion: f.desired.manifest.apiVersion, kind: f.desired.manifest.kind, name: f.desired.manifest.metadata.name, namespace: f.desired.manifest.metadata.namespace },
-        message: `already exists and belongs to another ApplySet (${f.owner})`,
-        hint: this.foreignOwnerHint(f.owner),
-      })), `commit ${short} would take over objects of another app`);
+    // Objects that are not ours, and reads the app's identity may not do: refused before anything
+    // is written (a tenant's repo must not take over what it did not create, nor plan blind).
+    const foreign: Diagnostic[] = planned.foreign.map((f) => ({
+      severity: 'error' as const, rule: 'apply/foreign-owner', constructPath: f.desired.constructPath,
+      object: { apiVersion: f.desired.manifest.apiVersion, kind: f.desired.manifest.kind, name: f.desired.manifest.metadata.name, namespace: f.desired.manifest.metadata.namespace },
+      message: `already exists and belongs to another ApplySet (${f.owner})`,
+      hint: this.foreignOwnerHint(f.owner),
+    }));
+    const refusals = [...foreign, ...planRefusals(planned, this.id)];
+    if (refusals.length) {
+      const parts = [
+        planned.foreign.length ? `would take over ${planned.foreign.length} object(s) of another app` : '',
+        planned.unowned.length ? `declares ${planned.unowned.length} existing object(s) this app does not own` : '',
+        planned.forbidden.length ? `needs ${planned.forbidden.length} read(s) this app's identity may not do` : '',
+      ].filter(Boolean);
+      return fail(refusals, `commit ${short} ${parts.join(', ')}; nothing applied`);
     }
     // Prune only on an inventory read as written. Damaged, or the parent gone while labelled
     // members live on: rebuild from the ApplySet labels (the ground truth) and prune nothing now.

@@ -20,6 +20,12 @@ export const ANNOTATION_NAMESPACES = 'applyset.kubernetes.io/additional-namespac
 export const ANNOTATION_DESIRED_HASH = 'kgitops.io/desired-hash';
 /** `disabled` on a live object: never prune it. */
 export const ANNOTATION_PRUNE = 'kgitops.io/prune';
+/**
+ * `<ApplySet id>` on a live object: its owner lets that app take it over. The engine never adopts
+ * an existing object that is not labelled as a member of its ApplySet without it, since a repo
+ * that could adopt anything its identity may write could later prune it.
+ */
+export const ANNOTATION_ADOPT = 'kgitops.io/adopt';
 /** The app a parent belongs to (AppSource): the canonical repo URL or path, and the app's path in it. */
 export const ANNOTATION_SOURCE_REPO = 'kgitops.io/source-repo';
 export const ANNOTATION_SOURCE_PATH = 'kgitops.io/source-path';

@@ -17,7 +17,7 @@
  * never forced unless the user asks: it is reported naming that manager.
  */
 import type { Diagnostic } from '../../dsl/diagnostics.js';
-import { ApiError, ConflictError } from '../cluster/errors.js';
+import { ApiError, ConflictError, ForbiddenError } from '../cluster/errors.js';
 import { type Cluster, describeKey, type KubeObject, keyOf } from '../cluster/types.js';
 import type { Clock } from '../clock.js';
 import { applyOrder, type PlannedObject, type PruneCandidate } from '../plan/index.js';
@@ -94,7 +94,10 @@ function errorDiagnostic(p: PlannedObject | { desired: PlannedObject['desired'] 
   return {
     severity: 'error', rule,
     message: err instanceof ApiError ? err.message : String((e as Error)?.message ?? e),
-    ...(err instanceof ApiError && err.hint ? { hint: err.hint } : {}),
+    // Under a tenant's identity a refused write is usually an object the app should not declare.
+    ...(err instanceof ForbiddenError
+      ? { hint: `remove it from git if this app should not manage it (${err.user ? `user "${err.user}"` : 'the app\'s identity'} may not ${err.deniedVerb} it); otherwise ${err.hint}` }
+      : err instanceof ApiError && err.hint ? { hint: err.hint } : {}),
     object: { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata.name, namespace: m.metadata.namespace },
     ...(p.desired.constructPath ? { constructPath: p.desired.constructPath } : {}),
     ...(p.desired.source ? { source: p.desired.source } : {}),

@@ -49,12 +49,31 @@ export class UnauthorizedError extends ApiError {
   }
 }
 
+/**
+ * What RBAC's denial says: `User "system:serviceaccount:team-a:deployer" cannot create resource
+ * "configmaps" in API group "" in the namespace "kube-system"`. The verb is the one the apiserver
+ * checked, which is not always the request's (a server-side apply of a new object needs create).
+ */
+export function parseRbacDenial(detail: string): { user: string; verb: string } | undefined {
+  const m = /[Uu]ser "([^"]+)" cannot (\S+) resource/.exec(detail);
+  return m ? { user: m[1], verb: m[2] } : undefined;
+}
+
 /** 403: authenticated, but RBAC does not allow the verb on the resource. */
 export class ForbiddenError extends ApiError {
+  /** The user the apiserver saw (impersonated or not), when its message names one. */
+  readonly user?: string;
+  /** The verb RBAC denied, as the apiserver names it (else the request's, without "(dry run)"). */
+  readonly deniedVerb: string;
+
   constructor(request: RequestInfo, detail: string) {
+    const denial = parseRbacDenial(detail);
+    const verb = denial?.verb ?? request.verb.replace(/ \(dry run\)$/, '');
     super(`missing permission: ${where(request)} is forbidden (403): ${detail}`, 403, 'Forbidden', request,
-      `grant the verb "${request.verb}" on ${request.resource ?? 'this resource'} to the engine's user (a Role or ClusterRole and a binding)`);
+      `grant the verb "${verb}" on ${request.resource ?? 'this resource'} to the engine's user (a Role or ClusterRole and a binding)`);
     this.name = 'ForbiddenError';
+    this.deniedVerb = verb;
+    if (denial) this.user = denial.user;
   }
 }
 

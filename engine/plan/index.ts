@@ -8,8 +8,10 @@
  * without one) is what our last write left, cannot have drifted in a field we own: it costs no
  * request beyond the list.
  */
-import { ANNOTATION_DESIRED_HASH, ANNOTATION_PRUNE, gkOf, LABEL_PART_OF } from '../apply/applyset.js';
-import { type Cluster, describeKey, type KubeObject, keyOf, objectId, type ObjectKey } from '../cluster/types.js';
+import type { Diagnostic } from '../../dsl/diagnostics.js';
+import { ANNOTATION_ADOPT, ANNOTATION_DESIRED_HASH, ANNOTATION_PRUNE, gkOf, LABEL_ID, LABEL_PART_OF } from '../apply/applyset.js';
+import { type ApiError, ForbiddenError, NotServedError } from '../cluster/errors.js';
+import { type Cluster, describeKey, groupOf, type KubeObject, keyOf, objectId, type ObjectKey } from '../cluster/types.js';
 import type { Inventory } from '../state.js';
 
 export type Action = 'create' | 'update' | 'verify' | 'skip';
@@ -47,6 +49,31 @@ export interface PruneCandidate {
   readonly allowed: boolean;
 }
 
+/**
+ * A desired object that exists and that this app may not take over:
+ *   apply/not-owned    it is not labelled as a member of our ApplySet and its owner has not opted
+ *                      it in (annotation kgitops.io/adopt=<our ApplySet id>);
+ *   apply/state-object it is an ApplySet parent (label applyset.kubernetes.io/id), another app's
+ *                      state or our own, annotation or not; `live` is absent when the commit
+ *                      itself declares an object with that label.
+ */
+export interface UnownedObject {
+  readonly desired: DesiredObject;
+  readonly live?: KubeObject;
+  readonly rule: 'apply/not-owned' | 'apply/state-object';
+}
+
+/**
+ * A read the app's identity may not do (403): the plan cannot tell whether the object exists or
+ * whose it is, so nothing is applied. Either a desired object (its GET, or the labelled list of
+ * its kind in its namespace, was refused) or a scope of earlier members whose list was refused.
+ */
+export interface ForbiddenRead {
+  readonly desired?: DesiredObject;
+  readonly scope?: { readonly groupKind: string; readonly namespace?: string };
+  readonly error: ApiError;
+}
+
 export interface Plan {
   readonly objects: PlannedObject[];
   readonly prune: PruneCandidate[];
@@ -54,6 +81,10 @@ export interface Plan {
   readonly members: Map<string, KubeObject>;
   /** Objects that exist but belong to another ApplySet: never adopted. */
   readonly foreign: { readonly desired: DesiredObject; readonly owner: string }[];
+  /** Objects that exist but are not ours to take over (see UnownedObject): never written. */
+  readonly unowned: UnownedObject[];
+  /** Reads refused by RBAC: with any, the plan is incomplete and must not be applied. */
+  readonly forbidden: ForbiddenRead[];
   /** The order in which engine/apply carries the plan out, in words (see applyOrder). */
   readonly order: string[];
 }
@@ -83,33 +114,151 @@ export interface PlanInput {
   readonly knownNamespaces: string[];
 }
 
+const scopeKey = (groupKind: string, namespace: string | undefined) => `${groupKind}/${namespace ?? ''}`;
+
+/**
+ * Ownership: a desired object that is not a live member is created when it does not exist, and
+ * taken over only when its owner opted it in (ANNOTATION_ADOPT); an existing object that is not
+ * ours, and any ApplySet parent, is reported and never written. A read RBAC refuses is reported
+ * too: treating it as "absent" would create-or-overwrite an object we know nothing about.
+ */
 export async function plan(input: PlanInput): Promise<Plan> {
   const { cluster } = input;
-  const members = await listMembers(input);
+  const { members, refused } = await listMembers(input);
   const foreign: Plan['foreign'] = [];
+  const unowned: UnownedObject[] = [];
+  const forbidden: ForbiddenRead[] = [];
   const objects: PlannedObject[] = [];
+  const scopesOfDesired = new Set<string>();
   for (const d of input.desired) {
     const stage = stageOf(d.manifest.kind);
-    let live = members.get(d.id);
-    if (!live) {
-      // Not a member: it may exist unlabelled (adopt it) or belong to another ApplySet (refuse).
-      live = await cluster.get(keyOf(d.manifest)).catch(() => undefined);
-      const owner = live?.metadata.labels?.[LABEL_PART_OF];
-      if (live && owner && owner !== input.applySetId) {
-        foreign.push({ desired: d, owner });
-        continue;
-      }
-      objects.push({ desired: d, live, action: live ? 'update' : 'create', reason: live ? 'exists, not yet managed: adopting it' : 'new', stage });
+    const scope = scopeKey(gkOf(d.manifest), d.manifest.metadata.namespace);
+    scopesOfDesired.add(scope);
+    if (d.manifest.metadata.labels?.[LABEL_ID] !== undefined) {
+      // A commit that declares an ApplySet parent could pose as another app's state.
+      unowned.push({ desired: d, rule: 'apply/state-object' });
       continue;
     }
-    objects.push({ desired: d, live, stage, ...decide(d, live, input.inventory[d.id]) });
+    const member = members.get(d.id);
+    if (member) {
+      objects.push({ desired: d, live: member, stage, ...decide(d, member, input.inventory[d.id]) });
+      continue;
+    }
+    let live: KubeObject | undefined;
+    try {
+      live = await cluster.get(keyOf(d.manifest));
+    } catch (e) {
+      if (e instanceof ForbiddenError) {
+        forbidden.push({ desired: d, error: e });
+        continue;
+      }
+      // A kind this commit defines (its CRD) is not served yet: nothing of it can exist.
+      if (!(e instanceof NotServedError)) throw e;
+    }
+    const listError = refused.get(scope);
+    if (listError) {
+      // Readable, but its kind's members in its namespace cannot be listed: whether it is ours
+      // (and what of ours has left git there) cannot be told.
+      forbidden.push({ desired: d, error: listError });
+      continue;
+    }
+    if (!live) {
+      objects.push({ desired: d, action: 'create', reason: 'new', stage });
+      continue;
+    }
+    const owner = live.metadata.labels?.[LABEL_PART_OF];
+    if (live.metadata.labels?.[LABEL_ID] !== undefined) unowned.push({ desired: d, live, rule: 'apply/state-object' });
+    else if (owner === input.applySetId) objects.push({ desired: d, live, stage, ...decide(d, live, input.inventory[d.id]) });
+    else if (owner) foreign.push({ desired: d, owner });
+    else if (live.metadata.annotations?.[ANNOTATION_ADOPT] === input.applySetId) {
+      objects.push({ desired: d, live, action: 'update', reason: `exists, opted in with ${ANNOTATION_ADOPT}: adopting it`, stage });
+    } else unowned.push({ desired: d, live, rule: 'apply/not-owned' });
+  }
+  for (const [scope, error] of refused) {
+    if (scopesOfDesired.has(scope)) continue;
+    const [groupKind, namespace] = [scope.slice(0, scope.lastIndexOf('/')), scope.slice(scope.lastIndexOf('/') + 1)];
+    forbidden.push({ scope: { groupKind, ...(namespace ? { namespace } : {}) }, error });
   }
   const withNeeds = await markNeeds(cluster, objects);
   const desiredIds = new Set(input.desired.map((d) => d.id));
   const prune = [...members.entries()]
     .filter(([id]) => !desiredIds.has(id))
     .map(([id, live]) => ({ id, live, allowed: live.metadata.annotations?.[ANNOTATION_PRUNE] !== 'disabled' }));
-  return { objects: withNeeds, prune, members, foreign, order: describeOrder(applyOrder(withNeeds, prune)) };
+  return { objects: withNeeds, prune, members, foreign, unowned, forbidden, order: describeOrder(applyOrder(withNeeds, prune)) };
+}
+
+/** `configmap`, `clusterrolebinding.rbac.authorization.k8s.io`: what kubectl takes as a type. */
+function kubectlType(o: { apiVersion: string; kind: string }): string {
+  const group = groupOf(o.apiVersion);
+  return `${o.kind.toLowerCase()}${group ? `.${group}` : ''}`;
+}
+
+/**
+ * The annotation that lets this app take over an existing object, as the kubectl command its
+ * owner runs: `kubectl annotate configmap/settings -n team-a kgitops.io/adopt=applyset-...-v1`.
+ */
+export function adoptCommand(o: KubeObject, applySetId: string): string {
+  const ns = o.metadata.namespace ? ` -n ${o.metadata.namespace}` : '';
+  return `kubectl annotate ${kubectlType(o)}/${o.metadata.name}${ns} ${ANNOTATION_ADOPT}=${applySetId}`;
+}
+
+/**
+ * Why a plan must not be applied, one Diagnostic per object (or refused scope): objects that are
+ * not ours (apply/not-owned, apply/state-object) and reads RBAC refused (apply/forbidden).
+ * Objects of another ApplySet (Plan.foreign) are the caller's to word: it knows the other app.
+ */
+export function planRefusals(p: Pick<Plan, 'unowned' | 'forbidden'>, applySetId: string): Diagnostic[] {
+  const about = (d: DesiredObject) => {
+    const m = d.manifest;
+    return {
+      object: { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata.name, ...(m.metadata.namespace ? { namespace: m.metadata.namespace } : {}) },
+      ...(d.constructPath ? { constructPath: d.constructPath } : {}),
+      ...(d.source ? { source: d.source } : {}),
+    };
+  };
+  const out: Diagnostic[] = [];
+  for (const u of p.unowned) {
+    const name = describeKey(keyOf(u.desired.manifest));
+    const at = u.desired.constructPath ? ` (construct ${u.desired.constructPath})` : '';
+    if (u.rule === 'apply/state-object') {
+      out.push({
+        severity: 'error', rule: u.rule, ...about(u.desired),
+        message: u.live
+          ? `${name}${at} is the ApplySet parent of ${u.live.metadata.labels?.[LABEL_ID] === applySetId ? 'this app (its own state)' : `another app (${u.live.metadata.labels?.[LABEL_ID]})`}: an app never takes over an ApplySet's state`
+          : `${name}${at} declares the label ${LABEL_ID}, which makes it an ApplySet parent: an app never writes an ApplySet's state`,
+        hint: u.live
+          ? `remove ${name} from git, or give it another name; ${ANNOTATION_ADOPT} does not apply to ApplySet parents`
+          : `remove the label ${LABEL_ID} from the object in git`,
+      });
+    } else {
+      out.push({
+        severity: 'error', rule: u.rule, ...about(u.desired),
+        message: `${name}${at} already exists and is not managed by this app (no label ${LABEL_PART_OF}=${applySetId}): kgitops does not take over objects it did not create`,
+        hint: `if this app should manage it from now on, its owner opts it in: ${adoptCommand(u.live!, applySetId)}; otherwise rename it in git or remove it from git`,
+      });
+    }
+  }
+  for (const f of p.forbidden) {
+    if (f.desired) {
+      const name = describeKey(keyOf(f.desired.manifest));
+      const at = f.desired.constructPath ? ` (construct ${f.desired.constructPath})` : '';
+      out.push({
+        severity: 'error', rule: 'apply/forbidden', ...about(f.desired),
+        message: f.error.request.verb === 'list'
+          ? `${name}${at} cannot be planned: this app's identity may not list the app's members of its kind${f.desired.manifest.metadata.namespace ? ' in its namespace' : ''}: ${f.error.message}`
+          : `${name}${at} cannot be planned: this app's identity may not read it: ${f.error.message}`,
+        hint: `remove it from git if this app should not manage it; otherwise ${f.error.hint ?? 'grant its identity the verbs get and list on it'}`,
+      });
+    } else {
+      const where = `${f.scope!.groupKind}${f.scope!.namespace ? ` in namespace ${f.scope!.namespace}` : ' (cluster-scoped)'}`;
+      out.push({
+        severity: 'error', rule: 'apply/forbidden',
+        message: `the members of this app's ApplySet of kind ${where} cannot be listed: ${f.error.message}`,
+        hint: `${f.error.hint ?? 'grant the app\'s identity the verb list on it'}; or, if the app has nothing there any more, delete its members there by hand and remove ${where.split(' ')[0]} from the annotation applyset.kubernetes.io/contains-group-kinds of the app's parent`,
+      });
+    }
+  }
+  return out;
 }
 
 /**
@@ -214,8 +363,11 @@ function decide(d: DesiredObject, live: KubeObject, inv: Inventory[string] | und
     : { action: 'verify', reason: 'changed since our last write' };
 }
 
-/** Lists every live member of the set: one labelled list per group-kind and namespace. */
-async function listMembers(input: PlanInput): Promise<Map<string, KubeObject>> {
+/**
+ * Lists every live member of the set: one labelled list per group-kind and namespace. A list RBAC
+ * refuses is returned in `refused` (by scopeKey), not thrown: plan() reports it per object.
+ */
+async function listMembers(input: PlanInput): Promise<{ members: Map<string, KubeObject>; refused: Map<string, ApiError> }> {
   const { cluster } = input;
   const apiVersionOf = new Map<string, string>();
   for (const d of input.desired) apiVersionOf.set(gkOf(d.manifest), d.manifest.apiVersion);
@@ -229,6 +381,7 @@ async function listMembers(input: PlanInput): Promise<Map<string, KubeObject>> {
   const gks = new Set([...input.knownGroupKinds, ...apiVersionOf.keys()]);
   const selector = `${LABEL_PART_OF}=${input.applySetId}`;
   const members = new Map<string, KubeObject>();
+  const refused = new Map<string, ApiError>();
   await Promise.all([...gks].map(async (gk) => {
     const apiVersion = apiVersionOf.get(gk) ?? (await resolveApiVersion(cluster, gk));
     if (!apiVersion) return;
@@ -237,11 +390,16 @@ async function listMembers(input: PlanInput): Promise<Map<string, KubeObject>> {
     if (!info) return; // a kind no longer served has no members to find
     const scopes = info.namespaced ? [...namespaces] : [undefined];
     await Promise.all(scopes.map(async (namespace) => {
-      const { items } = await cluster.list(apiVersion, kind, { namespace, labelSelector: selector });
-      for (const item of items) members.set(objectId(keyOf(item)), item);
+      try {
+        const { items } = await cluster.list(apiVersion, kind, { namespace, labelSelector: selector });
+        for (const item of items) members.set(objectId(keyOf(item)), item);
+      } catch (e) {
+        if (!(e instanceof ForbiddenError)) throw e;
+        refused.set(scopeKey(gk, namespace), e);
+      }
     }));
   }));
-  return members;
+  return { members, refused };
 }
 
 /** For a group-kind known only from the parent annotation, find a served version. */
