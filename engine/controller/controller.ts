@@ -503,7 +503,7 @@ export function engineConfigOf(app: AppObject, o: Pick<ControllerOptions, 'cache
 
 /** A failed reconcile that the same commit and spec will fail again: no retries until something changes. */
 function stalled(r: ReconcileResult): boolean {
-  return r.errors.length > 0 && r.errors.every((e) => /^(synth|schema|policy|validate|typecheck|apply\/(not-owned|state-object|foreign-owner)|prune\/mass-deletion)/.test(e.rule));
+  return r.errors.length > 0 && r.errors.every((e) => /^(synth|schema|policy|validate|typecheck|apply\/(not-owned|state-object|foreign-owner|forbidden)|prune\/mass-deletion)/.test(e.rule));
 }
 
 function impersonate(cluster: Cluster, user: string): Cluster {
