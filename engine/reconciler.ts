@@ -40,6 +40,7 @@ import { hasPolicyFiles } from './policy/host.js';
 import { seedTransformCache } from './synth/transform-cache.js';
 import { Sandbox, SandboxUnavailableError } from './sandbox/index.js';
 import { confinedPath } from './source/confine.js';
+import { dependencyFiles } from './source/affects.js';
 import { synthesize, type SynthOptions, type SynthResult } from './synth/index.js';
 import { WarmSynthPool } from './synth/warm.js';
 
@@ -319,7 +320,7 @@ export class Reconciler {
       const previous = comparedWith ? await this.appliedObjects(comparedWith) : undefined;
       this.log.info({ commit: short }, 'synthesizing');
       try {
-        const { appDir, result: r } = await this.synthCommit(sha, { previous });
+        const { appDir, checkoutDir, result: r } = await this.synthCommit(sha, { previous });
         if (sha === lastApplied && r.ok) this.applied = { sha, objects: r.objects };
         const approvals = await this.readApprovals(appDir, sha);
         const approvalWarnings = approvals.warnings.map((m): Diagnostic => ({ severity: 'warning', rule: 'release/approvals', message: m }));
@@ -328,7 +329,7 @@ export class Reconciler {
           errors: [...r.diagnostics.filter((d) => d.severity === 'error'), ...approvals.problems.map((m) => ({ severity: 'error' as const, rule: 'release/approvals', message: m }))],
           approvals: approvals.byRelease,
           ...(approvalWarnings.length ? { approvalWarnings } : {}),
-          ...((r as { inputs?: string[] }).inputs ? { inputs: (r as { inputs?: string[] }).inputs } : {}),
+          ...(this.options.unchanged ? { inputs: dependencyFiles(checkoutDir, this.config.path) } : {}),
         };
         // Approvals that do not count: every one, once per commit (they decide whether a gate opens).
         for (const w of approvalWarnings) this.log.warn({ rule: w.rule, commit: short }, w.message);
@@ -601,7 +602,7 @@ export class Reconciler {
   }
 
   /** Checks out a commit, makes its dependencies available and synthesizes its app. */
-  private async synthCommit(sha: string, options: Pick<SynthOptions, 'previous' | 'policies' | 'typecheck'>): Promise<{ appDir: string; result: SynthResult }> {
+  private async synthCommit(sha: string, options: Pick<SynthOptions, 'previous' | 'policies' | 'typecheck'>): Promise<{ appDir: string; checkoutDir: string; result: SynthResult }> {
     const sandbox = await this.sandboxFor();
     void seedTransformCache(this.config.cacheDir);
     const wt = await this.source.checkout(sha);
@@ -621,7 +622,7 @@ export class Reconciler {
     });
     // A repo with policies/ runs two processes per commit (the app and its policies): keep two ready.
     if (deps === 'engine' && options.policies !== false) this.warm?.keepReady(hasPolicyFiles(appDir) ? 2 : 1);
-    return { appDir, result };
+    return { appDir, checkoutDir: wt.dir, result };
   }
 
   /**

@@ -36,6 +36,7 @@ import {
 } from './app-resource.js';
 import { AppStateStore, writeAppCondition, writeAppReleases } from './app-state.js';
 import { RepoSources } from './sources.js';
+import { commitAffects } from '../source/affects.js';
 import { WorkQueue } from './queue.js';
 
 export const FINALIZER_MANAGER = 'kgitops-finalizer';
@@ -80,6 +81,8 @@ interface AppRuntime {
   readonly releaseStates: Map<string, ReleaseStatus>;
   releaseWrite?: ReturnType<typeof setTimeout>;
   lastEvent?: string;
+  /** When this reconcile was asked for (see Controller.askedAt); undefined for a periodic one. */
+  notBefore?: number;
 }
 
 /** A problem with an App itself (its spec, its identity): reported on the App, retried only when it changes. */
@@ -100,6 +103,8 @@ export class Controller {
   private readonly abort = new AbortController();
   /** Apps last seen (by key) with their generation: a watch event with nothing new enqueues nothing twice. */
   private readonly known = new Map<string, AppObject>();
+  /** When each queued App was asked for (performance.now()): its reconcile fetches unless a fetch started since. */
+  private readonly askedAt = new Map<string, number>();
 
   constructor(private readonly o: ControllerOptions) {
     this.queue = new WorkQueue(o.clock, o.backoff);
@@ -164,14 +169,20 @@ export class Controller {
       const followed = rt.followedRef();
       if (event.ref && followed && !refMatches(followed, event.ref)) continue;
       keys.push(rt.key);
-      this.queue.add(rt.key);
+      this.enqueue(rt.key);
     }
     this.o.log.info({ repository: event.repository, ref: event.ref, apps: keys.length }, `webhook push: ${keys.length ? `reconciling ${keys.join(', ')}` : 'no App follows it'}`);
     return keys;
   }
 
-  /** Reconciles an App now (tests, `kgitops` commands through the controller). */
+  /** Reconciles an App now, fetching its repo again (tests, `kgitops` commands through the controller). */
   trigger(key: string): void {
+    this.enqueue(key);
+  }
+
+  /** Queues an App, remembering when it was first asked for since its last reconcile. */
+  private enqueue(key: string): void {
+    if (!this.askedAt.has(key)) this.askedAt.set(key, performance.now());
     this.queue.add(key);
   }
 
@@ -209,7 +220,7 @@ export class Controller {
     this.known.set(key, app);
     if (before && before.metadata.generation === app.metadata.generation && !!before.metadata.deletionTimestamp === !!app.metadata.deletionTimestamp
       && (before.metadata.finalizers ?? []).join() === (app.metadata.finalizers ?? []).join()) return;
-    this.queue.add(key);
+    this.enqueue(key);
   }
 
   private forgetApp(key: string): void {
@@ -261,6 +272,8 @@ export class Controller {
         return;
       }
       const rt = await this.runtimeFor(app, log);
+      rt.notBefore = this.askedAt.get(key);
+      this.askedAt.delete(key);
       const r = await rt.reconciler.reconcile(this.abort.signal);
       this.o.onReconciled?.(key, r);
       await this.reportResult(app, rt, r);
@@ -308,11 +321,11 @@ export class Controller {
     }
     const auth = await this.credentials(app, cluster);
     const config = engineConfigOf(app, this.o);
-    const source = this.sources.source({ url: config.repo, ref: config.ref, auth, authKey: auth ? `${key}@${app.metadata.resourceVersion}` : undefined });
+    const source = this.sources.source({ url: config.repo, ref: config.ref, auth, authKey: auth ? `${key}@${app.metadata.resourceVersion}` : undefined, notBefore: () => rt?.notBefore });
     let rt!: AppRuntime;
     const releases = new ReleaseController({
       cluster, clock: this.o.clock, log,
-      requestReconcile: () => this.queue.add(key),
+      requestReconcile: () => this.enqueue(key),
       onEvaluated: (k, d) => {
         if (!d) return;
         const s = d.state;
@@ -325,7 +338,14 @@ export class Controller {
       },
     });
     const store = new AppStateStore({ cluster: this.o.cluster, namespace: app.metadata.namespace, name: app.metadata.name, serviceAccount: identity.describe });
-    const reconciler = new Reconciler(config, cluster, source, this.o.clock, log, releases, { store, warm: this.warm, sandbox: this.sandbox });
+    const reconciler = new Reconciler(config, cluster, source, this.o.clock, log, releases, {
+      store, warm: this.warm, sandbox: this.sandbox,
+      unchanged: async ({ rendered, next, path, inputs }) => {
+        const verdict = commitAffects({ appPath: path, dependencies: inputs, changed: await source.changedPaths(rendered, next) });
+        if (verdict.affected) log.info({ commit: next.slice(0, 12) }, `synthesizing again: ${verdict.because}`);
+        return !verdict.affected;
+      },
+    });
     rt = {
       key, specJson, identity: identity.describe, config, cluster, reconciler, releases, repo: canonicalRepo(config.repo),
       followedRef: () => source.followedRef(), releaseStates: new Map(),

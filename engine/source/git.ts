@@ -281,10 +281,16 @@ export class GitSource {
   }
 
   /** Fetches the remote into the mirror and resolves the ref to a commit. */
-  fetch(options: CallOptions = {}): Promise<Revision> {
+  fetch(options: CallOptions & { /** The mirror was fetched just now (RepoSources): only resolve the ref. */ fetched?: boolean } = {}): Promise<Revision> {
     return this.call('fetch', options, async (deadline) => {
       await this.ensureMirror(deadline);
       const configured = this.ref;
+      if (options.fetched) {
+        if (configured === undefined) return this.resolveDefaultBranch(deadline);
+        const ref = configured.toLowerCase();
+        if (FULL_SHA.test(ref) && (await this.hasCommit(deadline, ref))) return { ...(await this.describe(deadline, ref)), ref: configured, refName: null };
+        return this.resolve(deadline, configured);
+      }
       if (configured === undefined) {
         await this.fetchRefs(deadline);
         return this.resolveDefaultBranch(deadline);
@@ -336,6 +342,30 @@ export class GitSource {
         // `older` is unknown: gone with a rewritten history (or never fetched), so not an ancestor.
         return false;
       }
+    });
+  }
+
+  /** Fetches the remote's branches and tags into the mirror, and resolves nothing (one fetch for every ref of a repo). */
+  fetchAll(options: CallOptions = {}): Promise<void> {
+    return this.call('fetch', options, async (deadline) => {
+      await this.ensureMirror(deadline);
+      await this.fetchRefs(deadline);
+    });
+  }
+
+  /**
+   * The repo-relative paths a diff between two commits touches (a rename: both paths), so that
+   * an app that depends on none of them need not be rendered again. NUL-separated output: a
+   * path with a newline or a quote is read as it is.
+   */
+  changedPaths(from: string, to: string, options: CallOptions = {}): Promise<string[]> {
+    return this.call('changedPaths', options, async (deadline) => {
+      await this.repairIfTampered(deadline);
+      for (const sha of [from, to]) {
+        if (!HEX_PREFIX.test(sha)) throw new SourceError('ref-not-found', `'${sha}' is not a commit SHA`, { url: this.url });
+      }
+      const out = await this.git(deadline, this.mirrorDir, ['diff', '--name-only', '-z', '--no-renames', '--no-ext-diff', '--no-textconv', from, to, '--']);
+      return out.split('\0').filter(Boolean);
     });
   }
 

@@ -6,6 +6,7 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeCluster } from '../../engine/cluster/kube.js';
@@ -56,6 +57,18 @@ const CACHE = mkdtempSync(join(tmpdir(), 'kgitops-controller-cache-'));
 const tenants: string[] = [];
 const repo = new MonoRepo();
 const results: { key: string; r: ReconcileResult }[] = [];
+/** Which App synthesized which commit (the reconciler logs `synthesizing` with the App and commit). */
+const synthesized: { app: string; commit: string }[] = [];
+const logStream = new Writable({
+  write(chunk, _enc, done) {
+    for (const line of String(chunk).split('\n')) {
+      if (!line.includes('"synthesizing"')) continue;
+      const j = JSON.parse(line) as { app?: string; commit?: string };
+      synthesized.push({ app: j.app ?? '?', commit: j.commit ?? '?' });
+    }
+    done();
+  },
+});
 let controller: Controller;
 let running: Promise<void>;
 
@@ -99,7 +112,7 @@ beforeAll(async () => {
   }
   repo.commit('three tenants');
   controller = new Controller({
-    cluster: admin, clock: realClock, log: createLogger({ level: 'silent' }), cacheDir: CACHE, allowLocalRepos: true,
+    cluster: admin, clock: realClock, log: createLogger({ level: 'info', format: 'json', stream: logStream }), cacheDir: CACHE, allowLocalRepos: true,
     sandbox: { unsafe: false, limits: {} }, concurrency: 2, backoff: { baseMs: 500, maxMs: 4_000 },
     onReconciled: (key, r) => results.push({ key, r }),
   });
@@ -136,6 +149,20 @@ describe('kgitops controller on a real apiserver with RBAC', () => {
     }
   }, 180_000);
 
+  it('a push touching one App\'s path is fetched once and re-renders only that App; the others move to the commit as they are', async () => {
+    const [t1, t2, t3] = tenants as [string, string, string];
+    repo.write(t2, { namespace: t2, objects: [cm('settings', { tenant: t2, v: '2' })] });
+    const sha = repo.commit('tenant 2 only');
+    const fetchesBefore = controller.fetches;
+    const synthBefore = synthesized.length;
+    expect(controller.onPush({ provider: 'generic', ref: 'refs/heads/main', sha, repository: repo.dir }).sort()).toEqual([t1, t2, t3].map((t) => `${t}/shop`).sort());
+    for (const ns of tenants) await waitApplied(ns, sha);
+    expect((await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t2, name: 'settings' }))?.data?.v).toBe('2');
+    const now = synthesized.slice(synthBefore).filter((x) => x.commit === sha.slice(0, 12)).map((x) => x.app);
+    expect(now).toEqual([`${t2}/shop`]);
+    expect(controller.fetches - fetchesBefore).toBe(1);
+  }, 120_000);
+
   it('fails a commit whose objects the tenant may not create, naming object, verb and ServiceAccount, and applies none of it', async () => {
     const [, , t3] = tenants as [string, string, string];
     repo.write(t3, {
@@ -169,7 +196,7 @@ describe('kgitops controller on a real apiserver with RBAC', () => {
     const sha = repo.commit('tenant 2 v3');
     controller.trigger(`${t2}/shop`);
     await new Promise((r) => setTimeout(r, 3_000));
-    expect((await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t2, name: 'settings' }))?.data?.v).toBe('1');
+    expect((await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t2, name: 'settings' }))?.data?.v).toBe('2');
     await declareApp(t2, { suspend: false });
     await waitApplied(t2, sha);
     expect((await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t2, name: 'settings' }))?.data?.v).toBe('3');
