@@ -21,6 +21,7 @@ const MODULES: { commands: readonly string[]; load: () => Promise<Register> }[] 
   { commands: ['policies'], load: async () => (await import('./policies.js')).registerPolicies },
   { commands: ['sync'], load: async () => (await import('./sync.js')).registerSync },
   { commands: ['controller'], load: async () => (await import('./controller.js')).registerController },
+  { commands: ['install'], load: async () => (await import('./install.js')).registerInstall },
   { commands: ['status'], load: async () => (await import('./status.js')).registerStatus },
   { commands: ['demo'], load: async () => (await import('./demo.js')).registerDemo },
   { commands: ['approve', 'pause', 'resume', 'abort', 'preview'], load: async () => (await import('./release.js')).registerRelease },

@@ -1,0 +1,91 @@
+/**
+ * The controller's own manifests, as `kgitops install` prints them: synthesized with the
+ * project's DSL (a kruise-gitops App of cdk8s ApiObjects) and validated as any app is, against
+ * the Kubernetes schemas (dogfooding). Least privilege: the controller reads and writes Apps and
+ * their status, writes Events, holds Leases (for HA), and impersonates ServiceAccounts; every
+ * object of a tenant is read and written as the tenant, so it needs no right on them, not even
+ * on the tenant's repo Secret.
+ */
+import { ApiObject, Chart } from 'cdk8s';
+import { App, type RenderedObject } from '../../dsl/app.js';
+import type { Diagnostic } from '../../dsl/diagnostics.js';
+import { validateObjects } from '../validate/index.js';
+import { APP_GROUP, APP_PLURAL, appCrd } from '../controller/app-resource.js';
+
+export interface InstallOptions {
+  /** The controller image (these machines cannot build it: see the Dockerfile). */
+  readonly image: string;
+  /** @default kgitops-system */
+  readonly namespace?: string;
+  /** --default-service-account of the controller: the ServiceAccount of Apps that name none. */
+  readonly defaultServiceAccount?: string;
+  /** A Secret (in the controller's namespace) with key `secret`: the push webhook's HMAC secret. */
+  readonly webhookSecretName?: string;
+}
+
+export const CONTROLLER_NAME = 'kgitops-controller';
+const WEBHOOK_PORT = 8080;
+
+/** The ClusterRole's rules: nothing beyond what engine/controller calls with its own identity. */
+export const CONTROLLER_RULES = [
+  { apiGroups: [APP_GROUP], resources: [APP_PLURAL], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: [APP_GROUP], resources: [`${APP_PLURAL}/status`], verbs: ['get', 'patch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+  { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'impersonate'] },
+];
+
+export function installObjects(o: InstallOptions): { objects: RenderedObject[]; diagnostics: Diagnostic[] } {
+  const ns = o.namespace ?? 'kgitops-system';
+  const labels = { 'app.kubernetes.io/name': CONTROLLER_NAME, 'app.kubernetes.io/part-of': 'kgitops' };
+  const app = new App();
+  const chart = new Chart(app, 'kgitops');
+  new ApiObject(chart, 'crd', appCrd() as never);
+  new ApiObject(chart, 'namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } });
+  new ApiObject(chart, 'service-account', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: CONTROLLER_NAME, namespace: ns, labels } });
+  new ApiObject(chart, 'cluster-role', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: CONTROLLER_NAME, labels }, rules: CONTROLLER_RULES } as never);
+  new ApiObject(chart, 'cluster-role-binding', {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: CONTROLLER_NAME, labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CONTROLLER_NAME },
+    subjects: [{ kind: 'ServiceAccount', name: CONTROLLER_NAME, namespace: ns }],
+  } as never);
+  const args = ['controller', '--cache-dir', '/var/cache/kgitops', '--webhook-port', String(WEBHOOK_PORT), '--webhook-host', '0.0.0.0', '--log-format', 'json',
+    ...(o.defaultServiceAccount ? ['--default-service-account', o.defaultServiceAccount] : [])];
+  new ApiObject(chart, 'deployment', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: CONTROLLER_NAME, namespace: ns, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { 'app.kubernetes.io/name': CONTROLLER_NAME } },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: CONTROLLER_NAME,
+          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{
+            name: 'controller', image: o.image, args,
+            ports: [{ name: 'webhook', containerPort: WEBHOOK_PORT }],
+            ...(o.webhookSecretName ? { env: [{ name: 'KGITOPS_WEBHOOK_SECRET', valueFrom: { secretKeyRef: { name: o.webhookSecretName, key: 'secret' } } }] } : {}),
+            // Until /healthz and /readyz exist (the scale issue), the webhook port answering is the probe.
+            readinessProbe: { tcpSocket: { port: 'webhook' }, periodSeconds: 10 },
+            livenessProbe: { tcpSocket: { port: 'webhook' }, initialDelaySeconds: 30, periodSeconds: 20 },
+            resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '2', memory: '2Gi' } },
+            // Restricted, except what the sandbox needs: bubblewrap makes an unprivileged user
+            // namespace per synth, which the node must allow (kernel.unprivileged_userns_clone,
+            // and a seccomp profile that permits clone(CLONE_NEWUSER); RuntimeDefault does on
+            // containerd 1.7+ only with user namespaces enabled). Without it the controller
+            // refuses to start: it never runs repo code outside the sandbox.
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            volumeMounts: [{ name: 'cache', mountPath: '/var/cache/kgitops' }, { name: 'tmp', mountPath: '/tmp' }],
+          }],
+          volumes: [{ name: 'cache', emptyDir: {} }, { name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  } as never);
+  new ApiObject(chart, 'webhook-service', {
+    apiVersion: 'v1', kind: 'Service', metadata: { name: CONTROLLER_NAME, namespace: ns, labels },
+    spec: { selector: { 'app.kubernetes.io/name': CONTROLLER_NAME }, ports: [{ name: 'webhook', port: 80, targetPort: 'webhook' }] },
+  } as never);
+  const rendered = app.render();
+  return { objects: [...rendered.objects], diagnostics: [...rendered.diagnostics, ...validateObjects(rendered.objects)] };
+}
