@@ -6,7 +6,7 @@
 import { type Command, Option } from 'commander';
 import { ApiError } from '../cluster/errors.js';
 import { parentName, readParent } from '../apply/applyset.js';
-import { NotServedError } from '../cluster/errors.js';
+import { ForbiddenError, NotServedError } from '../cluster/errors.js';
 import { APP_API_VERSION, APP_KIND, type AppObject } from '../controller/app-resource.js';
 import { stateOfApp } from '../controller/app-state.js';
 import type { Cluster, ObjectKey } from '../cluster/types.js';
@@ -27,7 +27,7 @@ import { isAccessError, printFailure, reportError } from './errors.js';
  */
 async function findWorkload(cluster: Cluster, app: string, parentNamespace: string, workload: string): Promise<ObjectKey> {
   const resource = await cluster.get({ apiVersion: APP_API_VERSION, kind: APP_KIND, namespace: parentNamespace, name: app }).catch((e) => {
-    if (e instanceof NotServedError) return undefined;
+    if (e instanceof NotServedError || e instanceof ForbiddenError) return undefined;
     throw e;
   }) as AppObject | undefined;
   const parent = resource ? undefined : await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', name: parentName(app), namespace: parentNamespace });

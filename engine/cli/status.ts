@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { LABEL_PART_OF, applySetId, type ParentState, parentName, readParent } from '../apply/applyset.js';
-import { NotServedError } from '../cluster/errors.js';
+import { ForbiddenError, NotServedError } from '../cluster/errors.js';
 import { APP_API_VERSION, APP_KIND, type AppObject, appApplySetId } from '../controller/app-resource.js';
 import { stateOfApp } from '../controller/app-state.js';
 import { type Cluster, keyOf, objectId } from '../cluster/types.js';
@@ -131,7 +131,8 @@ export async function listApps(cluster: Cluster, namespace?: string): Promise<Ap
   try {
     return (await cluster.list(APP_API_VERSION, APP_KIND, namespace ? { namespace } : {})).items as unknown as AppObject[];
   } catch (e) {
-    if (e instanceof NotServedError) return undefined;
+    // No controller here, or credentials that may not list Apps: the app of `kgitops sync` it is.
+    if (e instanceof NotServedError || e instanceof ForbiddenError) return undefined;
     throw e;
   }
 }
