@@ -31,7 +31,7 @@ import type { ReleaseController, TrackedRelease } from './release/controller.js'
 import { ANNOTATION_RELEASE_PLAN } from '../dsl/release.js';
 import { releaseKind } from './release/plan.js';
 import type { GitApproval } from './release/machine.js';
-import { prepareRelease, type ReleasePreparation, startRelease } from './release/start.js';
+import { inProgressReleases, prepareRelease, type ReleasePreparation, startRelease } from './release/start.js';
 import { prepareSignatureTrust } from './release/approvers.js';
 import { type ApprovalsRead, type GitHistory, readGitApprovals } from './release/git-approvals.js';
 import type { SignatureTrust } from './source/git.js';
@@ -151,6 +151,8 @@ export class Reconciler {
   private signatureTrust?: Promise<SignatureTrust>;
   /** The approvals.yaml warnings of the commit this reconcile works on: recorded in its status. */
   private approvalWarnings: Diagnostic[] = [];
+  /** Whether the releases in progress were picked up from the cluster (once, before the first synth). */
+  private releasesResumed = false;
   /** Where repo code runs: found once, on the first synth (the engine refuses to start without it). */
   private sandbox?: Promise<Sandbox>;
   /** A synth process started ahead of the next commit (apps on the engine's packages), in its sandbox. */
@@ -180,6 +182,14 @@ export class Reconciler {
 
   get applySetId(): string {
     return this.id;
+  }
+
+  /**
+   * The repo files outside the app path that the render of `commit` read, if this process
+   * rendered it (undefined: not known, e.g. after a restart, or no `unchanged` hook).
+   */
+  dependenciesOf(commit: string): readonly string[] | undefined {
+    return this.synthCache.get(`${commit}@`)?.inputs;
   }
 
   /** Stops the spare synth worker. */
@@ -270,6 +280,21 @@ export class Reconciler {
     if (lastApplied && lastApplied !== sha && this.source.isAncestor) {
       historyRewritten = !(await this.source.isAncestor(lastApplied, sha).catch(() => true));
       if (historyRewritten) this.log.warn({ previous: lastApplied.slice(0, 12), commit: short }, 'history was rewritten (force-push): the applied commit is not an ancestor of the new one');
+    }
+
+    // A restarted engine drives the releases in progress at once, from what the live workloads
+    // record, instead of after its first synth of the commit.
+    if (this.releases && !this.releasesResumed) {
+      this.releasesResumed = true;
+      const inventory = state.data.inventory;
+      const apiVersions = Object.fromEntries(Object.entries(inventory).map(([id, e]) => [id, e.apiVersion]));
+      const resumed = await inProgressReleases(this.cluster, Object.keys(inventory), apiVersions).catch(() => []);
+      if (resumed.length) {
+        this.log.info({ releases: resumed.length }, `resuming ${resumed.length} release(s) in progress before rendering commit ${short}`);
+        // Not awaited: a gate's measurement must not hold the synth. track() takes the set at once,
+        // so the render's full set, tracked after the apply, replaces this one.
+        void this.releases.track(resumed).catch((e) => this.log.error(`release tracking failed: ${(e as Error).message}`));
+      }
     }
 
     const writeState = async (data: ConfigMapData, groupKinds: string[], namespaces: string[]) => {

@@ -35,7 +35,7 @@ import {
   APP_API_VERSION, APP_FINALIZER, APP_KIND, type AppObject, AppSpec, appApplySetId, appKey, type ReleaseStatus,
 } from './app-resource.js';
 import { AppStateStore, writeAppCondition, writeAppReleases } from './app-state.js';
-import { RepoSources } from './sources.js';
+import { type FollowingSource, RepoSources } from './sources.js';
 import { commitAffects } from '../source/affects.js';
 import { WorkQueue } from './queue.js';
 
@@ -77,6 +77,7 @@ interface AppRuntime {
   readonly reconciler: Reconciler;
   readonly releases: ReleaseController;
   readonly repo: string;
+  readonly source: FollowingSource;
   readonly followedRef: () => string | undefined;
   readonly releaseStates: Map<string, ReleaseStatus>;
   releaseWrite?: ReturnType<typeof setTimeout>;
@@ -161,18 +162,52 @@ export class Controller {
     this.warm?.close();
   }
 
-  /** Asks for a reconcile of every App that follows this repo and ref (one webhook endpoint for all Apps). */
-  onPush(event: PushEvent): string[] {
-    const keys: string[] = [];
-    for (const rt of this.runtimes.values()) {
-      if (!repoMatches(rt.repo, event.repository)) continue;
+  /**
+   * Asks for a reconcile of every App that follows this repo and ref (one webhook endpoint for
+   * all Apps). The repo is fetched once, here, and the Apps whose path, imports or lockfiles the
+   * push touched go to the front of the queue: in a monorepo of a hundred Apps, the one a push
+   * changed does not wait behind the ninety-nine it did not (those reconcile after it, without a
+   * synth, to record the new commit). Resolves with the Apps asked for, touched ones first.
+   */
+  async onPush(event: PushEvent): Promise<string[]> {
+    const matching = [...this.runtimes.values()].filter((rt) => {
+      if (!repoMatches(rt.repo, event.repository)) return false;
       const followed = rt.followedRef();
-      if (event.ref && followed && !refMatches(followed, event.ref)) continue;
-      keys.push(rt.key);
-      this.enqueue(rt.key);
-    }
-    this.o.log.info({ repository: event.repository, ref: event.ref, apps: keys.length }, `webhook push: ${keys.length ? `reconciling ${keys.join(', ')}` : 'no App follows it'}`);
+      return !(event.ref && followed && !refMatches(followed, event.ref));
+    });
+    const asked = performance.now();
+    for (const rt of matching) if (!this.askedAt.has(rt.key)) this.askedAt.set(rt.key, asked);
+    const touched: string[] = [];
+    const untouched: string[] = [];
+    await Promise.all(matching.map(async (rt) => {
+      (await this.touchedByPush(rt, asked) ? touched : untouched).push(rt.key);
+    }));
+    touched.sort();
+    untouched.sort();
+    // In reverse, so that the first touched App ends up first.
+    for (const key of [...touched].reverse()) this.queue.addFirst(key);
+    for (const key of untouched) this.enqueue(key);
+    const keys = [...touched, ...untouched];
+    this.o.log.info({ repository: event.repository, ref: event.ref, apps: keys.length, touched: touched.length },
+      keys.length ? `webhook push: reconciling ${touched.length ? `first ${touched.join(', ')}` : 'no App it touches'}${untouched.length ? `, then ${untouched.length} App(s) it does not touch` : ''}` : 'webhook push: no App follows it');
     return keys;
+  }
+
+  /** Whether the commit the push brought can change the App's render (unknown: yes). */
+  private async touchedByPush(rt: AppRuntime, asked: number): Promise<boolean> {
+    const applied = this.known.get(rt.key)?.status?.appliedCommit;
+    const dependencies = applied ? rt.reconciler.dependenciesOf(applied) : undefined;
+    if (!applied || !dependencies) return true;
+    try {
+      // The shared fetch: every App of the repo asks for one that started after `asked`, so the
+      // first starts it and the rest wait for it (the workers then reuse it, too).
+      rt.notBefore = asked;
+      const head = (await rt.source.fetch()).sha;
+      if (head === applied) return false;
+      return commitAffects({ appPath: rt.config.path, dependencies, changed: await rt.source.changedPaths(applied, head) }).affected;
+    } catch {
+      return true; // the reconcile reports the fetch's failure
+    }
   }
 
   /** Reconciles an App now, fetching its repo again (tests, `kgitops` commands through the controller). */
@@ -347,7 +382,7 @@ export class Controller {
       },
     });
     rt = {
-      key, specJson, identity: identity.describe, config, cluster, reconciler, releases, repo: canonicalRepo(config.repo),
+      key, specJson, identity: identity.describe, config, cluster, reconciler, releases, repo: canonicalRepo(config.repo), source,
       followedRef: () => source.followedRef(), releaseStates: new Map(),
     };
     this.runtimes.set(key, rt);

@@ -19,6 +19,8 @@ export class WorkQueue {
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
+  /** Dirty keys added with addFirst: they go back at the front. */
+  private readonly dirtyFirst = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: TimerHandle }>();
   private readonly waiters: (() => void)[] = [];
@@ -40,6 +42,23 @@ export class WorkQueue {
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.queue.push(key);
+    this.waiters.shift()?.();
+  }
+
+  /**
+   * Adds the key at the front (a push that touches this App: it goes before Apps the push does
+   * not touch); a key already queued moves to the front.
+   */
+  addFirst(key: string): void {
+    if (this.shuttingDown) return;
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      this.dirtyFirst.add(key);
+      return;
+    }
+    if (this.queued.has(key)) this.queue.splice(this.queue.indexOf(key), 1);
+    else this.queued.add(key);
+    this.queue.unshift(key);
     this.waiters.shift()?.();
   }
 
@@ -83,6 +102,7 @@ export class WorkQueue {
     this.timers.delete(key);
     if (this.queued.delete(key)) this.queue.splice(this.queue.indexOf(key), 1);
     this.dirty.delete(key);
+    this.dirtyFirst.delete(key);
   }
 
   /** The next key, once there is one; undefined when the queue shuts down. */
@@ -100,7 +120,11 @@ export class WorkQueue {
   /** Marks a key processed; if it was added meanwhile, it goes back in the queue. */
   done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.delete(key)) this.add(key);
+    const first = this.dirtyFirst.delete(key);
+    if (this.dirty.delete(key)) {
+      if (first) this.addFirst(key);
+      else this.add(key);
+    }
   }
 
   shutDown(): void {

@@ -154,3 +154,40 @@ function withPreviousTemplate(o: KubeObject, live: KubeObject, kind: ReleaseKind
   copy.metadata.annotations = { ...copy.metadata.annotations, [ANNOTATION_TEMPLATE_REVISION]: state.previousRevision! };
   return copy;
 }
+
+/**
+ * The releases in progress among an app's members, as the live workloads record them (their
+ * plan annotation, template revision and release state), so that an engine that just started
+ * drives them before its first synth: a restart under load (a synth of several seconds) must
+ * not hold a release's next step until the commit is rendered again. Approvals from git are not
+ * known before the synth; an approval gate waits for it (never opens early). The full set from
+ * the render replaces these once the first reconcile has it.
+ */
+export async function inProgressReleases(cluster: Cluster, memberIds: readonly string[], apiVersions: Readonly<Record<string, string>>): Promise<TrackedRelease[]> {
+  const out: TrackedRelease[] = [];
+  for (const id of memberIds) {
+    const parts = id.split('/');
+    const name = parts.pop()!;
+    const namespace = parts.pop() ?? '';
+    const apiVersion = apiVersions[id];
+    const kindName = parts.join('/').split('.')[0];
+    if (!apiVersion || !releaseKind({ apiVersion, kind: kindName })) continue;
+    const key = { apiVersion, kind: kindName, name, ...(namespace ? { namespace } : {}) };
+    const live = await cluster.get(key).catch(() => undefined);
+    if (!live) continue;
+    const kind = releaseKind(live);
+    const revision = live.metadata.annotations?.[ANNOTATION_TEMPLATE_REVISION];
+    if (!kind || !revision) continue;
+    let plan;
+    try {
+      plan = readPlan(live);
+    } catch {
+      continue; // the render reports an invalid plan
+    }
+    if (!plan) continue;
+    const read = readReleaseState(live.metadata.annotations?.[ANNOTATION_RELEASE_STATE], plan);
+    if (read.problem || isFinal(read.state) || read.state!.revision !== revision) continue;
+    out.push({ key, kind, plan, revision, gitApprovals: {} });
+  }
+  return out;
+}

@@ -16,6 +16,21 @@ describe('WorkQueue', () => {
     expect(await q.get()).toBe('a');
   });
 
+  it('addFirst puts a key before the others (moving it if queued), and back at the front when added while it ran', async () => {
+    const q = new WorkQueue(new FakeClock(0));
+    q.add('a'); q.add('b'); q.add('c');
+    q.addFirst('c');
+    q.addFirst('d');
+    expect(q.length).toBe(4);
+    expect(await q.get()).toBe('d');
+    q.addFirst('d'); // while processing
+    q.done('d');
+    expect(await q.get()).toBe('d');
+    expect(await q.get()).toBe('c');
+    expect(await q.get()).toBe('a');
+    expect(await q.get()).toBe('b');
+  });
+
   it("backs off exponentially per key, capped, and forget resets it", async () => {
     const clock = new FakeClock(0);
     const q = new WorkQueue(clock, { baseMs: 100, maxMs: 1_000 });

@@ -14,6 +14,8 @@ import type { KubeObject } from '../../../engine/cluster/types.js';
 import type { Measurement } from '../../../engine/release/gates/types.js';
 import { ANNOTATION_TEMPLATE_REVISION } from '../../../engine/release/plan.js';
 import { ReleaseBench, render } from '../../fixtures/release-sim.js';
+import { inProgressReleases } from '../../../engine/release/start.js';
+import { objectId } from '../../../engine/cluster/types.js';
 
 const benches: ReleaseBench[] = [];
 afterEach(() => { for (const b of benches.splice(0)) b.stop(); });
@@ -92,6 +94,23 @@ describe('a CloneSet release on the simulated cluster', () => {
     expect(advances[0].at - trace[0].at).toBeGreaterThanOrEqual(60_000);
     const events = b.sim.events(b.tracked!.key).map((e) => e.reason);
     expect(events).toEqual(expect.arrayContaining(['ReleaseStepAdvanced', 'ReleaseCompleted']));
+  });
+
+  it('an engine that just started finds the release in progress from the live workload alone, before any render', async () => {
+    const b = bench();
+    await b.deploy(web('registry.example.com/web:1', canary));
+    await b.runUntil(async () => (await images(b))['web:1'] === 10);
+    const key = b.tracked!.key;
+    const id = objectId(key);
+    const find = () => inProgressReleases(b.sim, [id, 'ConfigMap/shop/settings'], { [id]: key.apiVersion, 'ConfigMap/shop/settings': 'v1' });
+    expect(await find()).toEqual([]); // the first version rolled out at once: nothing in progress
+    await b.deploy(web('registry.example.com/web:2', canary));
+    const found = await find();
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ key, kind: 'CloneSet', revision: (await b.live()).metadata.annotations![ANNOTATION_TEMPLATE_REVISION], gitApprovals: {} });
+    expect(found[0].plan.steps).toHaveLength(3);
+    await runRelease(b);
+    expect(await find()).toEqual([]);
   });
 
   it('survives a crash and restart after every single transition: no gate skipped, no step repeated', async () => {
