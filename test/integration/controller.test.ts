@@ -4,7 +4,9 @@
  * namespace only). What each App may do is what RBAC lets its ServiceAccount do; the state
  * lives in the App's status; deleting an App prunes its objects; suspend stops it.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -52,6 +54,7 @@ class MonoRepo {
   }
 }
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const admin = KubeCluster.load({ kubeconfig: kubeconfigPath() });
 const CACHE = mkdtempSync(join(tmpdir(), 'kgitops-controller-cache-'));
 const tenants: string[] = [];
@@ -59,8 +62,11 @@ const repo = new MonoRepo();
 const results: { key: string; r: ReconcileResult }[] = [];
 /** Which App synthesized which commit (the reconciler logs `synthesizing` with the App and commit). */
 const synthesized: { app: string; commit: string }[] = [];
+/** Everything the controller logged (secrets must never be in it). */
+let logged = '';
 const logStream = new Writable({
   write(chunk, _enc, done) {
+    logged += String(chunk);
     for (const line of String(chunk).split('\n')) {
       if (!line.includes('"synthesizing"')) continue;
       const j = JSON.parse(line) as { app?: string; commit?: string };
@@ -81,6 +87,41 @@ async function declareApp(ns: string, spec: Record<string, unknown> = {}): Promi
     apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: 'shop', namespace: ns },
     spec: { source: { repo: repo.dir, path: `apps/${ns}`, interval: '1h' }, serviceAccountName: 'deployer', ...spec },
   } as KubeObject, { fieldManager: 'test' });
+}
+
+/** One more tenant: a namespace with ServiceAccount `deployer` bound to `admin` there, and to `extra` ClusterRoles. */
+async function addTenant(prefix: string, extra: string[] = []): Promise<string> {
+  const ns = await createNamespace(prefix);
+  tenants.push(ns);
+  await admin.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'deployer', namespace: ns } }, { fieldManager: 'test' });
+  for (const role of ['admin', ...extra]) {
+    await admin.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `deployer-${role}`, namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+      subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: ns }],
+    }, { fieldManager: 'test' });
+  }
+  return ns;
+}
+
+const RELEASE_MAIN = `import { readFileSync } from 'node:fs';
+import { Chart } from 'cdk8s';
+import { App, CloneSet, Gate, Release, Step } from 'kruise-gitops';
+const p = JSON.parse(readFileSync(new URL('./objects.json', import.meta.url), 'utf8'));
+const app = new App();
+const chart = new Chart(app, 'app', { namespace: p.namespace });
+new CloneSet(chart, 'web', {
+  metadata: { name: 'web' }, replicas: 4,
+  release: Release.steps(Step.to('25%').gate(Gate.approval()), Step.to('100%').gate(Gate.approval())),
+  containers: [{ name: 'main', image: p.image }],
+});
+app.synth();
+`;
+
+function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), ...args], { cwd: ROOT }, (e, out, err) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }));
+  });
 }
 
 async function waitApplied(ns: string, sha: string, timeoutMs = 90_000): Promise<AppObject> {
@@ -233,4 +274,71 @@ describe('kgitops controller on a real apiserver with RBAC', () => {
     await waitFor(async () => ((await getApp(t1)) === undefined ? true : undefined), { timeoutMs: 60_000, message: 'the App to be gone' });
     expect(await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t1, name: 'settings' })).toBeUndefined();
   }, 90_000);
+
+  it('prune.enabled false: deleting the App orphans its objects; an App of the same name takes them back', async () => {
+    const ns = await addTenant('orphan');
+    repo.write(ns, { namespace: ns, objects: [cm('settings', { tenant: ns, v: '1' })] });
+    const sha = repo.commit('orphaning tenant');
+    await declareApp(ns, { prune: { enabled: false } });
+    await waitApplied(ns, sha);
+    await admin.delete(appKeyOf(ns));
+    await waitFor(async () => ((await getApp(ns)) === undefined ? true : undefined), { timeoutMs: 60_000, message: 'the App to be gone' });
+    const kept = await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'settings' });
+    expect(kept?.data).toEqual({ tenant: ns, v: '1' });
+    await declareApp(ns);
+    const back = await waitApplied(ns, sha);
+    expect(back.status?.inventory?.size).toBe(1);
+    expect((await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'settings' }))?.metadata.uid).toBe(kept?.metadata.uid);
+  }, 120_000);
+
+  it('spec.source.secretRef: read as the tenant from its namespace; a missing Secret stalls the App naming it; the token is never logged', async () => {
+    const ns = await addTenant('creds');
+    repo.write(ns, { namespace: ns, objects: [cm('settings', { tenant: ns })] });
+    const sha = repo.commit('tenant with credentials');
+    await declareApp(ns, { source: { repo: repo.dir, path: `apps/${ns}`, interval: '1h', secretRef: { name: 'git-token' } } });
+    const stalled = await waitFor(async () => {
+      const a = await getApp(ns);
+      return condition(a, 'Stalled')?.status === 'True' ? a : undefined;
+    }, { timeoutMs: 60_000, message: 'the App to stall on its missing Secret' });
+    expect(condition(stalled, 'Ready')?.message).toContain(`Secret ${ns}/git-token (spec.source.secretRef) does not exist`);
+    const token = `ghp_${'s3cr3t'.repeat(6)}`;
+    await admin.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git-token', namespace: ns }, stringData: { token } } as KubeObject, { fieldManager: 'test' });
+    controller.trigger(`${ns}/shop`);
+    await waitApplied(ns, sha);
+    expect(logged).not.toContain(token);
+    expect(JSON.stringify(await getApp(ns))).not.toContain(token);
+  }, 120_000);
+
+  it('a release in progress is in the App\'s status (id, step, what it waits on), and kgitops approve|pause <namespace>/<app>/<workload> reaches it', async () => {
+    await admin.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'kgitops-test-kruise' },
+      rules: [{ apiGroups: ['apps.kruise.io'], resources: ['*'], verbs: ['*'] }],
+    }, { fieldManager: 'test' });
+    const ns = await addTenant('release', ['kgitops-test-kruise']);
+    repo.write(ns, { namespace: ns, image: 'registry.example.com/web:1' }, RELEASE_MAIN);
+    const first = repo.commit('release tenant v1');
+    await declareApp(ns);
+    await waitFor(async () => ((await getApp(ns))?.status?.appliedCommit === first ? true : undefined), { timeoutMs: 90_000, message: 'v1 applied' });
+    repo.write(ns, { namespace: ns, image: 'registry.example.com/web:2' }, RELEASE_MAIN);
+    const second = repo.commit('release tenant v2');
+    void controller.onPush({ provider: 'generic', ref: 'refs/heads/main', sha: second, repository: repo.dir });
+    const releasesOf = async () => (await getApp(ns))?.status?.releases ?? [];
+    const [r] = await waitFor(async () => { const l = await releasesOf(); return l[0]?.phase === 'Progressing' ? l : undefined; }, { timeoutMs: 90_000, message: 'the release in the App status' });
+    expect(r).toMatchObject({ workload: `CloneSet ${ns}/web`, step: 1, steps: 2, phase: 'Progressing' });
+    expect(r!.id).toMatch(new RegExp(`^${ns}/web@[0-9a-f]{10}$`));
+    expect(r!.waitingOn).toMatch(/approv/i);
+
+    const common = ['--kubeconfig', kubeconfigPath()];
+    const approved = await cli(['approve', `${ns}/shop/web`, ...common]);
+    expect(approved.err).toBe('');
+    expect(approved.code).toBe(0);
+    expect(approved.out).toContain(`approved step 1 of release ${r!.id}`);
+    await waitFor(async () => ((await releasesOf())[0]?.step === 2 ? true : undefined), { timeoutMs: 30_000, message: 'step 2 in the App status' });
+    expect((await cli(['pause', `${ns}/shop/web`, ...common])).code).toBe(0);
+    await waitFor(async () => ((await releasesOf())[0]?.phase === 'Paused' ? true : undefined), { timeoutMs: 30_000, message: 'Paused in the App status' });
+    // An address without the namespace names what it looked for.
+    const wrong = await cli(['pause', 'nosuchapp/web', '-n', ns, ...common]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toContain(`no App ${ns}/nosuchapp`);
+  }, 180_000);
 });
