@@ -63,6 +63,9 @@ export interface AppRun {
  */
 export function readCdk8sConfig(dir: string, root: string = checkoutRoot(dir)): Cdk8sConfig {
   const file = join(dir, 'cdk8s.yaml');
+  if (!existsSync(dir) && !isLink(dir)) {
+    throw new UsageError(`${dir}: no such directory`, 'pass the directory of your cdk8s app (the one with cdk8s.yaml), e.g. kgitops synth examples');
+  }
   // First, so that a symlinked directory or cdk8s.yaml that leads out is refused, not followed.
   confinedPath(root, relative(root, file), 'file');
   if (!existsSync(file) && !isLink(file)) {

@@ -257,10 +257,21 @@ app.synth();
   });
 
   it('exits 2 with a hint when there is no cdk8s.yaml', async () => {
-    const r = await kgitops(['synth', join(WORK, 'nowhere')]);
+    const empty = join(WORK, 'empty');
+    mkdirSync(empty, { recursive: true });
+    const r = await kgitops(['synth', empty]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cdk8s\.yaml not found/);
     expect(r.stderr).toContain('hint: create cdk8s.yaml with `app: npx tsx main.ts`');
+  });
+
+  it('exits 2 naming a directory that does not exist, in a repo or not, without a stack trace', async () => {
+    for (const dir of [join(WORK, 'nowhere'), '/nonexistent-kgitops-app']) {
+      const r = await kgitops(['synth', dir]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`error: ${dir}: no such directory`);
+      expect(r.stderr).not.toMatch(/\bat .*\(.*:\d+:\d+\)/);
+    }
   });
 
   it('exits 2 on a bad flag and teaches with --help', async () => {
