@@ -15,6 +15,8 @@ export interface KindInfo {
   readonly namespaced?: boolean;
   readonly plural?: string;
   readonly storage?: boolean;
+  /** A CRD kind whose status is a subresource: the apiserver ignores a status in what is applied. */
+  readonly statusSubresource?: boolean;
 }
 
 export const SCHEMAS_DIR = `${join(PACKAGE_ROOT, 'schemas')}/`;

@@ -213,7 +213,9 @@ function main(): void {
       if (!v.served) continue;
       const holes = holesFor(names.kind, v.schema.openAPIV3Schema, k8s, kruiseDefs);
       const schema = convert(v.schema.openAPIV3Schema, '', holes, K8S_SCHEMA_ID);
-      delete schema.properties.status; // manifests never carry status; the controller writes it
+      // Manifests never need status (the controller writes it); one that carries it is accepted with a
+      // warning by the validator (engine/validate/schema.ts) where the kind has a status subresource.
+      delete schema.properties.status;
       schema.properties.apiVersion = { const: `${group}/${v.name}` };
       schema.properties.kind = { const: names.kind };
       schema.required = ['apiVersion', 'kind', 'metadata', ...(schema.required ?? []).filter((r: string) => !['apiVersion', 'kind', 'metadata'].includes(r))];
@@ -223,6 +225,7 @@ function main(): void {
       index.push({
         apiVersion: `${group}/${v.name}`, kind: names.kind, ref: `${KRUISE_SCHEMA_ID}#/definitions/${key}`,
         namespaced: scope === 'Namespaced', plural: names.plural, storage: v.storage === true,
+        ...(v.subresources?.status !== undefined ? { statusSubresource: true } : {}),
       });
     }
   }

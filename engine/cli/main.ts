@@ -17,6 +17,7 @@ type Register = (program: Command) => void;
 const MODULES: { commands: readonly string[]; load: () => Promise<Register> }[] = [
   { commands: ['init'], load: async () => (await import('./init.js')).registerInit },
   { commands: ['synth'], load: async () => (await import('./synth.js')).registerSynth },
+  { commands: ['validate'], load: async () => (await import('./validate.js')).registerValidate },
   { commands: ['diff'], load: async () => (await import('./diff.js')).registerDiff },
   { commands: ['policies'], load: async () => (await import('./policies.js')).registerPolicies },
   { commands: ['sync'], load: async () => (await import('./sync.js')).registerSync },
@@ -44,6 +45,7 @@ program.addHelpText('after', `
 Start with:
   kgitops init my-repo                   a repo of your own that synthesizes at once
   kgitops synth examples                 synthesize and validate the example shop
+  kgitops validate deploy/               validate existing YAML (kubectl manifests, Helm output)
   kgitops sync --repo . --path examples --simulate --once
                                           apply it once to the built-in simulated cluster
   kgitops status --app shop --kubeconfig ~/.kube/config

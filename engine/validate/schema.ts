@@ -56,8 +56,21 @@ export class SchemaValidator {
     const info = kindInfo(apiVersion, kind);
     if (!info) return this.unknownKind(apiVersion, kind);
     const validate = this.validatorFor(info.ref);
-    if (validate(manifest)) return [];
-    return toDiagnostics(validate.errors ?? [], manifest);
+    // A status (kubectl get -o yaml output, an exported object) on a kind whose status is a
+    // subresource is dropped by the apiserver, not refused: said, and the rest validated.
+    const notes: SchemaDiagnostic[] = [];
+    let checked = manifest;
+    if (info.statusSubresource && 'status' in manifest) {
+      const { status: _status, ...rest } = manifest as Record<string, unknown>;
+      checked = rest;
+      notes.push({
+        severity: 'warning', rule: 'schema/status-ignored', path: 'status',
+        message: `${kind} has a status subresource: the apiserver ignores a status in what is applied, and the controller writes its own`,
+        hint: 'remove status from the manifest (it is not part of what you declare)',
+      });
+    }
+    if (validate(checked)) return notes;
+    return [...notes, ...toDiagnostics(validate.errors ?? [], checked)];
   }
 
   /**
