@@ -3,8 +3,7 @@
  * line saying what to do) on stderr, and with `-o json` also a JSON error object on stdout, so
  * that a tool reading stdout learns why there is nothing else. Only a bug gets a stack trace.
  */
-import { ApiError, ForbiddenError, UnauthorizedError } from '../cluster/errors.js';
-import { KubeconfigError, oneLine } from '../cluster/kubeconfig.js';
+import { ApiError, ForbiddenError, KubeconfigError, oneLine, UnauthorizedError } from '../cluster/errors.js';
 import { ConfigError } from '../config.js';
 import { CommandError } from '../release/commands.js';
 import { SandboxUnavailableError } from '../sandbox/index.js';

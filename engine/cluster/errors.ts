@@ -215,3 +215,22 @@ export async function withRetry<T>(fn: () => Promise<T>, o: RetryOptions = {}): 
     }
   }
 }
+
+/** What is wrong with the kubeconfig or with the cluster it leads to; stable, for -o json. */
+export type KubeconfigProblem =
+  | 'NoKubeconfig' | 'NotFound' | 'Unreadable' | 'InvalidYaml' | 'Invalid'
+  | 'NoContext' | 'UnknownContext' | 'UnknownCluster' | 'UnknownUser' | 'BadServer' | 'InsecureServer'
+  | 'Credentials' | 'Unreachable' | 'Timeout' | 'TLS' | 'Unauthorized' | 'Forbidden';
+
+/** A kubeconfig that cannot be used, or a cluster it leads to that cannot be used with it. */
+export class KubeconfigError extends Error {
+  constructor(readonly problem: KubeconfigProblem, message: string, readonly hint: string) {
+    super(message);
+    this.name = 'KubeconfigError';
+  }
+}
+
+/** Library and system messages can span lines; ours never do. */
+export function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}

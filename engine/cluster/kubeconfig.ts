@@ -17,20 +17,10 @@ import { homedir } from 'node:os';
 import { delimiter } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { KubeconfigError, oneLine } from './errors.js';
 
-/** What is wrong with the kubeconfig or with the cluster it leads to; stable, for -o json. */
-export type KubeconfigProblem =
-  | 'NoKubeconfig' | 'NotFound' | 'Unreadable' | 'InvalidYaml' | 'Invalid'
-  | 'NoContext' | 'UnknownContext' | 'UnknownCluster' | 'UnknownUser' | 'BadServer' | 'InsecureServer'
-  | 'Credentials' | 'Unreachable' | 'Timeout' | 'TLS' | 'Unauthorized' | 'Forbidden';
-
-/** A kubeconfig that cannot be used, or a cluster it leads to that cannot be used with it. */
-export class KubeconfigError extends Error {
-  constructor(readonly problem: KubeconfigProblem, message: string, readonly hint: string) {
-    super(message);
-    this.name = 'KubeconfigError';
-  }
-}
+// Defined with the other API errors (light to load: the CLI's error reporting needs them without the client).
+export { KubeconfigError, type KubeconfigProblem, oneLine } from './errors.js';
 
 export interface KubeconfigSelection {
   /** A kubeconfig file given explicitly (--kubeconfig, cluster.kubeconfig): it must exist. */
@@ -178,9 +168,4 @@ function chooseContext(kc: KubeConfig, origin: string, wanted: string | undefine
       'use the apiserver\'s https:// address (kubectl config view shows what the cluster uses); a local test apiserver that only speaks HTTP needs insecure-skip-tls-verify: true on that cluster');
   }
   return { kc, origin, context: name, cluster: cluster.name, ...(context.user ? { user: context.user } : {}), server };
-}
-
-/** Library and system messages can span lines; ours never do. */
-export function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim();
 }

@@ -9,7 +9,6 @@ import type { RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic, ObjectRef } from '../../dsl/diagnostics.js';
 import { checkRules } from '../../dsl/rules.js';
 import { advisoryPolicies } from '../policy/builtin.js';
-import { checkPolicies } from '../policy/host.js';
 import { evaluatePolicies } from '../policy/run.js';
 import type { Sandbox } from '../sandbox/index.js';
 import { FieldLines, type FileObject, manifestFiles, readManifestFile } from './files.js';
@@ -76,6 +75,8 @@ export async function validateFiles(paths: readonly string[], options: ValidateF
     rendered.forEach((r, i) => bySource.set(r.source!, [...(bySource.get(r.source!) ?? []), i]));
     const place = (d: Diagnostic) => placed(d, bySource, all, lines);
     if (options.policiesOf) {
+      // Loaded only here: the policy host brings the sandbox and the synth runtime with it.
+      const { checkPolicies } = await import('../policy/host.js');
       const r = await checkPolicies(options.policiesOf, rendered, undefined, options.sandbox ? { sandbox: options.sandbox } : {});
       policies = r.policies;
       diagnostics.push(...r.diagnostics.map(place));

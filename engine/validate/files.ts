@@ -207,34 +207,134 @@ export function pathSegments(path: string): (string | number)[] {
  * YAML has (a missing field: the line of its parent). One parse per document, with positions.
  */
 export class FieldLines {
-  private readonly parsed = new Map<string, { doc: ReturnType<typeof parseDocument>; counter: LineCounter }>();
+  /** The last document parsed: an object's diagnostics come together, and thousands of ASTs would not fit. */
+  private last?: { text: string; doc: ReturnType<typeof parseDocument>; counter: LineCounter };
 
   lineOf(o: FileObject, path: string | undefined): number {
     if (!path) return o.line;
-    let p = this.parsed.get(o.document.text);
-    if (!p) {
-      const counter = new LineCounter();
-      p = { doc: parseDocument(o.document.text, { lineCounter: counter, keepSourceTokens: false }), counter };
-      this.parsed.set(o.document.text, p);
-    }
-    let node: unknown = p.doc.contents;
-    let offset: number | undefined;
-    for (const key of [...o.within, ...pathSegments(path)]) {
-      if (isMap(node)) {
-        const pair = node.items.find((it) => (it.key as { value?: unknown } | null)?.value === key);
-        if (!pair) break;
-        offset = (pair.key as { range?: [number, number, number] }).range?.[0] ?? offset;
-        node = pair.value;
-      } else if (isSeq(node) && typeof key === 'number') {
-        const item = node.items[key] as { range?: [number, number, number] } | undefined;
-        if (!item) break;
-        offset = item.range?.[0] ?? offset;
-        node = item;
-      } else {
-        break;
-      }
-    }
-    if (offset === undefined) return o.line;
-    return o.document.line + p.counter.linePos(offset).line - 1;
+    const keys = [...o.within, ...pathSegments(path)];
+    // Block-style YAML (nearly all manifests) is read line by line; flow style, JSON, or a
+    // field that is not there (the line of its parent) go through the YAML parser.
+    const fast = blockLineOf(o.document.text, keys);
+    if (fast !== undefined) return o.document.line + fast;
+    if (this.last?.text !== o.document.text) this.last = parsed(o.document.text);
+    const line = astLineOf(this.last, keys);
+    return line === undefined ? o.line : o.document.line + line;
   }
+}
+
+function parsed(text: string): { text: string; doc: ReturnType<typeof parseDocument>; counter: LineCounter } {
+  const counter = new LineCounter();
+  return { text, doc: parseDocument(text, { lineCounter: counter, keepSourceTokens: false }), counter };
+}
+
+/** The 0-based line of the deepest node of `keys` that the document has, by its AST (undefined: not even the first). */
+export function astLineOf(p: { doc: ReturnType<typeof parseDocument>; counter: LineCounter } | string, keys: readonly (string | number)[]): number | undefined {
+  const { doc, counter } = typeof p === 'string' ? parsed(p) : p;
+  let node: unknown = doc.contents;
+  let offset: number | undefined;
+  for (const key of keys) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => (it.key as { value?: unknown } | null)?.value === key);
+      if (!pair) break;
+      offset = (pair.key as { range?: [number, number, number] }).range?.[0] ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof key === 'number') {
+      const item = node.items[key] as { range?: [number, number, number] } | undefined;
+      if (!item) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else {
+      break;
+    }
+  }
+  return offset === undefined ? undefined : counter.linePos(offset).line - 1;
+}
+
+/** Indentation of a line, or -1 for a blank or comment line. */
+function indentOf(line: string): number {
+  let i = 0;
+  while (i < line.length && line[i] === ' ') i++;
+  return i === line.length || line[i] === '#' || line[i] === '\r' ? -1 : i;
+}
+
+/** Whether `content` (a line from its indentation) starts the mapping key `key`. */
+function startsKey(content: string, key: string): boolean {
+  for (const form of [key, `"${key}"`, `'${key}'`]) {
+    if (content.startsWith(form) && (content[form.length] === ':') && (content.length === form.length + 1 || content[form.length + 1] === ' ' || content[form.length + 1] === '\r')) return true;
+  }
+  return false;
+}
+
+/**
+ * The 0-based line (within the document) of the node at `keys`, read from block-style YAML by
+ * indentation alone; undefined when a step is not found that way.
+ */
+export function blockLineOf(text: string, keys: readonly (string | number)[]): number | undefined {
+  const lines = text.split('\n');
+  // The block being searched: lines [from, to), its first line's content starting at column `first`
+  // (past a `- ` of a sequence item), the rest indented more than `parent`.
+  let from = 0;
+  let to = lines.length;
+  let first = -1;
+  let found = -1;
+  for (const key of keys) {
+    // The indentation of the block's entries: its first content line's.
+    let at = -1;
+    let entryIndent = -1;
+    for (let i = from; i < to; i++) {
+      const ind = i === from && first >= 0 ? first : indentOf(lines[i]!);
+      if (ind >= 0) { entryIndent = ind; break; }
+    }
+    if (entryIndent < 0) return undefined;
+    if (typeof key === 'number') {
+      let n = -1;
+      for (let i = from; i < to; i++) {
+        const ind = i === from && first >= 0 ? first : indentOf(lines[i]!);
+        if (ind !== entryIndent) continue;
+        const content = lines[i]!.slice(ind);
+        if (!(content === '-' || content.startsWith('- '))) return undefined;
+        if (++n === key) { at = i; break; }
+      }
+      if (at < 0) return undefined;
+      const dash = (at === from && first >= 0 ? first : indentOf(lines[at]!));
+      let itemStart = dash + 1;
+      while (lines[at]![itemStart] === ' ') itemStart++;
+      from = at;
+      first = lines[at]!.length > itemStart ? itemStart : -1;
+      if (first < 0) from = at + 1;
+      to = blockEnd(lines, at, dash, to, true);
+    } else {
+      for (let i = from; i < to; i++) {
+        const ind = i === from && first >= 0 ? first : indentOf(lines[i]!);
+        if (ind !== entryIndent) continue;
+        if (startsKey(lines[i]!.slice(ind), key)) { at = i; break; }
+      }
+      if (at < 0) return undefined;
+      const keyIndent = at === from && first >= 0 ? first : indentOf(lines[at]!);
+      const rest = lines[at]!.slice(keyIndent + key.length + 1).trim();
+      from = at + 1;
+      first = -1;
+      to = blockEnd(lines, at, keyIndent, to, false);
+      // `key: value` on one line, or a flow collection: nothing below it to search.
+      if (rest && !rest.startsWith('#') && !rest.startsWith('|') && !rest.startsWith('>')) to = from;
+    }
+    found = at;
+  }
+  return found >= 0 ? found : undefined;
+}
+
+/** Where the block of the entry at line `at` (indented `indent`) ends. */
+function blockEnd(lines: readonly string[], at: number, indent: number, limit: number, item: boolean): number {
+  for (let i = at + 1; i < limit; i++) {
+    const ind = indentOf(lines[i]!);
+    if (ind < 0) continue;
+    if (ind < indent) return i;
+    if (ind === indent) {
+      // A sequence under a key may sit at the key's own indentation (`key:\n- a`).
+      const isItem = lines[i]!.startsWith('-', ind);
+      if (item || !isItem) return i;
+    }
+  }
+  return limit;
 }

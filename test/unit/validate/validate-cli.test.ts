@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { pathSegments, readManifests, splitDocuments } from '../../../engine/validate/files.js';
+import { readFileSync, readdirSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { astLineOf, blockLineOf, pathSegments, readManifests, splitDocuments } from '../../../engine/validate/files.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WORK = mkdtempSync(join(tmpdir(), 'kgitops-validate-'));
@@ -157,5 +159,36 @@ describe('reading manifests', () => {
   it('turns JSON paths back into keys', () => {
     expect(pathSegments('spec.template.spec.containers[0]["app.kubernetes.io/name"]')).toEqual(['spec', 'template', 'spec', 'containers', 0, 'app.kubernetes.io/name']);
     expect(pathSegments('metadata.labels')).toEqual(['metadata', 'labels']);
+  });
+
+  it('finds a field\'s line by indentation exactly where the YAML parser does, on every path of real manifests', () => {
+    const dir = join(ROOT, 'test/fixtures/kruise-samples');
+    const texts = [
+      ...readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => readFileSync(join(dir, f), 'utf8')),
+      CLONESET,
+      // As Helm and yaml libraries write: sequences at the key's indentation, quoted keys, comments.
+      '# c\nmetadata:\n  "labels":\n    app: x # trailing\nspec:\n  containers:\n  - name: a\n    ports:\n    - containerPort: 80\n\n      name: http\n  - name: b\n    args: [x, y]\n',
+      stringify({ spec: { template: { spec: { containers: [{ name: 'a', env: [{ name: 'X', value: '1' }, { name: 'Y' }] }] } } } }),
+    ];
+    let compared = 0;
+    for (const text of texts) {
+      for (const doc of splitDocuments(text)) {
+        const value = readManifests(doc.text, 'x.yaml').objects[0]?.manifest;
+        if (!value) continue;
+        const walk = (v: unknown, keys: (string | number)[]) => {
+          if (keys.length) {
+            const fast = blockLineOf(doc.text, keys);
+            if (fast !== undefined) {
+              expect(fast, keys.join('.')).toBe(astLineOf(doc.text, keys));
+              compared++;
+            }
+          }
+          if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...keys, i]));
+          else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...keys, k]);
+        };
+        walk(value, []);
+      }
+    }
+    expect(compared).toBeGreaterThan(300);
   });
 });
