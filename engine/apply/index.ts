@@ -20,7 +20,7 @@ import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { ApiError, ConflictError, ForbiddenError } from '../cluster/errors.js';
 import { type Cluster, describeKey, type KubeObject, keyOf } from '../cluster/types.js';
 import type { Clock } from '../clock.js';
-import { applyOrder, type PlannedObject, type PruneCandidate } from '../plan/index.js';
+import { applyOrder, type PlannedObject, POD_INJECTOR_KINDS, type PruneCandidate } from '../plan/index.js';
 import type { DriftRecord, Inventory } from '../state.js';
 import { FIELD_MANAGER } from './applyset.js';
 
@@ -35,6 +35,8 @@ export interface ApplyOptions {
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (message: string) => void;
+  /** How long to wait for kruise-manager to observe written SidecarSets and WorkloadSpreads. @default 15 s */
+  readonly injectorTimeoutMs?: number;
   /** How long to wait for CRDs and namespaces of stage 0. @default 60 s */
   readonly stageTimeoutMs?: number;
   /** Runs right before an object's write (after every dry-run passed): releases write their hold here. */
@@ -301,6 +303,7 @@ export async function applyPlan(planned: PlannedObject[], prune: PruneCandidate[
         await write(step.objects);
         if (out.errors.length) return finish(false);
         if (step.stage === 0) await waitReady(cluster, o, step.objects.filter((p) => decisions.get(p.desired.id)?.write !== 'none'));
+        if (step.stage === 1) await waitObserved(cluster, o, step.objects.filter((p) => out.written.includes(p.desired.id) && POD_INJECTOR_KINDS.has(p.desired.manifest.kind)));
         break;
       case 'prune':
         // Prune last, in reverse stage order (workloads before their namespace).
@@ -332,6 +335,27 @@ function ruleOf(e: unknown): string {
 
 function stageOfKind(kind: string): number {
   return kind === 'CustomResourceDefinition' || kind === 'Namespace' ? 0 : 2;
+}
+
+/**
+ * Waits, briefly, until kruise-manager has observed the SidecarSets and WorkloadSpreads just
+ * written (status.observedGeneration): its pod webhook reads the same cache, and a pod created
+ * before would miss its sidecar for good (Kruise injects at creation only). A cluster without
+ * kruise-manager never reports it: after `injectorTimeoutMs` the apply goes on, and says so.
+ */
+async function waitObserved(cluster: Cluster, o: ApplyOptions, written: PlannedObject[]): Promise<void> {
+  const deadline = o.clock.now() + (o.injectorTimeoutMs ?? 15_000);
+  for (const p of written) {
+    for (;;) {
+      const live = await cluster.get(keyOf(p.desired.manifest)).catch(() => undefined);
+      if (!live || (live.status?.observedGeneration ?? 0) >= (live.metadata.generation ?? 1)) break;
+      if (o.clock.now() > deadline) {
+        o.onProgress?.(`${describeKey(keyOf(p.desired.manifest))} not yet observed by kruise-manager after ${Math.round((o.injectorTimeoutMs ?? 15_000) / 1000)} s; pods created now may miss what it injects`);
+        return;
+      }
+      await o.clock.sleep(200, o.signal);
+    }
+  }
 }
 
 /**

@@ -90,12 +90,20 @@ export interface Plan {
 }
 
 /**
+ * Kinds whose admission webhooks act on pods as they are created (Kruise injects a SidecarSet's
+ * containers, and a WorkloadSpread's subset, at pod creation only): they go before the
+ * workloads whose pods they shape, and the apply waits until kruise-manager has seen them.
+ */
+export const POD_INJECTOR_KINDS: ReadonlySet<string> = new Set(['SidecarSet', 'WorkloadSpread']);
+
+/**
  * Apply stages: cluster definitions first and waited for (CRDs, Namespaces, cluster-scoped
- * RBAC), then classes, then everything else in synth order (which follows cdk8s dependencies).
+ * RBAC), then classes and pod injectors (waited for briefly), then everything else in synth
+ * order (which follows cdk8s dependencies).
  */
 export function stageOf(kind: string): number {
   if (kind === 'CustomResourceDefinition' || kind === 'Namespace' || kind === 'ClusterRole' || kind === 'ClusterRoleBinding') return 0;
-  if (/Class$/.test(kind)) return 1;
+  if (/Class$/.test(kind) || POD_INJECTOR_KINDS.has(kind)) return 1;
   return 2;
 }
 
@@ -327,7 +335,7 @@ export function applyOrder(objects: PlannedObject[], prune: PruneCandidate[]): A
   return steps.filter((s) => s.kind === 'prune' || s.objects.length > 0);
 }
 
-const STAGE_NAMES = ['cluster definitions', 'classes', 'the rest'];
+const STAGE_NAMES = ['cluster definitions', 'classes and pod injectors', 'the rest'];
 
 /** The steps in words, one line each, numbered: for logs, `kgitops sync -o json` and tests. */
 export function describeOrder(steps: ApplyStep[]): string[] {

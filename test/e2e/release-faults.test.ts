@@ -70,9 +70,21 @@ it(`the engine killed (SIGKILL) at random points across ${RELEASES} releases: ev
     await record();
     let engine: ChildProcess | undefined;
     let kills = 0;
+    // Resolves once the engine has started (loaded and connected): kills are timed from there, so
+    // that they land in its work, not in Node's start-up, however slow a loaded machine makes that.
+    let up: Promise<void> = Promise.resolve();
     const start = () => {
-      engine = spawn(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), 'sync', '--repo', repo.dir, '--app', 'shop', '-n', ns,
-        '--kubeconfig', kubeconfigPath(), '--cache-dir', CACHE, '--interval', '1s', '--log-format', 'json'], { stdio: 'ignore' });
+      const child = engine = spawn(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), 'sync', '--repo', repo.dir, '--app', 'shop', '-n', ns,
+        '--kubeconfig', kubeconfigPath(), '--cache-dir', CACHE, '--interval', '1s', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      up = new Promise<void>((resolve) => {
+        let seen = '';
+        child.stderr!.on('data', (d: Buffer) => {
+          if (seen.length < 4096) seen += d.toString();
+          if (seen.includes('kgitops sync starting')) resolve();
+        });
+        child.once('exit', () => resolve());
+        setTimeout(resolve, 60_000).unref();
+      });
     };
     const stateOf = (o: KubeObject | undefined): ReleaseState | undefined => parseReleaseState(o?.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
     try {
@@ -92,8 +104,9 @@ it(`the engine killed (SIGKILL) at random points across ${RELEASES} releases: ev
           if (Date.now() > deadline) throw new Error(`release ${id} did not complete: ${JSON.stringify(stateOf(await cluster.get(key)))}`);
           const s = stateOf(await cluster.get(key));
           if (s?.id === id && s.phase === 'Completed') break;
+          await up;
           await new Promise((r) => setTimeout(r, delay));
-          // Later kills far enough apart for a restarted engine (about 2 s to start) to get work done.
+          // Later kills far enough apart, from its start, for a restarted engine to get work done.
           delay = 2500 + rand() * 4000;
           if (stateOf(await cluster.get(key))?.phase === 'Completed') break;
           engine!.kill('SIGKILL');

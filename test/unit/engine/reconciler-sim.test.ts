@@ -227,4 +227,53 @@ app.synth();
     // The misspelt prop did nothing: the CloneSet has the DSL's default of 1 replica, not 4.
     expect((await sim.get({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: 'shop', name: 'web' }))!.spec.replicas).toBe(1);
   }, 60_000);
+
+  it('writes a SidecarSet before the workloads whose pods it injects, and waits until kruise-manager has observed it', async () => {
+    const { repo, sim } = setup({
+      main: `import { Chart } from 'cdk8s';
+import { App, CloneSet, SidecarSet } from 'kruise-gitops';
+const app = new App();
+const chart = new Chart(app, 'app', { namespace: 'shop' });
+// Declared before the SidecarSet: the order comes from the apply stages, not from the code.
+new CloneSet(chart, 'web', { metadata: { name: 'web' }, replicas: 2, podMetadata: { labels: { app: 'web', logging: 'on' } }, containers: [{ name: 'web', image: 'registry.example.com/web:1.0.0' }] });
+new SidecarSet(chart, 'logging', { metadata: { name: 'logging' }, selector: { matchLabels: { logging: 'on' } }, namespace: 'shop', containers: [{ name: 'shipper', image: 'registry.example.com/shipper:1.0.0' }] });
+app.synth();
+`,
+    });
+    repo.commit({});
+    // kruise-manager is slow to see the SidecarSet: its first reads come back without a status.
+    const order: string[] = [];
+    let unobserved = 3;
+    const slow = new Proxy(sim, {
+      get(target, prop) {
+        if (prop === 'get') {
+          return async (key: { kind: string }) => {
+            const o = await target.get(key as never);
+            if (key.kind === 'SidecarSet' && o) {
+              if (unobserved-- > 0) { order.push('SidecarSet not observed'); return { ...o, status: undefined }; }
+              order.push('SidecarSet observed');
+            }
+            return o;
+          };
+        }
+        if (prop === 'apply') {
+          return async (m: { kind: string }, opts: { dryRun?: boolean }) => {
+            if (!opts?.dryRun) order.push(`apply ${m.kind}`);
+            return target.apply(m as never, opts as never);
+          };
+        }
+        const v = Reflect.get(target, prop);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const config = loadConfig({ repo: repo.dir, app: 'shop', namespace: 'shop', cacheDir: CACHE });
+    const reconciler = new Reconciler(config, slow, gitSource(config), realClock, createLogger({ level: 'silent' }));
+    reconcilers.push(reconciler);
+    expect((await reconciler.reconcile()).result).toBe('Succeeded');
+    const cloneSetAt = order.indexOf('apply CloneSet');
+    expect(order.indexOf('apply SidecarSet')).toBeLessThan(order.indexOf('SidecarSet not observed'));
+    expect(order.indexOf('SidecarSet observed')).toBeGreaterThan(order.lastIndexOf('SidecarSet not observed'));
+    expect(cloneSetAt).toBeGreaterThan(order.indexOf('SidecarSet observed'));
+    expect(sim.pods({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: 'shop', name: 'web' }).every((p) => p.spec.containers.some((c: { name: string }) => c.name === 'shipper'))).toBe(true);
+  }, 60_000);
 });
