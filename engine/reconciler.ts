@@ -286,9 +286,7 @@ export class Reconciler {
     // record, instead of after its first synth of the commit.
     if (this.releases && !this.releasesResumed) {
       this.releasesResumed = true;
-      const inventory = state.data.inventory;
-      const apiVersions = Object.fromEntries(Object.entries(inventory).map(([id, e]) => [id, e.apiVersion]));
-      const resumed = await inProgressReleases(this.cluster, Object.keys(inventory), apiVersions).catch(() => []);
+      const resumed = await inProgressReleases(this.cluster, state.data.inventory).catch(() => []);
       if (resumed.length) {
         this.log.info({ releases: resumed.length }, `resuming ${resumed.length} release(s) in progress before rendering commit ${short}`);
         // Not awaited: a gate's measurement must not hold the synth. track() takes the set at once,

@@ -1,4 +1,5 @@
 /** `kgitops validate [paths...]`: existing YAML (kubectl manifests, Helm output) checked as synth checks. */
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { PathError } from '../validate/files.js';
 import { validateFiles } from '../validate/existing.js';
@@ -47,6 +48,10 @@ async function runValidate(paths: string[], opts: { output: OutputFormat; polici
   }
   try {
     const policiesOf = typeof opts.policies === 'string' ? opts.policies : undefined;
+    if (policiesOf && !statSync(policiesOf, { throwIfNoEntry: false })?.isDirectory()) {
+      printFailure(`--policies ${policiesOf}: no such directory`, 'pass the directory of the cdk8s app whose policies to enforce (the one with cdk8s.yaml and policies/)', opts.output, 'Usage');
+      return ExitCode.ERROR;
+    }
     if (policiesOf) sandboxFromFlags(opts);
     const r = await validateFiles(paths, { policies: opts.policies !== false, ...(policiesOf ? { policiesOf } : {}) });
     const errors = r.diagnostics.filter((d) => d.severity === 'error').length;

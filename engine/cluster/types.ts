@@ -162,6 +162,12 @@ export function objectId(key: ObjectKey): string {
   return `${groupKind(key.apiVersion, key.kind)}/${key.namespace ?? ''}/${key.name}`;
 }
 
+/** The key of an objectId, given the apiVersion it was recorded with (inventories keep both). */
+export function keyOfObjectId(id: string, apiVersion: string): ObjectKey {
+  const [gk, namespace, ...name] = id.split('/');
+  return { apiVersion, kind: gk!.split('.')[0]!, name: name.join('/'), ...(namespace ? { namespace } : {}) };
+}
+
 /** `CloneSet shop/storefront` */
 export function describeKey(key: ObjectKey): string {
   return `${key.kind} ${key.namespace ? `${key.namespace}/` : ''}${key.name}`;

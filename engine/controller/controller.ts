@@ -17,7 +17,7 @@ import { DEFAULT_DRIFT_MANAGERS } from '../apply/index.js';
 import { LABEL_PART_OF } from '../apply/applyset.js';
 import { ApiError, NotServedError } from '../cluster/errors.js';
 import { type KubeCluster, serviceAccountUser } from '../cluster/kube.js';
-import type { Cluster, EventInput, KubeObject, WatchHandle } from '../cluster/types.js';
+import { type Cluster, type EventInput, type KubeObject, keyOfObjectId, type WatchHandle } from '../cluster/types.js';
 import type { Clock } from '../clock.js';
 import type { EngineConfig, SandboxConfig } from '../config.js';
 import { parseGoDuration } from '../../dsl/cron.js';
@@ -465,8 +465,7 @@ export class Controller {
       const failed: string[] = [];
       let deleted = 0;
       for (const e of entries) {
-        const [gk, ns, ...rest] = e.id.split('/');
-        const objKey = { apiVersion: e.v, kind: gk!.split('.')[0]!, name: rest.join('/'), ...(ns ? { namespace: ns } : {}) };
+        const objKey = keyOfObjectId(e.id, e.v);
         try {
           const live = await cluster.get(objKey);
           // Only what is still ours: an object relabelled or re-created by someone else stays.

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { ANNOTATION_RELEASE_PLAN } from '../../dsl/release.js';
 import { stableStringify } from '../apply/applyset.js';
-import type { Cluster, KubeObject } from '../cluster/types.js';
+import { type Cluster, type KubeObject, keyOfObjectId } from '../cluster/types.js';
 import type { GitApproval } from './machine.js';
 import {
   ANNOTATION_TEMPLATE_REVISION, getPath, holdPartition, type ReleaseKind, releaseId, releaseKind, readPlan, revisionOf, rolloutParts, scaleOf,
@@ -163,16 +163,11 @@ function withPreviousTemplate(o: KubeObject, live: KubeObject, kind: ReleaseKind
  * known before the synth; an approval gate waits for it (never opens early). The full set from
  * the render replaces these once the first reconcile has it.
  */
-export async function inProgressReleases(cluster: Cluster, memberIds: readonly string[], apiVersions: Readonly<Record<string, string>>): Promise<TrackedRelease[]> {
+export async function inProgressReleases(cluster: Cluster, members: Readonly<Record<string, { readonly apiVersion: string }>>): Promise<TrackedRelease[]> {
   const out: TrackedRelease[] = [];
-  for (const id of memberIds) {
-    const parts = id.split('/');
-    const name = parts.pop()!;
-    const namespace = parts.pop() ?? '';
-    const apiVersion = apiVersions[id];
-    const kindName = parts.join('/').split('.')[0];
-    if (!apiVersion || !releaseKind({ apiVersion, kind: kindName })) continue;
-    const key = { apiVersion, kind: kindName, name, ...(namespace ? { namespace } : {}) };
+  for (const [id, { apiVersion }] of Object.entries(members)) {
+    const key = keyOfObjectId(id, apiVersion);
+    if (!releaseKind(key)) continue;
     const live = await cluster.get(key).catch(() => undefined);
     if (!live) continue;
     const kind = releaseKind(live);

@@ -12,6 +12,7 @@ import { advisoryPolicies } from '../policy/builtin.js';
 import { evaluatePolicies } from '../policy/run.js';
 import type { Sandbox } from '../sandbox/index.js';
 import { FieldLines, type FileObject, manifestFiles, readManifestFile } from './files.js';
+import { objectRef } from './index.js';
 import { SchemaValidator } from './schema.js';
 
 export interface ValidateFilesOptions {
@@ -35,10 +36,6 @@ export interface ValidateFilesResult {
   /** Policies that ran. */
   readonly policies: string[];
   readonly durationMs: number;
-}
-
-function objectRef(m: Record<string, any>): ObjectRef {
-  return { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata?.name, namespace: m.metadata?.namespace };
 }
 
 /** Throws PathError for a path that does not exist (nothing is checked then). */
@@ -87,7 +84,6 @@ export async function validateFiles(paths: readonly string[], options: ValidateF
       diagnostics.push(...evaluatePolicies(pack, targets).map(place));
     }
   }
-  for (const d of diagnostics) if ((d as { constructPath?: string }).constructPath === '') delete (d as { constructPath?: string }).constructPath;
   return {
     ok: !diagnostics.some((d) => d.severity === 'error'),
     files: files.length, objects: all.length, kinds, skipped, diagnostics, policies,

@@ -15,7 +15,7 @@ export { SchemaValidator, toJsonPath } from './schema.js';
  * dsl/app.ts loads the constructs, cdk8s-plus and the generated Kruise classes, a good part of
  * kgitops synth's start-up, for a one-liner).
  */
-function objectRef(m: Record<string, any>): ObjectRef {
+export function objectRef(m: Record<string, any>): ObjectRef {
   return { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata?.name, namespace: m.metadata?.namespace };
 }
 

@@ -102,7 +102,7 @@ describe('a CloneSet release on the simulated cluster', () => {
     await b.runUntil(async () => (await images(b))['web:1'] === 10);
     const key = b.tracked!.key;
     const id = objectId(key);
-    const find = () => inProgressReleases(b.sim, [id, 'ConfigMap/shop/settings'], { [id]: key.apiVersion, 'ConfigMap/shop/settings': 'v1' });
+    const find = () => inProgressReleases(b.sim, { [id]: { apiVersion: key.apiVersion }, 'ConfigMap/shop/settings': { apiVersion: 'v1' } });
     expect(await find()).toEqual([]); // the first version rolled out at once: nothing in progress
     await b.deploy(web('registry.example.com/web:2', canary));
     const found = await find();

@@ -140,6 +140,10 @@ describe('kgitops validate', () => {
     const missing = await kgitops(['validate', 'nope.yaml']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('error: nope.yaml: no such file or directory');
+    const noApp = await kgitops(['validate', '-', '--policies', 'no-such-app'], CLONESET);
+    expect(noApp.code).toBe(2);
+    expect(noApp.stderr).toContain('error: --policies no-such-app: no such directory');
+    expect(noApp.stderr).not.toMatch(/\bat .*:\d+:\d+\)/);
     const none = await kgitops(['validate']);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('error: nothing to validate');
