@@ -5,12 +5,16 @@
  * policies/*.ts enforce. Each diagnostic carries the file and line (of the field when the YAML
  * has it), the object, the JSON path and a hint.
  */
+import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import type { RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic, ObjectRef } from '../../dsl/diagnostics.js';
 import { checkRules } from '../../dsl/rules.js';
 import { advisoryPolicies } from '../policy/builtin.js';
 import { evaluatePolicies } from '../policy/run.js';
 import type { Sandbox } from '../sandbox/index.js';
+import { FROM_SOURCE, MODULE_EXT } from '../../dsl/package-root.js';
 import { FieldLines, type FileObject, manifestFiles, readManifestFile } from './files.js';
 import { objectRef } from './index.js';
 import { SchemaValidator } from './schema.js';
@@ -22,6 +26,8 @@ export interface ValidateFilesOptions {
   readonly policies?: boolean;
   /** For policies/*.ts. */
   readonly sandbox?: Sandbox;
+  /** Threads that read and check (this one and workers). @default the cores, at most 4; 1 below 4 MiB of YAML */
+  readonly threads?: number;
 }
 
 export interface ValidateFilesResult {
@@ -38,32 +44,90 @@ export interface ValidateFilesResult {
   readonly durationMs: number;
 }
 
-/** Throws PathError for a path that does not exist (nothing is checked then). */
-export async function validateFiles(paths: readonly string[], options: ValidateFilesOptions = {}): Promise<ValidateFilesResult> {
-  const started = performance.now();
-  const files = manifestFiles(paths);
+/** What reading and checking a share of the files found, before duplicates and policies. */
+export interface CheckedFiles {
+  readonly diagnostics: Diagnostic[];
+  readonly objects: FileObject[];
+  readonly kinds: Record<string, number>;
+  readonly skipped: number;
+}
+
+/** Reads files and checks each object against its schema and Kruise's rules (in this thread). */
+export function checkFiles(files: readonly { file: string; walked: boolean }[]): CheckedFiles {
   const validator = SchemaValidator.get();
   const lines = new FieldLines();
   const diagnostics: Diagnostic[] = [];
-  const all: FileObject[] = [];
+  const objects: FileObject[] = [];
   const kinds: Record<string, number> = {};
   let skipped = 0;
-  const at = (o: FileObject, path?: string) => `${o.file}:${lines.lineOf(o, path)}`;
   for (const f of files) {
     const read = readManifestFile(f);
     diagnostics.push(...read.problems);
     skipped += read.skipped;
     for (const o of read.objects) {
-      all.push(o);
+      objects.push(o);
       const m = o.manifest;
       const k = `${m.kind} ${m.apiVersion}`;
       kinds[k] = (kinds[k] ?? 0) + 1;
       const schema = validator.validate(m);
       // Rules read fields by path; on a schema-broken object they would only repeat its errors.
       const rules = schema.some((d) => d.severity === 'error') ? [] : checkRules(m);
-      for (const d of [...schema, ...rules]) diagnostics.push({ ...d, object: objectRef(m), source: at(o, d.path) });
+      for (const d of [...schema, ...rules]) diagnostics.push({ ...d, object: objectRef(m), source: `${o.file}:${lines.lineOf(o, d.path)}` });
     }
   }
+  return { diagnostics, objects, kinds, skipped };
+}
+
+/** Below this much YAML, one thread is quicker than starting others. */
+const PARALLEL_BYTES = 4 << 20;
+
+/**
+ * The files in contiguous shares of about equal size, one per core (at most 4), so that
+ * diagnostics keep the files' order; one share when the input is small or read from stdin.
+ */
+function shares(files: { file: string; walked: boolean }[], threads?: number): { file: string; walked: boolean }[][] {
+  const sizes = files.map((f) => { try { return f.file === '-' ? 0 : statSync(f.file).size; } catch { return 0; } });
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const n = Math.min(threads ?? availableParallelism(), 4, files.length);
+  if (n < 2 || (threads === undefined && total < PARALLEL_BYTES) || files.some((f) => f.file === '-')) return [files];
+  const out: { file: string; walked: boolean }[][] = [[]];
+  let acc = 0;
+  files.forEach((f, i) => {
+    if (acc >= (total / n) * out.length && out.length < n) out.push([]);
+    out.at(-1)!.push(f);
+    acc += sizes[i]!;
+  });
+  return out;
+}
+
+/** checkFiles in a worker thread (engine/validate/worker.ts), run from source through tsx in a checkout. */
+function checkInWorker(files: readonly { file: string; walked: boolean }[]): Promise<CheckedFiles> {
+  const target = new URL(`./worker${MODULE_EXT}`, import.meta.url).href;
+  const code = FROM_SOURCE
+    ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(target)}); })`
+    : `import(${JSON.stringify(target)})`;
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(code, { eval: true, workerData: { files } });
+    worker.once('message', (m: CheckedFiles) => { resolve(m); void worker.terminate(); });
+    worker.once('error', reject);
+    worker.once('exit', (code) => { if (code !== 0) reject(new Error(`the validation worker exited with code ${code}`)); });
+  });
+}
+
+/** Throws PathError for a path that does not exist (nothing is checked then). */
+export async function validateFiles(paths: readonly string[], options: ValidateFilesOptions = {}): Promise<ValidateFilesResult> {
+  const started = performance.now();
+  const files = manifestFiles(paths);
+  const parts = shares(files, options.threads);
+  // The other shares start in workers first; this thread checks the first share meanwhile.
+  const others = parts.slice(1).map(checkInWorker);
+  const checked = [checkFiles(parts[0]!), ...(await Promise.all(others))];
+  const lines = new FieldLines();
+  const diagnostics: Diagnostic[] = checked.flatMap((c) => c.diagnostics);
+  const all: FileObject[] = checked.flatMap((c) => c.objects);
+  const kinds: Record<string, number> = {};
+  for (const c of checked) for (const [k, n] of Object.entries(c.kinds)) kinds[k] = (kinds[k] ?? 0) + n;
+  const skipped = checked.reduce((a, c) => a + c.skipped, 0);
   diagnostics.push(...duplicates(all));
   let policies: string[] = [];
   if (options.policies !== false && all.length) {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { stringify } from 'yaml';
+import { validateFiles } from '../../../engine/validate/existing.js';
 import { astLineOf, blockLineOf, pathSegments, readManifests, splitDocuments } from '../../../engine/validate/files.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -195,4 +196,19 @@ describe('reading manifests', () => {
     }
     expect(compared).toBeGreaterThan(300);
   });
+
+  it('checks shares of the files in worker threads with the same result, in the same order, as one thread', async () => {
+    const dir = join(WORK, 'threads');
+    mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < 6; f++) {
+      const docs = Array.from({ length: 20 }, (_, i) => CLONESET.replace('name: web', `name: web-${f}-${i}`).replace('replicas: 2', i % 7 === 3 ? 'replicas: two' : 'replicas: 2'));
+      writeFileSync(join(dir, `part-${f}.yaml`), docs.join('---\n'));
+    }
+    const one = await validateFiles([dir], { threads: 1 });
+    const three = await validateFiles([dir], { threads: 3 });
+    expect(one.objects).toBe(120);
+    expect(one.diagnostics.filter((d) => d.rule === 'schema/type')).toHaveLength(6 * 3);
+    expect(three.diagnostics).toEqual(one.diagnostics);
+    expect(three.kinds).toEqual(one.kinds);
+  }, 60_000);
 });
