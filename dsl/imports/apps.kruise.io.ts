@@ -2994,6 +2994,677 @@ export function toJson_CloneSetSpecUpdateStrategyPriorityStrategyWeightPriorityM
 
 
 /**
+ * ContainerRecreateRequest is the Schema for the containerrecreaterequests API
+ *
+ * @schema ContainerRecreateRequest
+ */
+export class ContainerRecreateRequest extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "ContainerRecreateRequest"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1alpha1',
+    kind: 'ContainerRecreateRequest',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "ContainerRecreateRequest".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: ContainerRecreateRequestProps = {}): any {
+    return {
+      ...ContainerRecreateRequest.GVK,
+      ...toJson_ContainerRecreateRequestProps(props),
+    };
+  }
+
+  /**
+   * Defines a "ContainerRecreateRequest" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: ContainerRecreateRequestProps = {}) {
+    super(scope, id, {
+      ...ContainerRecreateRequest.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...ContainerRecreateRequest.GVK,
+      ...toJson_ContainerRecreateRequestProps(resolved),
+    };
+  }
+}
+
+/**
+ * ContainerRecreateRequest is the Schema for the containerrecreaterequests API
+ *
+ * @schema ContainerRecreateRequest
+ */
+export interface ContainerRecreateRequestProps {
+  /**
+   * @schema ContainerRecreateRequest#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * ContainerRecreateRequestSpec defines the desired state of ContainerRecreateRequest
+   *
+   * @schema ContainerRecreateRequest#spec
+   */
+  readonly spec?: ContainerRecreateRequestSpec;
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestProps(obj: ContainerRecreateRequestProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_ContainerRecreateRequestSpec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ContainerRecreateRequestSpec defines the desired state of ContainerRecreateRequest
+ *
+ * @schema ContainerRecreateRequestSpec
+ */
+export interface ContainerRecreateRequestSpec {
+  /**
+   * ActiveDeadlineSeconds is the deadline duration of this ContainerRecreateRequest.
+   *
+   * @schema ContainerRecreateRequestSpec#activeDeadlineSeconds
+   */
+  readonly activeDeadlineSeconds?: number;
+
+  /**
+   * Containers contains the containers that need to recreate in the Pod.
+   *
+   * @schema ContainerRecreateRequestSpec#containers
+   */
+  readonly containers: ContainerRecreateRequestSpecContainers[];
+
+  /**
+   * PodName is name of the Pod that owns the recreated containers.
+   *
+   * @schema ContainerRecreateRequestSpec#podName
+   */
+  readonly podName: string;
+
+  /**
+   * Strategy defines strategies for containers recreation.
+   *
+   * @schema ContainerRecreateRequestSpec#strategy
+   */
+  readonly strategy?: ContainerRecreateRequestSpecStrategy;
+
+  /**
+   * TTLSecondsAfterFinished is the TTL duration after this ContainerRecreateRequest has completed.
+   *
+   * @schema ContainerRecreateRequestSpec#ttlSecondsAfterFinished
+   */
+  readonly ttlSecondsAfterFinished?: number;
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestSpec(obj: ContainerRecreateRequestSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'activeDeadlineSeconds': obj.activeDeadlineSeconds,
+    'containers': mapItems(obj.containers, y => toJson_ContainerRecreateRequestSpecContainers(y)),
+    'podName': obj.podName,
+    'strategy': toJson_ContainerRecreateRequestSpecStrategy(obj.strategy),
+    'ttlSecondsAfterFinished': obj.ttlSecondsAfterFinished,
+    ...unknownFields(obj, ['activeDeadlineSeconds', 'containers', 'podName', 'strategy', 'ttlSecondsAfterFinished']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ContainerRecreateRequestContainer defines the container that need to recreate.
+ *
+ * @schema ContainerRecreateRequestSpecContainers
+ */
+export interface ContainerRecreateRequestSpecContainers {
+  /**
+   * Name of the container that need to recreate.
+   * It must be existing in the real pod.Spec.Containers.
+   *
+   * @schema ContainerRecreateRequestSpecContainers#name
+   */
+  readonly name: string;
+
+  /**
+   * Ports is synced from the real container in Pod spec during this ContainerRecreateRequest creating.
+   * Populated by the system.
+   * Read-only.
+   *
+   * @schema ContainerRecreateRequestSpecContainers#ports
+   */
+  readonly ports?: ContainerRecreateRequestSpecContainersPorts[];
+
+  /**
+   * PreStop is synced from the real container in Pod spec during this ContainerRecreateRequest creating.
+   * Populated by the system.
+   * Read-only.
+   *
+   * @schema ContainerRecreateRequestSpecContainers#preStop
+   */
+  readonly preStop?: ContainerRecreateRequestSpecContainersPreStop;
+
+  /**
+   * StatusContext is synced from the real Pod status during this ContainerRecreateRequest creating.
+   * Populated by the system.
+   * Read-only.
+   *
+   * @schema ContainerRecreateRequestSpecContainers#statusContext
+   */
+  readonly statusContext?: ContainerRecreateRequestSpecContainersStatusContext;
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestSpecContainers' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestSpecContainers(obj: ContainerRecreateRequestSpecContainers | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'name': obj.name,
+    'ports': mapItems(obj.ports, y => toJson_ContainerRecreateRequestSpecContainersPorts(y)),
+    'preStop': toJson_ContainerRecreateRequestSpecContainersPreStop(obj.preStop),
+    'statusContext': toJson_ContainerRecreateRequestSpecContainersStatusContext(obj.statusContext),
+    ...unknownFields(obj, ['name', 'ports', 'preStop', 'statusContext']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Strategy defines strategies for containers recreation.
+ *
+ * @schema ContainerRecreateRequestSpecStrategy
+ */
+export interface ContainerRecreateRequestSpecStrategy {
+  /**
+   * FailurePolicy decides whether to continue if one container fails to recreate
+   *
+   * @schema ContainerRecreateRequestSpecStrategy#failurePolicy
+   */
+  readonly failurePolicy?: string;
+
+  /**
+   * ForceRecreate indicates whether to force kill the container even if the previous container is starting.
+   *
+   * @schema ContainerRecreateRequestSpecStrategy#forceRecreate
+   */
+  readonly forceRecreate?: boolean;
+
+  /**
+   * Minimum number of seconds for which a newly created container should be started and ready
+   * without any of its container crashing, for it to be considered Succeeded.
+   * Defaults to 0 (container will be considered Succeeded as soon as it is started and ready)
+   *
+   * @default 0 (container will be considered Succeeded as soon as it is started and ready)
+   * @schema ContainerRecreateRequestSpecStrategy#minStartedSeconds
+   */
+  readonly minStartedSeconds?: number;
+
+  /**
+   * OrderedRecreate indicates whether to recreate the next container only if the previous one has recreated completely.
+   *
+   * @schema ContainerRecreateRequestSpecStrategy#orderedRecreate
+   */
+  readonly orderedRecreate?: boolean;
+
+  /**
+   * TerminationGracePeriodSeconds is the optional duration in seconds to wait the container terminating gracefully.
+   * Value must be non-negative integer. The value zero indicates delete immediately.
+   * If this value is nil, we will use pod.Spec.TerminationGracePeriodSeconds as default value.
+   *
+   * @schema ContainerRecreateRequestSpecStrategy#terminationGracePeriodSeconds
+   */
+  readonly terminationGracePeriodSeconds?: number;
+
+  /**
+   * UnreadyGracePeriodSeconds is the optional duration in seconds to mark Pod as not ready over this duration before
+   * executing preStop hook and stopping the container.
+   *
+   * @schema ContainerRecreateRequestSpecStrategy#unreadyGracePeriodSeconds
+   */
+  readonly unreadyGracePeriodSeconds?: number;
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestSpecStrategy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestSpecStrategy(obj: ContainerRecreateRequestSpecStrategy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'failurePolicy': obj.failurePolicy,
+    'forceRecreate': obj.forceRecreate,
+    'minStartedSeconds': obj.minStartedSeconds,
+    'orderedRecreate': obj.orderedRecreate,
+    'terminationGracePeriodSeconds': obj.terminationGracePeriodSeconds,
+    'unreadyGracePeriodSeconds': obj.unreadyGracePeriodSeconds,
+    ...unknownFields(obj, ['failurePolicy', 'forceRecreate', 'minStartedSeconds', 'orderedRecreate', 'terminationGracePeriodSeconds', 'unreadyGracePeriodSeconds']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ContainerPort represents a network port in a single container.
+ *
+ * @schema ContainerRecreateRequestSpecContainersPorts
+ */
+export interface ContainerRecreateRequestSpecContainersPorts {
+  /**
+   * Number of port to expose on the pod's IP address.
+   * This must be a valid port number, 0 < x < 65536.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPorts#containerPort
+   */
+  readonly containerPort: number;
+
+  /**
+   * What host IP to bind the external port to.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPorts#hostIP
+   */
+  readonly hostIp?: string;
+
+  /**
+   * Number of port to expose on the host.
+   * If specified, this must be a valid port number, 0 < x < 65536.
+   * If HostNetwork is specified, this must match ContainerPort.
+   * Most containers do not need this.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPorts#hostPort
+   */
+  readonly hostPort?: number;
+
+  /**
+   * If specified, this must be an IANA_SVC_NAME and unique within the pod. Each
+   * named port in a pod must have a unique name. Name for the port that can be
+   * referred to by services.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPorts#name
+   */
+  readonly name?: string;
+
+  /**
+   * Protocol for port. Must be UDP, TCP, or SCTP.
+   * Defaults to "TCP".
+   *
+   * @default TCP".
+   * @schema ContainerRecreateRequestSpecContainersPorts#protocol
+   */
+  readonly protocol?: string;
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestSpecContainersPorts' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestSpecContainersPorts(obj: ContainerRecreateRequestSpecContainersPorts | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'containerPort': obj.containerPort,
+    'hostIP': obj.hostIp,
+    'hostPort': obj.hostPort,
+    'name': obj.name,
+    'protocol': obj.protocol,
+    ...unknownFields(obj, ['containerPort', 'hostIp', 'hostPort', 'name', 'protocol']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * PreStop is synced from the real container in Pod spec during this ContainerRecreateRequest creating.
+ * Populated by the system.
+ * Read-only.
+ *
+ * @schema ContainerRecreateRequestSpecContainersPreStop
+ */
+export interface ContainerRecreateRequestSpecContainersPreStop {
+  /**
+   * One and only one of the following should be specified.
+   * Exec specifies the action to take.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStop#exec
+   */
+  readonly exec?: ContainerRecreateRequestSpecContainersPreStopExec;
+
+  /**
+   * HTTPGet specifies the http request to perform.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStop#httpGet
+   */
+  readonly httpGet?: ContainerRecreateRequestSpecContainersPreStopHttpGet;
+
+  /**
+   * TCPSocket specifies an action involving a TCP port.
+   * TCP hooks not yet supported
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStop#tcpSocket
+   */
+  readonly tcpSocket?: ContainerRecreateRequestSpecContainersPreStopTcpSocket;
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestSpecContainersPreStop' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestSpecContainersPreStop(obj: ContainerRecreateRequestSpecContainersPreStop | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'exec': toJson_ContainerRecreateRequestSpecContainersPreStopExec(obj.exec),
+    'httpGet': toJson_ContainerRecreateRequestSpecContainersPreStopHttpGet(obj.httpGet),
+    'tcpSocket': toJson_ContainerRecreateRequestSpecContainersPreStopTcpSocket(obj.tcpSocket),
+    ...unknownFields(obj, ['exec', 'httpGet', 'tcpSocket']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * StatusContext is synced from the real Pod status during this ContainerRecreateRequest creating.
+ * Populated by the system.
+ * Read-only.
+ *
+ * @schema ContainerRecreateRequestSpecContainersStatusContext
+ */
+export interface ContainerRecreateRequestSpecContainersStatusContext {
+  /**
+   * Container's ID in the format 'docker://<container_id>'.
+   *
+   * @schema ContainerRecreateRequestSpecContainersStatusContext#containerID
+   */
+  readonly containerId: string;
+
+  /**
+   * The number of times the container has been restarted, currently based on
+   * the number of dead containers that have not yet been removed.
+   * Note that this is calculated from dead containers. But those containers are subject to
+   * garbage collection. This value will get capped at 5 by GC.
+   *
+   * @schema ContainerRecreateRequestSpecContainersStatusContext#restartCount
+   */
+  readonly restartCount: number;
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestSpecContainersStatusContext' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestSpecContainersStatusContext(obj: ContainerRecreateRequestSpecContainersStatusContext | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'containerID': obj.containerId,
+    'restartCount': obj.restartCount,
+    ...unknownFields(obj, ['containerId', 'restartCount']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * One and only one of the following should be specified.
+ * Exec specifies the action to take.
+ *
+ * @schema ContainerRecreateRequestSpecContainersPreStopExec
+ */
+export interface ContainerRecreateRequestSpecContainersPreStopExec {
+  /**
+   * Command is the command line to execute inside the container, the working directory for the
+   * command  is root ('/') in the container's filesystem. The command is simply exec'd, it is
+   * not run inside a shell, so traditional shell instructions ('|', etc) won't work. To use
+   * a shell, you need to explicitly call out to that shell.
+   * Exit status of 0 is treated as live/healthy and non-zero is unhealthy.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStopExec#command
+   */
+  readonly command?: string[];
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestSpecContainersPreStopExec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestSpecContainersPreStopExec(obj: ContainerRecreateRequestSpecContainersPreStopExec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'command': mapItems(obj.command, y => y),
+    ...unknownFields(obj, ['command']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * HTTPGet specifies the http request to perform.
+ *
+ * @schema ContainerRecreateRequestSpecContainersPreStopHttpGet
+ */
+export interface ContainerRecreateRequestSpecContainersPreStopHttpGet {
+  /**
+   * Host name to connect to, defaults to the pod IP. You probably want to set
+   * "Host" in httpHeaders instead.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStopHttpGet#host
+   */
+  readonly host?: string;
+
+  /**
+   * Custom headers to set in the request. HTTP allows repeated headers.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStopHttpGet#httpHeaders
+   */
+  readonly httpHeaders?: ContainerRecreateRequestSpecContainersPreStopHttpGetHttpHeaders[];
+
+  /**
+   * Path to access on the HTTP server.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStopHttpGet#path
+   */
+  readonly path?: string;
+
+  /**
+   * Name or number of the port to access on the container.
+   * Number must be in the range 1 to 65535.
+   * Name must be an IANA_SVC_NAME.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStopHttpGet#port
+   */
+  readonly port: ContainerRecreateRequestSpecContainersPreStopHttpGetPort;
+
+  /**
+   * Scheme to use for connecting to the host.
+   * Defaults to HTTP.
+   *
+   * @default HTTP.
+   * @schema ContainerRecreateRequestSpecContainersPreStopHttpGet#scheme
+   */
+  readonly scheme?: string;
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestSpecContainersPreStopHttpGet' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestSpecContainersPreStopHttpGet(obj: ContainerRecreateRequestSpecContainersPreStopHttpGet | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'host': obj.host,
+    'httpHeaders': mapItems(obj.httpHeaders, y => toJson_ContainerRecreateRequestSpecContainersPreStopHttpGetHttpHeaders(y)),
+    'path': obj.path,
+    'port': unionValue(obj.port),
+    'scheme': obj.scheme,
+    ...unknownFields(obj, ['host', 'httpHeaders', 'path', 'port', 'scheme']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * TCPSocket specifies an action involving a TCP port.
+ * TCP hooks not yet supported
+ *
+ * @schema ContainerRecreateRequestSpecContainersPreStopTcpSocket
+ */
+export interface ContainerRecreateRequestSpecContainersPreStopTcpSocket {
+  /**
+   * Optional: Host name to connect to, defaults to the pod IP.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStopTcpSocket#host
+   */
+  readonly host?: string;
+
+  /**
+   * Number or name of the port to access on the container.
+   * Number must be in the range 1 to 65535.
+   * Name must be an IANA_SVC_NAME.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStopTcpSocket#port
+   */
+  readonly port: ContainerRecreateRequestSpecContainersPreStopTcpSocketPort;
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestSpecContainersPreStopTcpSocket' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestSpecContainersPreStopTcpSocket(obj: ContainerRecreateRequestSpecContainersPreStopTcpSocket | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'host': obj.host,
+    'port': unionValue(obj.port),
+    ...unknownFields(obj, ['host', 'port']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * HTTPHeader describes a custom header to be used in HTTP probes
+ *
+ * @schema ContainerRecreateRequestSpecContainersPreStopHttpGetHttpHeaders
+ */
+export interface ContainerRecreateRequestSpecContainersPreStopHttpGetHttpHeaders {
+  /**
+   * The header field name.
+   * This will be canonicalized upon output, so case-variant names will be understood as the same header.
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStopHttpGetHttpHeaders#name
+   */
+  readonly name: string;
+
+  /**
+   * The header field value
+   *
+   * @schema ContainerRecreateRequestSpecContainersPreStopHttpGetHttpHeaders#value
+   */
+  readonly value: string;
+}
+
+/**
+ * Converts an object of type 'ContainerRecreateRequestSpecContainersPreStopHttpGetHttpHeaders' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ContainerRecreateRequestSpecContainersPreStopHttpGetHttpHeaders(obj: ContainerRecreateRequestSpecContainersPreStopHttpGetHttpHeaders | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'name': obj.name,
+    'value': obj.value,
+    ...unknownFields(obj, ['name', 'value']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Name or number of the port to access on the container.
+ * Number must be in the range 1 to 65535.
+ * Name must be an IANA_SVC_NAME.
+ *
+ * @schema ContainerRecreateRequestSpecContainersPreStopHttpGetPort
+ */
+export class ContainerRecreateRequestSpecContainersPreStopHttpGetPort {
+  public static fromNumber(value: number): ContainerRecreateRequestSpecContainersPreStopHttpGetPort {
+    return new ContainerRecreateRequestSpecContainersPreStopHttpGetPort(value);
+  }
+  public static fromString(value: string): ContainerRecreateRequestSpecContainersPreStopHttpGetPort {
+    return new ContainerRecreateRequestSpecContainersPreStopHttpGetPort(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * Number or name of the port to access on the container.
+ * Number must be in the range 1 to 65535.
+ * Name must be an IANA_SVC_NAME.
+ *
+ * @schema ContainerRecreateRequestSpecContainersPreStopTcpSocketPort
+ */
+export class ContainerRecreateRequestSpecContainersPreStopTcpSocketPort {
+  public static fromNumber(value: number): ContainerRecreateRequestSpecContainersPreStopTcpSocketPort {
+    return new ContainerRecreateRequestSpecContainersPreStopTcpSocketPort(value);
+  }
+  public static fromString(value: string): ContainerRecreateRequestSpecContainersPreStopTcpSocketPort {
+    return new ContainerRecreateRequestSpecContainersPreStopTcpSocketPort(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+
+/**
  * DaemonSet is the Schema for the daemonsets API
  *
  * @schema DaemonSet
@@ -4629,6 +5300,5472 @@ export interface DaemonSetV1Beta1SpecUpdateStrategyRollingUpdateSelectorMatchExp
  */
 /* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 export function toJson_DaemonSetV1Beta1SpecUpdateStrategyRollingUpdateSelectorMatchExpressions(obj: DaemonSetV1Beta1SpecUpdateStrategyRollingUpdateSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * EphemeralJob is the Schema for the ephemeraljobs API
+ *
+ * @schema EphemeralJob
+ */
+export class EphemeralJob extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "EphemeralJob"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1alpha1',
+    kind: 'EphemeralJob',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "EphemeralJob".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: EphemeralJobProps = {}): any {
+    return {
+      ...EphemeralJob.GVK,
+      ...toJson_EphemeralJobProps(props),
+    };
+  }
+
+  /**
+   * Defines a "EphemeralJob" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: EphemeralJobProps = {}) {
+    super(scope, id, {
+      ...EphemeralJob.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...EphemeralJob.GVK,
+      ...toJson_EphemeralJobProps(resolved),
+    };
+  }
+}
+
+/**
+ * EphemeralJob is the Schema for the ephemeraljobs API
+ *
+ * @schema EphemeralJob
+ */
+export interface EphemeralJobProps {
+  /**
+   * @schema EphemeralJob#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * EphemeralJobSpec defines the desired state of EphemeralJob
+   *
+   * @schema EphemeralJob#spec
+   */
+  readonly spec?: EphemeralJobSpec;
+}
+
+/**
+ * Converts an object of type 'EphemeralJobProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_EphemeralJobProps(obj: EphemeralJobProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_EphemeralJobSpec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * EphemeralJobSpec defines the desired state of EphemeralJob
+ *
+ * @schema EphemeralJobSpec
+ */
+export interface EphemeralJobSpec {
+  /**
+   * ActiveDeadlineSeconds specifies the duration in seconds relative to the startTime that the job may be active
+   * before the system tries to terminate it; value must be positive integer.
+   * Only works for Always type.
+   *
+   * @schema EphemeralJobSpec#activeDeadlineSeconds
+   */
+  readonly activeDeadlineSeconds?: number;
+
+  /**
+   * Parallelism specifies the maximum desired number of pods which matches running ephemeral containers.
+   *
+   * @schema EphemeralJobSpec#parallelism
+   */
+  readonly parallelism?: number;
+
+  /**
+   * Paused will pause the ephemeral job.
+   *
+   * @schema EphemeralJobSpec#paused
+   */
+  readonly paused?: boolean;
+
+  /**
+   * Replicas indicates a part of the quantity from matched pods by selector.
+   * Usually it is used for gray scale working.
+   * if Replicas exceeded the matched number by selector or not be set, replicas will not work.
+   *
+   * @schema EphemeralJobSpec#replicas
+   */
+  readonly replicas?: number;
+
+  /**
+   * INSERT ADDITIONAL SPEC FIELDS - desired state of cluster
+   * Important: Run "make" to regenerate code after modifying this file
+   * Selector is a label query over pods that should match the pod labels.
+   *
+   * @schema EphemeralJobSpec#selector
+   */
+  readonly selector: EphemeralJobSpecSelector;
+
+  /**
+   * Template describes the ephemeral container that will be created.
+   *
+   * @schema EphemeralJobSpec#template
+   */
+  readonly template: EphemeralJobSpecTemplate;
+
+  /**
+   * ttlSecondsAfterFinished limits the lifetime of a Job that has finished
+   * execution (either Complete or Failed). If this field is set,
+   * ttlSecondsAfterFinished after the eJob finishes, it is eligible to be
+   * automatically deleted. When the Job is being deleted, its lifecycle
+   * guarantees (e.g. finalizers) will be honored.
+   * If this field is unset, default value is 1800
+   * If this field is set to zero,
+   * the Job becomes eligible to be deleted immediately after it finishes.
+   *
+   * @schema EphemeralJobSpec#ttlSecondsAfterFinished
+   */
+  readonly ttlSecondsAfterFinished?: number;
+}
+
+/**
+ * Converts an object of type 'EphemeralJobSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_EphemeralJobSpec(obj: EphemeralJobSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'activeDeadlineSeconds': obj.activeDeadlineSeconds,
+    'parallelism': obj.parallelism,
+    'paused': obj.paused,
+    'replicas': obj.replicas,
+    'selector': toJson_EphemeralJobSpecSelector(obj.selector),
+    'template': toJson_EphemeralJobSpecTemplate(obj.template),
+    'ttlSecondsAfterFinished': obj.ttlSecondsAfterFinished,
+    ...unknownFields(obj, ['activeDeadlineSeconds', 'parallelism', 'paused', 'replicas', 'selector', 'template', 'ttlSecondsAfterFinished']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * INSERT ADDITIONAL SPEC FIELDS - desired state of cluster
+ * Important: Run "make" to regenerate code after modifying this file
+ * Selector is a label query over pods that should match the pod labels.
+ *
+ * @schema EphemeralJobSpecSelector
+ */
+export interface EphemeralJobSpecSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema EphemeralJobSpecSelector#matchExpressions
+   */
+  readonly matchExpressions?: EphemeralJobSpecSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema EphemeralJobSpecSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'EphemeralJobSpecSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_EphemeralJobSpecSelector(obj: EphemeralJobSpecSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_EphemeralJobSpecSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Template describes the ephemeral container that will be created.
+ *
+ * @schema EphemeralJobSpecTemplate
+ */
+export interface EphemeralJobSpecTemplate {
+  /**
+   * EphemeralContainers defines ephemeral container list in match pods.
+   *
+   * @schema EphemeralJobSpecTemplate#ephemeralContainers
+   */
+  readonly ephemeralContainers: any;
+}
+
+/**
+ * Converts an object of type 'EphemeralJobSpecTemplate' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_EphemeralJobSpecTemplate(obj: EphemeralJobSpecTemplate | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'ephemeralContainers': obj.ephemeralContainers,
+    ...unknownFields(obj, ['ephemeralContainers']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema EphemeralJobSpecSelectorMatchExpressions
+ */
+export interface EphemeralJobSpecSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema EphemeralJobSpecSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema EphemeralJobSpecSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema EphemeralJobSpecSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'EphemeralJobSpecSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_EphemeralJobSpecSelectorMatchExpressions(obj: EphemeralJobSpecSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * ImageListPullJob is the Schema for the imagelistpulljobs API
+ *
+ * @schema ImageListPullJob
+ */
+export class ImageListPullJob extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "ImageListPullJob"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1alpha1',
+    kind: 'ImageListPullJob',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "ImageListPullJob".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: ImageListPullJobProps = {}): any {
+    return {
+      ...ImageListPullJob.GVK,
+      ...toJson_ImageListPullJobProps(props),
+    };
+  }
+
+  /**
+   * Defines a "ImageListPullJob" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: ImageListPullJobProps = {}) {
+    super(scope, id, {
+      ...ImageListPullJob.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...ImageListPullJob.GVK,
+      ...toJson_ImageListPullJobProps(resolved),
+    };
+  }
+}
+
+/**
+ * ImageListPullJob is the Schema for the imagelistpulljobs API
+ *
+ * @schema ImageListPullJob
+ */
+export interface ImageListPullJobProps {
+  /**
+   * @schema ImageListPullJob#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * ImageListPullJobSpec defines the desired state of ImageListPullJob
+   *
+   * @schema ImageListPullJob#spec
+   */
+  readonly spec?: ImageListPullJobSpec;
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobProps(obj: ImageListPullJobProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_ImageListPullJobSpec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ImageListPullJobSpec defines the desired state of ImageListPullJob
+ *
+ * @schema ImageListPullJobSpec
+ */
+export interface ImageListPullJobSpec {
+  /**
+   * CompletionPolicy indicates the completion policy of the job.
+   * Default is Always CompletionPolicyType.
+   *
+   * @default Always CompletionPolicyType.
+   * @schema ImageListPullJobSpec#completionPolicy
+   */
+  readonly completionPolicy: ImageListPullJobSpecCompletionPolicy;
+
+  /**
+   * Image pull policy.
+   * One of Always, IfNotPresent. Defaults to IfNotPresent.
+   *
+   * @default IfNotPresent.
+   * @schema ImageListPullJobSpec#imagePullPolicy
+   */
+  readonly imagePullPolicy?: string;
+
+  /**
+   * Images is the image list to be pulled by the job
+   *
+   * @schema ImageListPullJobSpec#images
+   */
+  readonly images: string[];
+
+  /**
+   * Parallelism is the requested parallelism, it can be set to any non-negative value. If it is unspecified,
+   * it defaults to 1. If it is specified as 0, then the Job is effectively paused until it is increased.
+   *
+   * @schema ImageListPullJobSpec#parallelism
+   */
+  readonly parallelism?: ImageListPullJobSpecParallelism;
+
+  /**
+   * PodSelector is a query over pods that should pull image on nodes of these pods.
+   * Mutually exclusive with Selector.
+   *
+   * @schema ImageListPullJobSpec#podSelector
+   */
+  readonly podSelector?: ImageListPullJobSpecPodSelector;
+
+  /**
+   * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+   * the system will use the default values.
+   *
+   * @schema ImageListPullJobSpec#pullPolicy
+   */
+  readonly pullPolicy?: ImageListPullJobSpecPullPolicy;
+
+  /**
+   * ImagePullSecrets is an optional list of references to secrets in the same namespace to use for pulling the image.
+   * If specified, these secrets will be passed to individual puller implementations for them to use.  For example,
+   * in the case of docker, only DockerConfig type secrets are honored.
+   *
+   * @schema ImageListPullJobSpec#pullSecrets
+   */
+  readonly pullSecrets?: string[];
+
+  /**
+   * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+   *
+   * @schema ImageListPullJobSpec#sandboxConfig
+   */
+  readonly sandboxConfig?: ImageListPullJobSpecSandboxConfig;
+
+  /**
+   * Selector is a query over nodes that should match the job.
+   * nil to match all nodes.
+   *
+   * @schema ImageListPullJobSpec#selector
+   */
+  readonly selector?: ImageListPullJobSpecSelector;
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobSpec(obj: ImageListPullJobSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'completionPolicy': toJson_ImageListPullJobSpecCompletionPolicy(obj.completionPolicy),
+    'imagePullPolicy': obj.imagePullPolicy,
+    'images': mapItems(obj.images, y => y),
+    'parallelism': unionValue(obj.parallelism),
+    'podSelector': toJson_ImageListPullJobSpecPodSelector(obj.podSelector),
+    'pullPolicy': toJson_ImageListPullJobSpecPullPolicy(obj.pullPolicy),
+    'pullSecrets': mapItems(obj.pullSecrets, y => y),
+    'sandboxConfig': toJson_ImageListPullJobSpecSandboxConfig(obj.sandboxConfig),
+    'selector': toJson_ImageListPullJobSpecSelector(obj.selector),
+    ...unknownFields(obj, ['completionPolicy', 'imagePullPolicy', 'images', 'parallelism', 'podSelector', 'pullPolicy', 'pullSecrets', 'sandboxConfig', 'selector']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * CompletionPolicy indicates the completion policy of the job.
+ * Default is Always CompletionPolicyType.
+ *
+ * @default Always CompletionPolicyType.
+ * @schema ImageListPullJobSpecCompletionPolicy
+ */
+export interface ImageListPullJobSpecCompletionPolicy {
+  /**
+   * ActiveDeadlineSeconds specifies the duration in seconds relative to the startTime that the job may be active
+   * before the system tries to terminate it; value must be positive integer.
+   * Only works for Always type.
+   *
+   * @schema ImageListPullJobSpecCompletionPolicy#activeDeadlineSeconds
+   */
+  readonly activeDeadlineSeconds?: number;
+
+  /**
+   * ttlSecondsAfterFinished limits the lifetime of a Job that has finished
+   * execution (either Complete or Failed). If this field is set,
+   * ttlSecondsAfterFinished after the Job finishes, it is eligible to be
+   * automatically deleted. When the Job is being deleted, its lifecycle
+   * guarantees (e.g. finalizers) will be honored. If this field is unset,
+   * the Job won't be automatically deleted. If this field is set to zero,
+   * the Job becomes eligible to be deleted immediately after it finishes.
+   * This field is alpha-level and is only honored by servers that enable the
+   * TTLAfterFinished feature.
+   * Only works for Always type
+   *
+   * @schema ImageListPullJobSpecCompletionPolicy#ttlSecondsAfterFinished
+   */
+  readonly ttlSecondsAfterFinished?: number;
+
+  /**
+   * Type indicates the type of the CompletionPolicy.
+   * Default is Always.
+   *
+   * @default Always.
+   * @schema ImageListPullJobSpecCompletionPolicy#type
+   */
+  readonly type?: string;
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobSpecCompletionPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobSpecCompletionPolicy(obj: ImageListPullJobSpecCompletionPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'activeDeadlineSeconds': obj.activeDeadlineSeconds,
+    'ttlSecondsAfterFinished': obj.ttlSecondsAfterFinished,
+    'type': obj.type,
+    ...unknownFields(obj, ['activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'type']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Parallelism is the requested parallelism, it can be set to any non-negative value. If it is unspecified,
+ * it defaults to 1. If it is specified as 0, then the Job is effectively paused until it is increased.
+ *
+ * @schema ImageListPullJobSpecParallelism
+ */
+export class ImageListPullJobSpecParallelism {
+  public static fromNumber(value: number): ImageListPullJobSpecParallelism {
+    return new ImageListPullJobSpecParallelism(value);
+  }
+  public static fromString(value: string): ImageListPullJobSpecParallelism {
+    return new ImageListPullJobSpecParallelism(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * PodSelector is a query over pods that should pull image on nodes of these pods.
+ * Mutually exclusive with Selector.
+ *
+ * @schema ImageListPullJobSpecPodSelector
+ */
+export interface ImageListPullJobSpecPodSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ImageListPullJobSpecPodSelector#matchExpressions
+   */
+  readonly matchExpressions?: ImageListPullJobSpecPodSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ImageListPullJobSpecPodSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobSpecPodSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobSpecPodSelector(obj: ImageListPullJobSpecPodSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_ImageListPullJobSpecPodSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+ * the system will use the default values.
+ *
+ * @schema ImageListPullJobSpecPullPolicy
+ */
+export interface ImageListPullJobSpecPullPolicy {
+  /**
+   * Specifies the number of retries before marking the pulling task failed.
+   * Defaults to 3
+   *
+   * @default 3
+   * @schema ImageListPullJobSpecPullPolicy#backoffLimit
+   */
+  readonly backoffLimit?: number;
+
+  /**
+   * Specifies the timeout of the pulling task.
+   * Defaults to 600
+   *
+   * @default 600
+   * @schema ImageListPullJobSpecPullPolicy#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobSpecPullPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobSpecPullPolicy(obj: ImageListPullJobSpecPullPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'backoffLimit': obj.backoffLimit,
+    'timeoutSeconds': obj.timeoutSeconds,
+    ...unknownFields(obj, ['backoffLimit', 'timeoutSeconds']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+ *
+ * @schema ImageListPullJobSpecSandboxConfig
+ */
+export interface ImageListPullJobSpecSandboxConfig {
+  /**
+   * @schema ImageListPullJobSpecSandboxConfig#annotations
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * @schema ImageListPullJobSpecSandboxConfig#labels
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobSpecSandboxConfig' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobSpecSandboxConfig(obj: ImageListPullJobSpecSandboxConfig | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'annotations': ((obj.annotations) === undefined) ? undefined : (Object.entries(obj.annotations).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['annotations', 'labels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Selector is a query over nodes that should match the job.
+ * nil to match all nodes.
+ *
+ * @schema ImageListPullJobSpecSelector
+ */
+export interface ImageListPullJobSpecSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ImageListPullJobSpecSelector#matchExpressions
+   */
+  readonly matchExpressions?: ImageListPullJobSpecSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ImageListPullJobSpecSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+
+  /**
+   * Names specify a set of nodes to execute the job.
+   *
+   * @schema ImageListPullJobSpecSelector#names
+   */
+  readonly names?: string[];
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobSpecSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobSpecSelector(obj: ImageListPullJobSpecSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_ImageListPullJobSpecSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'names': mapItems(obj.names, y => y),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels', 'names']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ImageListPullJobSpecPodSelectorMatchExpressions
+ */
+export interface ImageListPullJobSpecPodSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ImageListPullJobSpecPodSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ImageListPullJobSpecPodSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ImageListPullJobSpecPodSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobSpecPodSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobSpecPodSelectorMatchExpressions(obj: ImageListPullJobSpecPodSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ImageListPullJobSpecSelectorMatchExpressions
+ */
+export interface ImageListPullJobSpecSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ImageListPullJobSpecSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ImageListPullJobSpecSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ImageListPullJobSpecSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobSpecSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobSpecSelectorMatchExpressions(obj: ImageListPullJobSpecSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * ImageListPullJob is the Schema for the imagelistpulljobs API
+ *
+ * @schema ImageListPullJobV1Beta1
+ */
+export class ImageListPullJobV1Beta1 extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "ImageListPullJobV1Beta1"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1beta1',
+    kind: 'ImageListPullJob',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "ImageListPullJobV1Beta1".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: ImageListPullJobV1Beta1Props = {}): any {
+    return {
+      ...ImageListPullJobV1Beta1.GVK,
+      ...toJson_ImageListPullJobV1Beta1Props(props),
+    };
+  }
+
+  /**
+   * Defines a "ImageListPullJobV1Beta1" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: ImageListPullJobV1Beta1Props = {}) {
+    super(scope, id, {
+      ...ImageListPullJobV1Beta1.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...ImageListPullJobV1Beta1.GVK,
+      ...toJson_ImageListPullJobV1Beta1Props(resolved),
+    };
+  }
+}
+
+/**
+ * ImageListPullJob is the Schema for the imagelistpulljobs API
+ *
+ * @schema ImageListPullJobV1Beta1
+ */
+export interface ImageListPullJobV1Beta1Props {
+  /**
+   * @schema ImageListPullJobV1Beta1#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * ImageListPullJobSpec defines the desired state of ImageListPullJob
+   *
+   * @schema ImageListPullJobV1Beta1#spec
+   */
+  readonly spec?: ImageListPullJobV1Beta1Spec;
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobV1Beta1Props' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobV1Beta1Props(obj: ImageListPullJobV1Beta1Props | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_ImageListPullJobV1Beta1Spec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ImageListPullJobSpec defines the desired state of ImageListPullJob
+ *
+ * @schema ImageListPullJobV1Beta1Spec
+ */
+export interface ImageListPullJobV1Beta1Spec {
+  /**
+   * CompletionPolicy indicates the completion policy of the job.
+   * Default is Always CompletionPolicyType.
+   *
+   * @default Always CompletionPolicyType.
+   * @schema ImageListPullJobV1Beta1Spec#completionPolicy
+   */
+  readonly completionPolicy: ImageListPullJobV1Beta1SpecCompletionPolicy;
+
+  /**
+   * Image pull policy.
+   * One of Always, IfNotPresent. Defaults to IfNotPresent.
+   *
+   * @default IfNotPresent.
+   * @schema ImageListPullJobV1Beta1Spec#imagePullPolicy
+   */
+  readonly imagePullPolicy?: string;
+
+  /**
+   * Images is the image list to be pulled by the job
+   *
+   * @schema ImageListPullJobV1Beta1Spec#images
+   */
+  readonly images: string[];
+
+  /**
+   * Parallelism is the requested parallelism, it can be set to any non-negative value. If it is unspecified,
+   * it defaults to 1. If it is specified as 0, then the Job is effectively paused until it is increased.
+   *
+   * @schema ImageListPullJobV1Beta1Spec#parallelism
+   */
+  readonly parallelism?: ImageListPullJobV1Beta1SpecParallelism;
+
+  /**
+   * PodSelector is a query over pods that should pull image on nodes of these pods.
+   * Mutually exclusive with Selector.
+   *
+   * @schema ImageListPullJobV1Beta1Spec#podSelector
+   */
+  readonly podSelector?: ImageListPullJobV1Beta1SpecPodSelector;
+
+  /**
+   * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+   * the system will use the default values.
+   *
+   * @schema ImageListPullJobV1Beta1Spec#pullPolicy
+   */
+  readonly pullPolicy?: ImageListPullJobV1Beta1SpecPullPolicy;
+
+  /**
+   * ImagePullSecrets is an optional list of references to secrets in the same namespace to use for pulling the image.
+   * If specified, these secrets will be passed to individual puller implementations for them to use.  For example,
+   * in the case of docker, only DockerConfig type secrets are honored.
+   *
+   * @schema ImageListPullJobV1Beta1Spec#pullSecrets
+   */
+  readonly pullSecrets?: string[];
+
+  /**
+   * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+   *
+   * @schema ImageListPullJobV1Beta1Spec#sandboxConfig
+   */
+  readonly sandboxConfig?: ImageListPullJobV1Beta1SpecSandboxConfig;
+
+  /**
+   * Selector is a query over nodes that should match the job.
+   * nil to match all nodes.
+   *
+   * @schema ImageListPullJobV1Beta1Spec#selector
+   */
+  readonly selector?: ImageListPullJobV1Beta1SpecSelector;
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobV1Beta1Spec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobV1Beta1Spec(obj: ImageListPullJobV1Beta1Spec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'completionPolicy': toJson_ImageListPullJobV1Beta1SpecCompletionPolicy(obj.completionPolicy),
+    'imagePullPolicy': obj.imagePullPolicy,
+    'images': mapItems(obj.images, y => y),
+    'parallelism': unionValue(obj.parallelism),
+    'podSelector': toJson_ImageListPullJobV1Beta1SpecPodSelector(obj.podSelector),
+    'pullPolicy': toJson_ImageListPullJobV1Beta1SpecPullPolicy(obj.pullPolicy),
+    'pullSecrets': mapItems(obj.pullSecrets, y => y),
+    'sandboxConfig': toJson_ImageListPullJobV1Beta1SpecSandboxConfig(obj.sandboxConfig),
+    'selector': toJson_ImageListPullJobV1Beta1SpecSelector(obj.selector),
+    ...unknownFields(obj, ['completionPolicy', 'imagePullPolicy', 'images', 'parallelism', 'podSelector', 'pullPolicy', 'pullSecrets', 'sandboxConfig', 'selector']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * CompletionPolicy indicates the completion policy of the job.
+ * Default is Always CompletionPolicyType.
+ *
+ * @default Always CompletionPolicyType.
+ * @schema ImageListPullJobV1Beta1SpecCompletionPolicy
+ */
+export interface ImageListPullJobV1Beta1SpecCompletionPolicy {
+  /**
+   * ActiveDeadlineSeconds specifies the duration in seconds relative to the startTime that the job may be active
+   * before the system tries to terminate it; value must be positive integer.
+   * Only works for Always type.
+   *
+   * @schema ImageListPullJobV1Beta1SpecCompletionPolicy#activeDeadlineSeconds
+   */
+  readonly activeDeadlineSeconds?: number;
+
+  /**
+   * ttlSecondsAfterFinished limits the lifetime of a Job that has finished
+   * execution (either Complete or Failed). If this field is set,
+   * ttlSecondsAfterFinished after the Job finishes, it is eligible to be
+   * automatically deleted. When the Job is being deleted, its lifecycle
+   * guarantees (e.g. finalizers) will be honored. If this field is unset,
+   * the Job won't be automatically deleted. If this field is set to zero,
+   * the Job becomes eligible to be deleted immediately after it finishes.
+   * This field is alpha-level and is only honored by servers that enable the
+   * TTLAfterFinished feature.
+   * Only works for Always type
+   *
+   * @schema ImageListPullJobV1Beta1SpecCompletionPolicy#ttlSecondsAfterFinished
+   */
+  readonly ttlSecondsAfterFinished?: number;
+
+  /**
+   * Type indicates the type of the CompletionPolicy.
+   * Default is Always.
+   *
+   * @default Always.
+   * @schema ImageListPullJobV1Beta1SpecCompletionPolicy#type
+   */
+  readonly type?: string;
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobV1Beta1SpecCompletionPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobV1Beta1SpecCompletionPolicy(obj: ImageListPullJobV1Beta1SpecCompletionPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'activeDeadlineSeconds': obj.activeDeadlineSeconds,
+    'ttlSecondsAfterFinished': obj.ttlSecondsAfterFinished,
+    'type': obj.type,
+    ...unknownFields(obj, ['activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'type']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Parallelism is the requested parallelism, it can be set to any non-negative value. If it is unspecified,
+ * it defaults to 1. If it is specified as 0, then the Job is effectively paused until it is increased.
+ *
+ * @schema ImageListPullJobV1Beta1SpecParallelism
+ */
+export class ImageListPullJobV1Beta1SpecParallelism {
+  public static fromNumber(value: number): ImageListPullJobV1Beta1SpecParallelism {
+    return new ImageListPullJobV1Beta1SpecParallelism(value);
+  }
+  public static fromString(value: string): ImageListPullJobV1Beta1SpecParallelism {
+    return new ImageListPullJobV1Beta1SpecParallelism(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * PodSelector is a query over pods that should pull image on nodes of these pods.
+ * Mutually exclusive with Selector.
+ *
+ * @schema ImageListPullJobV1Beta1SpecPodSelector
+ */
+export interface ImageListPullJobV1Beta1SpecPodSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ImageListPullJobV1Beta1SpecPodSelector#matchExpressions
+   */
+  readonly matchExpressions?: ImageListPullJobV1Beta1SpecPodSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ImageListPullJobV1Beta1SpecPodSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobV1Beta1SpecPodSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobV1Beta1SpecPodSelector(obj: ImageListPullJobV1Beta1SpecPodSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_ImageListPullJobV1Beta1SpecPodSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+ * the system will use the default values.
+ *
+ * @schema ImageListPullJobV1Beta1SpecPullPolicy
+ */
+export interface ImageListPullJobV1Beta1SpecPullPolicy {
+  /**
+   * Specifies the number of retries before marking the pulling task failed.
+   * Defaults to 3
+   *
+   * @default 3
+   * @schema ImageListPullJobV1Beta1SpecPullPolicy#backoffLimit
+   */
+  readonly backoffLimit?: number;
+
+  /**
+   * Specifies the timeout of the pulling task.
+   * Defaults to 600
+   *
+   * @default 600
+   * @schema ImageListPullJobV1Beta1SpecPullPolicy#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobV1Beta1SpecPullPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobV1Beta1SpecPullPolicy(obj: ImageListPullJobV1Beta1SpecPullPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'backoffLimit': obj.backoffLimit,
+    'timeoutSeconds': obj.timeoutSeconds,
+    ...unknownFields(obj, ['backoffLimit', 'timeoutSeconds']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+ *
+ * @schema ImageListPullJobV1Beta1SpecSandboxConfig
+ */
+export interface ImageListPullJobV1Beta1SpecSandboxConfig {
+  /**
+   * @schema ImageListPullJobV1Beta1SpecSandboxConfig#annotations
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * @schema ImageListPullJobV1Beta1SpecSandboxConfig#labels
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobV1Beta1SpecSandboxConfig' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobV1Beta1SpecSandboxConfig(obj: ImageListPullJobV1Beta1SpecSandboxConfig | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'annotations': ((obj.annotations) === undefined) ? undefined : (Object.entries(obj.annotations).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['annotations', 'labels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Selector is a query over nodes that should match the job.
+ * nil to match all nodes.
+ *
+ * @schema ImageListPullJobV1Beta1SpecSelector
+ */
+export interface ImageListPullJobV1Beta1SpecSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ImageListPullJobV1Beta1SpecSelector#matchExpressions
+   */
+  readonly matchExpressions?: ImageListPullJobV1Beta1SpecSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ImageListPullJobV1Beta1SpecSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+
+  /**
+   * Names specify a set of nodes to execute the job.
+   *
+   * @schema ImageListPullJobV1Beta1SpecSelector#names
+   */
+  readonly names?: string[];
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobV1Beta1SpecSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobV1Beta1SpecSelector(obj: ImageListPullJobV1Beta1SpecSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_ImageListPullJobV1Beta1SpecSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'names': mapItems(obj.names, y => y),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels', 'names']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ImageListPullJobV1Beta1SpecPodSelectorMatchExpressions
+ */
+export interface ImageListPullJobV1Beta1SpecPodSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ImageListPullJobV1Beta1SpecPodSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ImageListPullJobV1Beta1SpecPodSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ImageListPullJobV1Beta1SpecPodSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobV1Beta1SpecPodSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobV1Beta1SpecPodSelectorMatchExpressions(obj: ImageListPullJobV1Beta1SpecPodSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ImageListPullJobV1Beta1SpecSelectorMatchExpressions
+ */
+export interface ImageListPullJobV1Beta1SpecSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ImageListPullJobV1Beta1SpecSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ImageListPullJobV1Beta1SpecSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ImageListPullJobV1Beta1SpecSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ImageListPullJobV1Beta1SpecSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImageListPullJobV1Beta1SpecSelectorMatchExpressions(obj: ImageListPullJobV1Beta1SpecSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * ImagePullJob is the Schema for the imagepulljobs API
+ *
+ * @schema ImagePullJob
+ */
+export class ImagePullJob extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "ImagePullJob"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1alpha1',
+    kind: 'ImagePullJob',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "ImagePullJob".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: ImagePullJobProps = {}): any {
+    return {
+      ...ImagePullJob.GVK,
+      ...toJson_ImagePullJobProps(props),
+    };
+  }
+
+  /**
+   * Defines a "ImagePullJob" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: ImagePullJobProps = {}) {
+    super(scope, id, {
+      ...ImagePullJob.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...ImagePullJob.GVK,
+      ...toJson_ImagePullJobProps(resolved),
+    };
+  }
+}
+
+/**
+ * ImagePullJob is the Schema for the imagepulljobs API
+ *
+ * @schema ImagePullJob
+ */
+export interface ImagePullJobProps {
+  /**
+   * @schema ImagePullJob#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * ImagePullJobSpec defines the desired state of ImagePullJob
+   *
+   * @schema ImagePullJob#spec
+   */
+  readonly spec?: ImagePullJobSpec;
+}
+
+/**
+ * Converts an object of type 'ImagePullJobProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobProps(obj: ImagePullJobProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_ImagePullJobSpec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ImagePullJobSpec defines the desired state of ImagePullJob
+ *
+ * @schema ImagePullJobSpec
+ */
+export interface ImagePullJobSpec {
+  /**
+   * CompletionPolicy indicates the completion policy of the job.
+   * Default is Always CompletionPolicyType.
+   *
+   * @default Always CompletionPolicyType.
+   * @schema ImagePullJobSpec#completionPolicy
+   */
+  readonly completionPolicy: ImagePullJobSpecCompletionPolicy;
+
+  /**
+   * Image is the image to be pulled by the job
+   *
+   * @schema ImagePullJobSpec#image
+   */
+  readonly image: string;
+
+  /**
+   * Image pull policy.
+   * One of Always, IfNotPresent. Defaults to IfNotPresent.
+   *
+   * @default IfNotPresent.
+   * @schema ImagePullJobSpec#imagePullPolicy
+   */
+  readonly imagePullPolicy?: string;
+
+  /**
+   * Parallelism is the requested parallelism, it can be set to any non-negative value. If it is unspecified,
+   * it defaults to 1. If it is specified as 0, then the Job is effectively paused until it is increased.
+   *
+   * @schema ImagePullJobSpec#parallelism
+   */
+  readonly parallelism?: ImagePullJobSpecParallelism;
+
+  /**
+   * PodSelector is a query over pods that should pull image on nodes of these pods.
+   * Mutually exclusive with Selector.
+   *
+   * @schema ImagePullJobSpec#podSelector
+   */
+  readonly podSelector?: ImagePullJobSpecPodSelector;
+
+  /**
+   * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+   * the system will use the default values.
+   *
+   * @schema ImagePullJobSpec#pullPolicy
+   */
+  readonly pullPolicy?: ImagePullJobSpecPullPolicy;
+
+  /**
+   * ImagePullSecrets is an optional list of references to secrets in the same namespace to use for pulling the image.
+   * If specified, these secrets will be passed to individual puller implementations for them to use.  For example,
+   * in the case of docker, only DockerConfig type secrets are honored.
+   *
+   * @schema ImagePullJobSpec#pullSecrets
+   */
+  readonly pullSecrets?: string[];
+
+  /**
+   * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+   *
+   * @schema ImagePullJobSpec#sandboxConfig
+   */
+  readonly sandboxConfig?: ImagePullJobSpecSandboxConfig;
+
+  /**
+   * Selector is a query over nodes that should match the job.
+   * nil to match all nodes.
+   *
+   * @schema ImagePullJobSpec#selector
+   */
+  readonly selector?: ImagePullJobSpecSelector;
+}
+
+/**
+ * Converts an object of type 'ImagePullJobSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobSpec(obj: ImagePullJobSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'completionPolicy': toJson_ImagePullJobSpecCompletionPolicy(obj.completionPolicy),
+    'image': obj.image,
+    'imagePullPolicy': obj.imagePullPolicy,
+    'parallelism': unionValue(obj.parallelism),
+    'podSelector': toJson_ImagePullJobSpecPodSelector(obj.podSelector),
+    'pullPolicy': toJson_ImagePullJobSpecPullPolicy(obj.pullPolicy),
+    'pullSecrets': mapItems(obj.pullSecrets, y => y),
+    'sandboxConfig': toJson_ImagePullJobSpecSandboxConfig(obj.sandboxConfig),
+    'selector': toJson_ImagePullJobSpecSelector(obj.selector),
+    ...unknownFields(obj, ['completionPolicy', 'image', 'imagePullPolicy', 'parallelism', 'podSelector', 'pullPolicy', 'pullSecrets', 'sandboxConfig', 'selector']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * CompletionPolicy indicates the completion policy of the job.
+ * Default is Always CompletionPolicyType.
+ *
+ * @default Always CompletionPolicyType.
+ * @schema ImagePullJobSpecCompletionPolicy
+ */
+export interface ImagePullJobSpecCompletionPolicy {
+  /**
+   * ActiveDeadlineSeconds specifies the duration in seconds relative to the startTime that the job may be active
+   * before the system tries to terminate it; value must be positive integer.
+   * Only works for Always type.
+   *
+   * @schema ImagePullJobSpecCompletionPolicy#activeDeadlineSeconds
+   */
+  readonly activeDeadlineSeconds?: number;
+
+  /**
+   * ttlSecondsAfterFinished limits the lifetime of a Job that has finished
+   * execution (either Complete or Failed). If this field is set,
+   * ttlSecondsAfterFinished after the Job finishes, it is eligible to be
+   * automatically deleted. When the Job is being deleted, its lifecycle
+   * guarantees (e.g. finalizers) will be honored. If this field is unset,
+   * the Job won't be automatically deleted. If this field is set to zero,
+   * the Job becomes eligible to be deleted immediately after it finishes.
+   * This field is alpha-level and is only honored by servers that enable the
+   * TTLAfterFinished feature.
+   * Only works for Always type
+   *
+   * @schema ImagePullJobSpecCompletionPolicy#ttlSecondsAfterFinished
+   */
+  readonly ttlSecondsAfterFinished?: number;
+
+  /**
+   * Type indicates the type of the CompletionPolicy.
+   * Default is Always.
+   *
+   * @default Always.
+   * @schema ImagePullJobSpecCompletionPolicy#type
+   */
+  readonly type?: string;
+}
+
+/**
+ * Converts an object of type 'ImagePullJobSpecCompletionPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobSpecCompletionPolicy(obj: ImagePullJobSpecCompletionPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'activeDeadlineSeconds': obj.activeDeadlineSeconds,
+    'ttlSecondsAfterFinished': obj.ttlSecondsAfterFinished,
+    'type': obj.type,
+    ...unknownFields(obj, ['activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'type']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Parallelism is the requested parallelism, it can be set to any non-negative value. If it is unspecified,
+ * it defaults to 1. If it is specified as 0, then the Job is effectively paused until it is increased.
+ *
+ * @schema ImagePullJobSpecParallelism
+ */
+export class ImagePullJobSpecParallelism {
+  public static fromNumber(value: number): ImagePullJobSpecParallelism {
+    return new ImagePullJobSpecParallelism(value);
+  }
+  public static fromString(value: string): ImagePullJobSpecParallelism {
+    return new ImagePullJobSpecParallelism(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * PodSelector is a query over pods that should pull image on nodes of these pods.
+ * Mutually exclusive with Selector.
+ *
+ * @schema ImagePullJobSpecPodSelector
+ */
+export interface ImagePullJobSpecPodSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ImagePullJobSpecPodSelector#matchExpressions
+   */
+  readonly matchExpressions?: ImagePullJobSpecPodSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ImagePullJobSpecPodSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ImagePullJobSpecPodSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobSpecPodSelector(obj: ImagePullJobSpecPodSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_ImagePullJobSpecPodSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+ * the system will use the default values.
+ *
+ * @schema ImagePullJobSpecPullPolicy
+ */
+export interface ImagePullJobSpecPullPolicy {
+  /**
+   * Specifies the number of retries before marking the pulling task failed.
+   * Defaults to 3
+   *
+   * @default 3
+   * @schema ImagePullJobSpecPullPolicy#backoffLimit
+   */
+  readonly backoffLimit?: number;
+
+  /**
+   * Specifies the timeout of the pulling task.
+   * Defaults to 600
+   *
+   * @default 600
+   * @schema ImagePullJobSpecPullPolicy#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * Converts an object of type 'ImagePullJobSpecPullPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobSpecPullPolicy(obj: ImagePullJobSpecPullPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'backoffLimit': obj.backoffLimit,
+    'timeoutSeconds': obj.timeoutSeconds,
+    ...unknownFields(obj, ['backoffLimit', 'timeoutSeconds']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+ *
+ * @schema ImagePullJobSpecSandboxConfig
+ */
+export interface ImagePullJobSpecSandboxConfig {
+  /**
+   * @schema ImagePullJobSpecSandboxConfig#annotations
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * @schema ImagePullJobSpecSandboxConfig#labels
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ImagePullJobSpecSandboxConfig' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobSpecSandboxConfig(obj: ImagePullJobSpecSandboxConfig | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'annotations': ((obj.annotations) === undefined) ? undefined : (Object.entries(obj.annotations).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['annotations', 'labels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Selector is a query over nodes that should match the job.
+ * nil to match all nodes.
+ *
+ * @schema ImagePullJobSpecSelector
+ */
+export interface ImagePullJobSpecSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ImagePullJobSpecSelector#matchExpressions
+   */
+  readonly matchExpressions?: ImagePullJobSpecSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ImagePullJobSpecSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+
+  /**
+   * Names specify a set of nodes to execute the job.
+   *
+   * @schema ImagePullJobSpecSelector#names
+   */
+  readonly names?: string[];
+}
+
+/**
+ * Converts an object of type 'ImagePullJobSpecSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobSpecSelector(obj: ImagePullJobSpecSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_ImagePullJobSpecSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'names': mapItems(obj.names, y => y),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels', 'names']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ImagePullJobSpecPodSelectorMatchExpressions
+ */
+export interface ImagePullJobSpecPodSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ImagePullJobSpecPodSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ImagePullJobSpecPodSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ImagePullJobSpecPodSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ImagePullJobSpecPodSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobSpecPodSelectorMatchExpressions(obj: ImagePullJobSpecPodSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ImagePullJobSpecSelectorMatchExpressions
+ */
+export interface ImagePullJobSpecSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ImagePullJobSpecSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ImagePullJobSpecSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ImagePullJobSpecSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ImagePullJobSpecSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobSpecSelectorMatchExpressions(obj: ImagePullJobSpecSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * ImagePullJob is the Schema for the imagepulljobs API
+ *
+ * @schema ImagePullJobV1Beta1
+ */
+export class ImagePullJobV1Beta1 extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "ImagePullJobV1Beta1"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1beta1',
+    kind: 'ImagePullJob',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "ImagePullJobV1Beta1".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: ImagePullJobV1Beta1Props = {}): any {
+    return {
+      ...ImagePullJobV1Beta1.GVK,
+      ...toJson_ImagePullJobV1Beta1Props(props),
+    };
+  }
+
+  /**
+   * Defines a "ImagePullJobV1Beta1" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: ImagePullJobV1Beta1Props = {}) {
+    super(scope, id, {
+      ...ImagePullJobV1Beta1.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...ImagePullJobV1Beta1.GVK,
+      ...toJson_ImagePullJobV1Beta1Props(resolved),
+    };
+  }
+}
+
+/**
+ * ImagePullJob is the Schema for the imagepulljobs API
+ *
+ * @schema ImagePullJobV1Beta1
+ */
+export interface ImagePullJobV1Beta1Props {
+  /**
+   * @schema ImagePullJobV1Beta1#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * ImagePullJobSpec defines the desired state of ImagePullJob
+   *
+   * @schema ImagePullJobV1Beta1#spec
+   */
+  readonly spec?: ImagePullJobV1Beta1Spec;
+}
+
+/**
+ * Converts an object of type 'ImagePullJobV1Beta1Props' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobV1Beta1Props(obj: ImagePullJobV1Beta1Props | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_ImagePullJobV1Beta1Spec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ImagePullJobSpec defines the desired state of ImagePullJob
+ *
+ * @schema ImagePullJobV1Beta1Spec
+ */
+export interface ImagePullJobV1Beta1Spec {
+  /**
+   * CompletionPolicy indicates the completion policy of the job.
+   * Default is Always CompletionPolicyType.
+   *
+   * @default Always CompletionPolicyType.
+   * @schema ImagePullJobV1Beta1Spec#completionPolicy
+   */
+  readonly completionPolicy: ImagePullJobV1Beta1SpecCompletionPolicy;
+
+  /**
+   * Image is the image to be pulled by the job
+   *
+   * @schema ImagePullJobV1Beta1Spec#image
+   */
+  readonly image: string;
+
+  /**
+   * Image pull policy.
+   * One of Always, IfNotPresent. Defaults to IfNotPresent.
+   *
+   * @default IfNotPresent.
+   * @schema ImagePullJobV1Beta1Spec#imagePullPolicy
+   */
+  readonly imagePullPolicy?: string;
+
+  /**
+   * Parallelism is the requested parallelism, it can be set to any non-negative value. If it is unspecified,
+   * it defaults to 1. If it is specified as 0, then the Job is effectively paused until it is increased.
+   *
+   * @schema ImagePullJobV1Beta1Spec#parallelism
+   */
+  readonly parallelism?: ImagePullJobV1Beta1SpecParallelism;
+
+  /**
+   * PodSelector is a query over pods that should pull image on nodes of these pods.
+   * Mutually exclusive with Selector.
+   *
+   * @schema ImagePullJobV1Beta1Spec#podSelector
+   */
+  readonly podSelector?: ImagePullJobV1Beta1SpecPodSelector;
+
+  /**
+   * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+   * the system will use the default values.
+   *
+   * @schema ImagePullJobV1Beta1Spec#pullPolicy
+   */
+  readonly pullPolicy?: ImagePullJobV1Beta1SpecPullPolicy;
+
+  /**
+   * ImagePullSecrets is an optional list of references to secrets in the same namespace to use for pulling the image.
+   * If specified, these secrets will be passed to individual puller implementations for them to use.  For example,
+   * in the case of docker, only DockerConfig type secrets are honored.
+   *
+   * @schema ImagePullJobV1Beta1Spec#pullSecrets
+   */
+  readonly pullSecrets?: string[];
+
+  /**
+   * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+   *
+   * @schema ImagePullJobV1Beta1Spec#sandboxConfig
+   */
+  readonly sandboxConfig?: ImagePullJobV1Beta1SpecSandboxConfig;
+
+  /**
+   * Selector is a query over nodes that should match the job.
+   * nil to match all nodes.
+   *
+   * @schema ImagePullJobV1Beta1Spec#selector
+   */
+  readonly selector?: ImagePullJobV1Beta1SpecSelector;
+}
+
+/**
+ * Converts an object of type 'ImagePullJobV1Beta1Spec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobV1Beta1Spec(obj: ImagePullJobV1Beta1Spec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'completionPolicy': toJson_ImagePullJobV1Beta1SpecCompletionPolicy(obj.completionPolicy),
+    'image': obj.image,
+    'imagePullPolicy': obj.imagePullPolicy,
+    'parallelism': unionValue(obj.parallelism),
+    'podSelector': toJson_ImagePullJobV1Beta1SpecPodSelector(obj.podSelector),
+    'pullPolicy': toJson_ImagePullJobV1Beta1SpecPullPolicy(obj.pullPolicy),
+    'pullSecrets': mapItems(obj.pullSecrets, y => y),
+    'sandboxConfig': toJson_ImagePullJobV1Beta1SpecSandboxConfig(obj.sandboxConfig),
+    'selector': toJson_ImagePullJobV1Beta1SpecSelector(obj.selector),
+    ...unknownFields(obj, ['completionPolicy', 'image', 'imagePullPolicy', 'parallelism', 'podSelector', 'pullPolicy', 'pullSecrets', 'sandboxConfig', 'selector']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * CompletionPolicy indicates the completion policy of the job.
+ * Default is Always CompletionPolicyType.
+ *
+ * @default Always CompletionPolicyType.
+ * @schema ImagePullJobV1Beta1SpecCompletionPolicy
+ */
+export interface ImagePullJobV1Beta1SpecCompletionPolicy {
+  /**
+   * ActiveDeadlineSeconds specifies the duration in seconds relative to the startTime that the job may be active
+   * before the system tries to terminate it; value must be positive integer.
+   * Only works for Always type.
+   *
+   * @schema ImagePullJobV1Beta1SpecCompletionPolicy#activeDeadlineSeconds
+   */
+  readonly activeDeadlineSeconds?: number;
+
+  /**
+   * ttlSecondsAfterFinished limits the lifetime of a Job that has finished
+   * execution (either Complete or Failed). If this field is set,
+   * ttlSecondsAfterFinished after the Job finishes, it is eligible to be
+   * automatically deleted. When the Job is being deleted, its lifecycle
+   * guarantees (e.g. finalizers) will be honored. If this field is unset,
+   * the Job won't be automatically deleted. If this field is set to zero,
+   * the Job becomes eligible to be deleted immediately after it finishes.
+   * This field is alpha-level and is only honored by servers that enable the
+   * TTLAfterFinished feature.
+   * Only works for Always type
+   *
+   * @schema ImagePullJobV1Beta1SpecCompletionPolicy#ttlSecondsAfterFinished
+   */
+  readonly ttlSecondsAfterFinished?: number;
+
+  /**
+   * Type indicates the type of the CompletionPolicy.
+   * Default is Always.
+   *
+   * @default Always.
+   * @schema ImagePullJobV1Beta1SpecCompletionPolicy#type
+   */
+  readonly type?: string;
+}
+
+/**
+ * Converts an object of type 'ImagePullJobV1Beta1SpecCompletionPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobV1Beta1SpecCompletionPolicy(obj: ImagePullJobV1Beta1SpecCompletionPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'activeDeadlineSeconds': obj.activeDeadlineSeconds,
+    'ttlSecondsAfterFinished': obj.ttlSecondsAfterFinished,
+    'type': obj.type,
+    ...unknownFields(obj, ['activeDeadlineSeconds', 'ttlSecondsAfterFinished', 'type']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Parallelism is the requested parallelism, it can be set to any non-negative value. If it is unspecified,
+ * it defaults to 1. If it is specified as 0, then the Job is effectively paused until it is increased.
+ *
+ * @schema ImagePullJobV1Beta1SpecParallelism
+ */
+export class ImagePullJobV1Beta1SpecParallelism {
+  public static fromNumber(value: number): ImagePullJobV1Beta1SpecParallelism {
+    return new ImagePullJobV1Beta1SpecParallelism(value);
+  }
+  public static fromString(value: string): ImagePullJobV1Beta1SpecParallelism {
+    return new ImagePullJobV1Beta1SpecParallelism(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * PodSelector is a query over pods that should pull image on nodes of these pods.
+ * Mutually exclusive with Selector.
+ *
+ * @schema ImagePullJobV1Beta1SpecPodSelector
+ */
+export interface ImagePullJobV1Beta1SpecPodSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ImagePullJobV1Beta1SpecPodSelector#matchExpressions
+   */
+  readonly matchExpressions?: ImagePullJobV1Beta1SpecPodSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ImagePullJobV1Beta1SpecPodSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ImagePullJobV1Beta1SpecPodSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobV1Beta1SpecPodSelector(obj: ImagePullJobV1Beta1SpecPodSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_ImagePullJobV1Beta1SpecPodSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+ * the system will use the default values.
+ *
+ * @schema ImagePullJobV1Beta1SpecPullPolicy
+ */
+export interface ImagePullJobV1Beta1SpecPullPolicy {
+  /**
+   * Specifies the number of retries before marking the pulling task failed.
+   * Defaults to 3
+   *
+   * @default 3
+   * @schema ImagePullJobV1Beta1SpecPullPolicy#backoffLimit
+   */
+  readonly backoffLimit?: number;
+
+  /**
+   * Specifies the timeout of the pulling task.
+   * Defaults to 600
+   *
+   * @default 600
+   * @schema ImagePullJobV1Beta1SpecPullPolicy#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * Converts an object of type 'ImagePullJobV1Beta1SpecPullPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobV1Beta1SpecPullPolicy(obj: ImagePullJobV1Beta1SpecPullPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'backoffLimit': obj.backoffLimit,
+    'timeoutSeconds': obj.timeoutSeconds,
+    ...unknownFields(obj, ['backoffLimit', 'timeoutSeconds']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+ *
+ * @schema ImagePullJobV1Beta1SpecSandboxConfig
+ */
+export interface ImagePullJobV1Beta1SpecSandboxConfig {
+  /**
+   * @schema ImagePullJobV1Beta1SpecSandboxConfig#annotations
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * @schema ImagePullJobV1Beta1SpecSandboxConfig#labels
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ImagePullJobV1Beta1SpecSandboxConfig' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobV1Beta1SpecSandboxConfig(obj: ImagePullJobV1Beta1SpecSandboxConfig | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'annotations': ((obj.annotations) === undefined) ? undefined : (Object.entries(obj.annotations).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['annotations', 'labels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Selector is a query over nodes that should match the job.
+ * nil to match all nodes.
+ *
+ * @schema ImagePullJobV1Beta1SpecSelector
+ */
+export interface ImagePullJobV1Beta1SpecSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ImagePullJobV1Beta1SpecSelector#matchExpressions
+   */
+  readonly matchExpressions?: ImagePullJobV1Beta1SpecSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ImagePullJobV1Beta1SpecSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+
+  /**
+   * Names specify a set of nodes to execute the job.
+   *
+   * @schema ImagePullJobV1Beta1SpecSelector#names
+   */
+  readonly names?: string[];
+}
+
+/**
+ * Converts an object of type 'ImagePullJobV1Beta1SpecSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobV1Beta1SpecSelector(obj: ImagePullJobV1Beta1SpecSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_ImagePullJobV1Beta1SpecSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'names': mapItems(obj.names, y => y),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels', 'names']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ImagePullJobV1Beta1SpecPodSelectorMatchExpressions
+ */
+export interface ImagePullJobV1Beta1SpecPodSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ImagePullJobV1Beta1SpecPodSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ImagePullJobV1Beta1SpecPodSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ImagePullJobV1Beta1SpecPodSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ImagePullJobV1Beta1SpecPodSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobV1Beta1SpecPodSelectorMatchExpressions(obj: ImagePullJobV1Beta1SpecPodSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ImagePullJobV1Beta1SpecSelectorMatchExpressions
+ */
+export interface ImagePullJobV1Beta1SpecSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ImagePullJobV1Beta1SpecSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ImagePullJobV1Beta1SpecSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ImagePullJobV1Beta1SpecSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ImagePullJobV1Beta1SpecSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ImagePullJobV1Beta1SpecSelectorMatchExpressions(obj: ImagePullJobV1Beta1SpecSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * NodeImage is the Schema for the nodeimages API
+ *
+ * @schema NodeImage
+ */
+export class NodeImage extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "NodeImage"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1alpha1',
+    kind: 'NodeImage',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "NodeImage".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: NodeImageProps = {}): any {
+    return {
+      ...NodeImage.GVK,
+      ...toJson_NodeImageProps(props),
+    };
+  }
+
+  /**
+   * Defines a "NodeImage" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: NodeImageProps = {}) {
+    super(scope, id, {
+      ...NodeImage.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...NodeImage.GVK,
+      ...toJson_NodeImageProps(resolved),
+    };
+  }
+}
+
+/**
+ * NodeImage is the Schema for the nodeimages API
+ *
+ * @schema NodeImage
+ */
+export interface NodeImageProps {
+  /**
+   * @schema NodeImage#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * NodeImageSpec defines the desired state of NodeImage
+   *
+   * @schema NodeImage#spec
+   */
+  readonly spec?: NodeImageSpec;
+}
+
+/**
+ * Converts an object of type 'NodeImageProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageProps(obj: NodeImageProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_NodeImageSpec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * NodeImageSpec defines the desired state of NodeImage
+ *
+ * @schema NodeImageSpec
+ */
+export interface NodeImageSpec {
+  /**
+   * Specifies images to be pulled on this node
+   * It can not be more than 256 for each NodeImage
+   *
+   * @schema NodeImageSpec#images
+   */
+  readonly images?: { [key: string]: NodeImageSpecImages };
+}
+
+/**
+ * Converts an object of type 'NodeImageSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageSpec(obj: NodeImageSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'images': ((obj.images) === undefined) ? undefined : (Object.entries(obj.images).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: toJson_NodeImageSpecImages(i[1]) }), {})),
+    ...unknownFields(obj, ['images']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ImageSpec defines the pulling spec of an image
+ *
+ * @schema NodeImageSpecImages
+ */
+export interface NodeImageSpecImages {
+  /**
+   * PullSecrets is an optional list of references to secrets in the same namespace to use for pulling the image.
+   * If specified, these secrets will be passed to individual puller implementations for them to use.  For example,
+   * in the case of docker, only DockerConfig type secrets are honored.
+   *
+   * @schema NodeImageSpecImages#pullSecrets
+   */
+  readonly pullSecrets?: NodeImageSpecImagesPullSecrets[];
+
+  /**
+   * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+   *
+   * @schema NodeImageSpecImages#sandboxConfig
+   */
+  readonly sandboxConfig?: NodeImageSpecImagesSandboxConfig;
+
+  /**
+   * Tags is a list of versions of this image
+   *
+   * @schema NodeImageSpecImages#tags
+   */
+  readonly tags: NodeImageSpecImagesTags[];
+}
+
+/**
+ * Converts an object of type 'NodeImageSpecImages' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageSpecImages(obj: NodeImageSpecImages | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'pullSecrets': mapItems(obj.pullSecrets, y => toJson_NodeImageSpecImagesPullSecrets(y)),
+    'sandboxConfig': toJson_NodeImageSpecImagesSandboxConfig(obj.sandboxConfig),
+    'tags': mapItems(obj.tags, y => toJson_NodeImageSpecImagesTags(y)),
+    ...unknownFields(obj, ['pullSecrets', 'sandboxConfig', 'tags']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ReferenceObject comprises a resource name, with a mandatory namespace,
+ * rendered as "<namespace>/<name>".
+ *
+ * @schema NodeImageSpecImagesPullSecrets
+ */
+export interface NodeImageSpecImagesPullSecrets {
+  /**
+   * @schema NodeImageSpecImagesPullSecrets#name
+   */
+  readonly name?: string;
+
+  /**
+   * @schema NodeImageSpecImagesPullSecrets#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'NodeImageSpecImagesPullSecrets' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageSpecImagesPullSecrets(obj: NodeImageSpecImagesPullSecrets | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'name': obj.name,
+    'namespace': obj.namespace,
+    ...unknownFields(obj, ['name', 'namespace']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+ *
+ * @schema NodeImageSpecImagesSandboxConfig
+ */
+export interface NodeImageSpecImagesSandboxConfig {
+  /**
+   * @schema NodeImageSpecImagesSandboxConfig#annotations
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * @schema NodeImageSpecImagesSandboxConfig#labels
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'NodeImageSpecImagesSandboxConfig' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageSpecImagesSandboxConfig(obj: NodeImageSpecImagesSandboxConfig | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'annotations': ((obj.annotations) === undefined) ? undefined : (Object.entries(obj.annotations).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['annotations', 'labels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ImageTagSpec defines the pulling spec of an image tag
+ *
+ * @schema NodeImageSpecImagesTags
+ */
+export interface NodeImageSpecImagesTags {
+  /**
+   * Specifies the create time of this tag
+   *
+   * @schema NodeImageSpecImagesTags#createdAt
+   */
+  readonly createdAt?: Date;
+
+  /**
+   * Image pull policy.
+   * One of Always, IfNotPresent. Defaults to IfNotPresent.
+   *
+   * @default IfNotPresent.
+   * @schema NodeImageSpecImagesTags#imagePullPolicy
+   */
+  readonly imagePullPolicy?: string;
+
+  /**
+   * List of objects depended by this object. If this image is managed by a controller,
+   * then an entry in this list will point to this controller.
+   *
+   * @schema NodeImageSpecImagesTags#ownerReferences
+   */
+  readonly ownerReferences?: NodeImageSpecImagesTagsOwnerReferences[];
+
+  /**
+   * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+   * the system will use the default values.
+   *
+   * @schema NodeImageSpecImagesTags#pullPolicy
+   */
+  readonly pullPolicy?: NodeImageSpecImagesTagsPullPolicy;
+
+  /**
+   * Specifies the image tag
+   *
+   * @schema NodeImageSpecImagesTags#tag
+   */
+  readonly tag: string;
+
+  /**
+   * An opaque value that represents the internal version of this tag that can
+   * be used by clients to determine when objects have changed. May be used for optimistic
+   * concurrency, change detection, and the watch operation on a resource or set of resources.
+   * Clients must treat these values as opaque and passed unmodified back to the server.
+   *
+   * Populated by the system.
+   * Read-only.
+   * Value must be treated as opaque by clients and .
+   *
+   * @schema NodeImageSpecImagesTags#version
+   */
+  readonly version?: number;
+}
+
+/**
+ * Converts an object of type 'NodeImageSpecImagesTags' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageSpecImagesTags(obj: NodeImageSpecImagesTags | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'createdAt': obj.createdAt?.toISOString(),
+    'imagePullPolicy': obj.imagePullPolicy,
+    'ownerReferences': mapItems(obj.ownerReferences, y => toJson_NodeImageSpecImagesTagsOwnerReferences(y)),
+    'pullPolicy': toJson_NodeImageSpecImagesTagsPullPolicy(obj.pullPolicy),
+    'tag': obj.tag,
+    'version': obj.version,
+    ...unknownFields(obj, ['createdAt', 'imagePullPolicy', 'ownerReferences', 'pullPolicy', 'tag', 'version']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ObjectReference contains enough information to let you inspect or modify the referred object.
+ *
+ * @schema NodeImageSpecImagesTagsOwnerReferences
+ */
+export interface NodeImageSpecImagesTagsOwnerReferences {
+  /**
+   * API version of the referent.
+   *
+   * @schema NodeImageSpecImagesTagsOwnerReferences#apiVersion
+   */
+  readonly apiVersion?: string;
+
+  /**
+   * If referring to a piece of an object instead of an entire object, this string
+   * should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2].
+   * For example, if the object reference is to a container within a pod, this would take on a value like:
+   * "spec.containers{name}" (where "name" refers to the name of the container that triggered
+   * the event) or if no container name is specified "spec.containers[2]" (container with
+   * index 2 in this pod). This syntax is chosen only to have some well-defined way of
+   * referencing a part of an object.
+   *
+   * @schema NodeImageSpecImagesTagsOwnerReferences#fieldPath
+   */
+  readonly fieldPath?: string;
+
+  /**
+   * Kind of the referent.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   *
+   * @schema NodeImageSpecImagesTagsOwnerReferences#kind
+   */
+  readonly kind?: string;
+
+  /**
+   * Name of the referent.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema NodeImageSpecImagesTagsOwnerReferences#name
+   */
+  readonly name?: string;
+
+  /**
+   * Namespace of the referent.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/
+   *
+   * @schema NodeImageSpecImagesTagsOwnerReferences#namespace
+   */
+  readonly namespace?: string;
+
+  /**
+   * Specific resourceVersion to which this reference is made, if any.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#concurrency-control-and-consistency
+   *
+   * @schema NodeImageSpecImagesTagsOwnerReferences#resourceVersion
+   */
+  readonly resourceVersion?: string;
+
+  /**
+   * UID of the referent.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#uids
+   *
+   * @schema NodeImageSpecImagesTagsOwnerReferences#uid
+   */
+  readonly uid?: string;
+}
+
+/**
+ * Converts an object of type 'NodeImageSpecImagesTagsOwnerReferences' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageSpecImagesTagsOwnerReferences(obj: NodeImageSpecImagesTagsOwnerReferences | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'apiVersion': obj.apiVersion,
+    'fieldPath': obj.fieldPath,
+    'kind': obj.kind,
+    'name': obj.name,
+    'namespace': obj.namespace,
+    'resourceVersion': obj.resourceVersion,
+    'uid': obj.uid,
+    ...unknownFields(obj, ['apiVersion', 'fieldPath', 'kind', 'name', 'namespace', 'resourceVersion', 'uid']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+ * the system will use the default values.
+ *
+ * @schema NodeImageSpecImagesTagsPullPolicy
+ */
+export interface NodeImageSpecImagesTagsPullPolicy {
+  /**
+   * ActiveDeadlineSeconds specifies the duration in seconds relative to the startTime that the task may be active
+   * before the system tries to terminate it; value must be positive integer.
+   * if not specified, the system will never terminate it.
+   *
+   * @schema NodeImageSpecImagesTagsPullPolicy#activeDeadlineSeconds
+   */
+  readonly activeDeadlineSeconds?: number;
+
+  /**
+   * Specifies the number of retries before marking the pulling task failed.
+   * Defaults to 3
+   *
+   * @default 3
+   * @schema NodeImageSpecImagesTagsPullPolicy#backoffLimit
+   */
+  readonly backoffLimit?: number;
+
+  /**
+   * Specifies the timeout of the pulling task.
+   * Defaults to 600
+   *
+   * @default 600
+   * @schema NodeImageSpecImagesTagsPullPolicy#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+
+  /**
+   * TTLSecondsAfterFinished limits the lifetime of a pulling task that has finished execution (either Complete or Failed).
+   * If this field is set, ttlSecondsAfterFinished after the task finishes, it is eligible to be automatically deleted.
+   * If this field is unset, the task won't be automatically deleted.
+   * If this field is set to zero, the task becomes eligible to be deleted immediately after it finishes.
+   *
+   * @schema NodeImageSpecImagesTagsPullPolicy#ttlSecondsAfterFinished
+   */
+  readonly ttlSecondsAfterFinished?: number;
+}
+
+/**
+ * Converts an object of type 'NodeImageSpecImagesTagsPullPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageSpecImagesTagsPullPolicy(obj: NodeImageSpecImagesTagsPullPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'activeDeadlineSeconds': obj.activeDeadlineSeconds,
+    'backoffLimit': obj.backoffLimit,
+    'timeoutSeconds': obj.timeoutSeconds,
+    'ttlSecondsAfterFinished': obj.ttlSecondsAfterFinished,
+    ...unknownFields(obj, ['activeDeadlineSeconds', 'backoffLimit', 'timeoutSeconds', 'ttlSecondsAfterFinished']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * NodeImage is the Schema for the nodeimages API
+ *
+ * @schema NodeImageV1Beta1
+ */
+export class NodeImageV1Beta1 extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "NodeImageV1Beta1"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1beta1',
+    kind: 'NodeImage',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "NodeImageV1Beta1".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: NodeImageV1Beta1Props = {}): any {
+    return {
+      ...NodeImageV1Beta1.GVK,
+      ...toJson_NodeImageV1Beta1Props(props),
+    };
+  }
+
+  /**
+   * Defines a "NodeImageV1Beta1" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: NodeImageV1Beta1Props = {}) {
+    super(scope, id, {
+      ...NodeImageV1Beta1.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...NodeImageV1Beta1.GVK,
+      ...toJson_NodeImageV1Beta1Props(resolved),
+    };
+  }
+}
+
+/**
+ * NodeImage is the Schema for the nodeimages API
+ *
+ * @schema NodeImageV1Beta1
+ */
+export interface NodeImageV1Beta1Props {
+  /**
+   * @schema NodeImageV1Beta1#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * NodeImageSpec defines the desired state of NodeImage
+   *
+   * @schema NodeImageV1Beta1#spec
+   */
+  readonly spec?: NodeImageV1Beta1Spec;
+}
+
+/**
+ * Converts an object of type 'NodeImageV1Beta1Props' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageV1Beta1Props(obj: NodeImageV1Beta1Props | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_NodeImageV1Beta1Spec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * NodeImageSpec defines the desired state of NodeImage
+ *
+ * @schema NodeImageV1Beta1Spec
+ */
+export interface NodeImageV1Beta1Spec {
+  /**
+   * Specifies images to be pulled on this node
+   * It can not be more than 256 for each NodeImage
+   *
+   * @schema NodeImageV1Beta1Spec#images
+   */
+  readonly images?: { [key: string]: NodeImageV1Beta1SpecImages };
+}
+
+/**
+ * Converts an object of type 'NodeImageV1Beta1Spec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageV1Beta1Spec(obj: NodeImageV1Beta1Spec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'images': ((obj.images) === undefined) ? undefined : (Object.entries(obj.images).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: toJson_NodeImageV1Beta1SpecImages(i[1]) }), {})),
+    ...unknownFields(obj, ['images']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ImageSpec defines the pulling spec of an image
+ *
+ * @schema NodeImageV1Beta1SpecImages
+ */
+export interface NodeImageV1Beta1SpecImages {
+  /**
+   * PullSecrets is an optional list of references to secrets in the same namespace to use for pulling the image.
+   * If specified, these secrets will be passed to individual puller implementations for them to use.  For example,
+   * in the case of docker, only DockerConfig type secrets are honored.
+   *
+   * @schema NodeImageV1Beta1SpecImages#pullSecrets
+   */
+  readonly pullSecrets?: NodeImageV1Beta1SpecImagesPullSecrets[];
+
+  /**
+   * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+   *
+   * @schema NodeImageV1Beta1SpecImages#sandboxConfig
+   */
+  readonly sandboxConfig?: NodeImageV1Beta1SpecImagesSandboxConfig;
+
+  /**
+   * Tags is a list of versions of this image
+   *
+   * @schema NodeImageV1Beta1SpecImages#tags
+   */
+  readonly tags: NodeImageV1Beta1SpecImagesTags[];
+}
+
+/**
+ * Converts an object of type 'NodeImageV1Beta1SpecImages' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageV1Beta1SpecImages(obj: NodeImageV1Beta1SpecImages | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'pullSecrets': mapItems(obj.pullSecrets, y => toJson_NodeImageV1Beta1SpecImagesPullSecrets(y)),
+    'sandboxConfig': toJson_NodeImageV1Beta1SpecImagesSandboxConfig(obj.sandboxConfig),
+    'tags': mapItems(obj.tags, y => toJson_NodeImageV1Beta1SpecImagesTags(y)),
+    ...unknownFields(obj, ['pullSecrets', 'sandboxConfig', 'tags']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ReferenceObject comprises a resource name, with a mandatory namespace,
+ * rendered as "<namespace>/<name>".
+ *
+ * @schema NodeImageV1Beta1SpecImagesPullSecrets
+ */
+export interface NodeImageV1Beta1SpecImagesPullSecrets {
+  /**
+   * The previous mode, where each imagePullJob would generate a kruise-daemon-config secret, caused various problems.
+   * In the new mode, each secret will only be synchronized once, instead of generating a separate secret for each imagePullJob. For example:
+   * job1 pullSecrets is secret1, job2 pullSecrets is still secret1.
+   * In existing clusters, there are already many pullSecrets configurations in NodeImage that need to be cleaned up, so an additional flag is needed to identify this.
+   * Only clean up the old secrets, while the new approach can be cleaned up together with imageSpec.
+   * Therefore, for pullSecrets with mode=batch, they need to be cleaned up together with imageSpec.
+   *
+   * @schema NodeImageV1Beta1SpecImagesPullSecrets#mode
+   */
+  readonly mode?: string;
+
+  /**
+   * @schema NodeImageV1Beta1SpecImagesPullSecrets#name
+   */
+  readonly name?: string;
+
+  /**
+   * @schema NodeImageV1Beta1SpecImagesPullSecrets#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'NodeImageV1Beta1SpecImagesPullSecrets' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageV1Beta1SpecImagesPullSecrets(obj: NodeImageV1Beta1SpecImagesPullSecrets | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'mode': obj.mode,
+    'name': obj.name,
+    'namespace': obj.namespace,
+    ...unknownFields(obj, ['mode', 'name', 'namespace']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * SandboxConfig support attach metadata in PullImage CRI interface during ImagePulljobs
+ *
+ * @schema NodeImageV1Beta1SpecImagesSandboxConfig
+ */
+export interface NodeImageV1Beta1SpecImagesSandboxConfig {
+  /**
+   * @schema NodeImageV1Beta1SpecImagesSandboxConfig#annotations
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * @schema NodeImageV1Beta1SpecImagesSandboxConfig#labels
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'NodeImageV1Beta1SpecImagesSandboxConfig' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageV1Beta1SpecImagesSandboxConfig(obj: NodeImageV1Beta1SpecImagesSandboxConfig | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'annotations': ((obj.annotations) === undefined) ? undefined : (Object.entries(obj.annotations).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['annotations', 'labels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ImageTagSpec defines the pulling spec of an image tag
+ *
+ * @schema NodeImageV1Beta1SpecImagesTags
+ */
+export interface NodeImageV1Beta1SpecImagesTags {
+  /**
+   * Specifies the create time of this tag
+   *
+   * @schema NodeImageV1Beta1SpecImagesTags#createdAt
+   */
+  readonly createdAt?: Date;
+
+  /**
+   * Image pull policy.
+   * One of Always, IfNotPresent. Defaults to IfNotPresent.
+   *
+   * @default IfNotPresent.
+   * @schema NodeImageV1Beta1SpecImagesTags#imagePullPolicy
+   */
+  readonly imagePullPolicy?: string;
+
+  /**
+   * List of objects depended by this object. If this image is managed by a controller,
+   * then an entry in this list will point to this controller.
+   *
+   * @schema NodeImageV1Beta1SpecImagesTags#ownerReferences
+   */
+  readonly ownerReferences?: NodeImageV1Beta1SpecImagesTagsOwnerReferences[];
+
+  /**
+   * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+   * the system will use the default values.
+   *
+   * @schema NodeImageV1Beta1SpecImagesTags#pullPolicy
+   */
+  readonly pullPolicy?: NodeImageV1Beta1SpecImagesTagsPullPolicy;
+
+  /**
+   * Specifies the image tag
+   *
+   * @schema NodeImageV1Beta1SpecImagesTags#tag
+   */
+  readonly tag: string;
+
+  /**
+   * An opaque value that represents the internal version of this tag that can
+   * be used by clients to determine when objects have changed. May be used for optimistic
+   * concurrency, change detection, and the watch operation on a resource or set of resources.
+   * Clients must treat these values as opaque and passed unmodified back to the server.
+   *
+   * Populated by the system.
+   * Read-only.
+   * Value must be treated as opaque by clients and .
+   *
+   * @schema NodeImageV1Beta1SpecImagesTags#version
+   */
+  readonly version?: number;
+}
+
+/**
+ * Converts an object of type 'NodeImageV1Beta1SpecImagesTags' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageV1Beta1SpecImagesTags(obj: NodeImageV1Beta1SpecImagesTags | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'createdAt': obj.createdAt?.toISOString(),
+    'imagePullPolicy': obj.imagePullPolicy,
+    'ownerReferences': mapItems(obj.ownerReferences, y => toJson_NodeImageV1Beta1SpecImagesTagsOwnerReferences(y)),
+    'pullPolicy': toJson_NodeImageV1Beta1SpecImagesTagsPullPolicy(obj.pullPolicy),
+    'tag': obj.tag,
+    'version': obj.version,
+    ...unknownFields(obj, ['createdAt', 'imagePullPolicy', 'ownerReferences', 'pullPolicy', 'tag', 'version']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ObjectReference contains enough information to let you inspect or modify the referred object.
+ *
+ * @schema NodeImageV1Beta1SpecImagesTagsOwnerReferences
+ */
+export interface NodeImageV1Beta1SpecImagesTagsOwnerReferences {
+  /**
+   * API version of the referent.
+   *
+   * @schema NodeImageV1Beta1SpecImagesTagsOwnerReferences#apiVersion
+   */
+  readonly apiVersion?: string;
+
+  /**
+   * If referring to a piece of an object instead of an entire object, this string
+   * should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2].
+   * For example, if the object reference is to a container within a pod, this would take on a value like:
+   * "spec.containers{name}" (where "name" refers to the name of the container that triggered
+   * the event) or if no container name is specified "spec.containers[2]" (container with
+   * index 2 in this pod). This syntax is chosen only to have some well-defined way of
+   * referencing a part of an object.
+   *
+   * @schema NodeImageV1Beta1SpecImagesTagsOwnerReferences#fieldPath
+   */
+  readonly fieldPath?: string;
+
+  /**
+   * Kind of the referent.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds
+   *
+   * @schema NodeImageV1Beta1SpecImagesTagsOwnerReferences#kind
+   */
+  readonly kind?: string;
+
+  /**
+   * Name of the referent.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema NodeImageV1Beta1SpecImagesTagsOwnerReferences#name
+   */
+  readonly name?: string;
+
+  /**
+   * Namespace of the referent.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/
+   *
+   * @schema NodeImageV1Beta1SpecImagesTagsOwnerReferences#namespace
+   */
+  readonly namespace?: string;
+
+  /**
+   * Specific resourceVersion to which this reference is made, if any.
+   * More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#concurrency-control-and-consistency
+   *
+   * @schema NodeImageV1Beta1SpecImagesTagsOwnerReferences#resourceVersion
+   */
+  readonly resourceVersion?: string;
+
+  /**
+   * UID of the referent.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#uids
+   *
+   * @schema NodeImageV1Beta1SpecImagesTagsOwnerReferences#uid
+   */
+  readonly uid?: string;
+}
+
+/**
+ * Converts an object of type 'NodeImageV1Beta1SpecImagesTagsOwnerReferences' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageV1Beta1SpecImagesTagsOwnerReferences(obj: NodeImageV1Beta1SpecImagesTagsOwnerReferences | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'apiVersion': obj.apiVersion,
+    'fieldPath': obj.fieldPath,
+    'kind': obj.kind,
+    'name': obj.name,
+    'namespace': obj.namespace,
+    'resourceVersion': obj.resourceVersion,
+    'uid': obj.uid,
+    ...unknownFields(obj, ['apiVersion', 'fieldPath', 'kind', 'name', 'namespace', 'resourceVersion', 'uid']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * PullPolicy is an optional field to set parameters of the pulling task. If not specified,
+ * the system will use the default values.
+ *
+ * @schema NodeImageV1Beta1SpecImagesTagsPullPolicy
+ */
+export interface NodeImageV1Beta1SpecImagesTagsPullPolicy {
+  /**
+   * ActiveDeadlineSeconds specifies the duration in seconds relative to the startTime that the task may be active
+   * before the system tries to terminate it; value must be positive integer.
+   * if not specified, the system will never terminate it.
+   *
+   * @schema NodeImageV1Beta1SpecImagesTagsPullPolicy#activeDeadlineSeconds
+   */
+  readonly activeDeadlineSeconds?: number;
+
+  /**
+   * Specifies the number of retries before marking the pulling task failed.
+   * Defaults to 3
+   *
+   * @default 3
+   * @schema NodeImageV1Beta1SpecImagesTagsPullPolicy#backoffLimit
+   */
+  readonly backoffLimit?: number;
+
+  /**
+   * Specifies the timeout of the pulling task.
+   * Defaults to 600
+   *
+   * @default 600
+   * @schema NodeImageV1Beta1SpecImagesTagsPullPolicy#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+
+  /**
+   * TTLSecondsAfterFinished limits the lifetime of a pulling task that has finished execution (either Complete or Failed).
+   * If this field is set, ttlSecondsAfterFinished after the task finishes, it is eligible to be automatically deleted.
+   * If this field is unset, the task won't be automatically deleted.
+   * If this field is set to zero, the task becomes eligible to be deleted immediately after it finishes.
+   *
+   * @schema NodeImageV1Beta1SpecImagesTagsPullPolicy#ttlSecondsAfterFinished
+   */
+  readonly ttlSecondsAfterFinished?: number;
+}
+
+/**
+ * Converts an object of type 'NodeImageV1Beta1SpecImagesTagsPullPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodeImageV1Beta1SpecImagesTagsPullPolicy(obj: NodeImageV1Beta1SpecImagesTagsPullPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'activeDeadlineSeconds': obj.activeDeadlineSeconds,
+    'backoffLimit': obj.backoffLimit,
+    'timeoutSeconds': obj.timeoutSeconds,
+    'ttlSecondsAfterFinished': obj.ttlSecondsAfterFinished,
+    ...unknownFields(obj, ['activeDeadlineSeconds', 'backoffLimit', 'timeoutSeconds', 'ttlSecondsAfterFinished']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * NodePodProbe is the Schema for the NodePodProbe API
+ *
+ * @schema NodePodProbe
+ */
+export class NodePodProbe extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "NodePodProbe"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1alpha1',
+    kind: 'NodePodProbe',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "NodePodProbe".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: NodePodProbeProps = {}): any {
+    return {
+      ...NodePodProbe.GVK,
+      ...toJson_NodePodProbeProps(props),
+    };
+  }
+
+  /**
+   * Defines a "NodePodProbe" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: NodePodProbeProps = {}) {
+    super(scope, id, {
+      ...NodePodProbe.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...NodePodProbe.GVK,
+      ...toJson_NodePodProbeProps(resolved),
+    };
+  }
+}
+
+/**
+ * NodePodProbe is the Schema for the NodePodProbe API
+ *
+ * @schema NodePodProbe
+ */
+export interface NodePodProbeProps {
+  /**
+   * @schema NodePodProbe#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * NodePodProbeSpec defines the desired state of NodePodProbe
+   *
+   * @schema NodePodProbe#spec
+   */
+  readonly spec?: NodePodProbeSpec;
+}
+
+/**
+ * Converts an object of type 'NodePodProbeProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodePodProbeProps(obj: NodePodProbeProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_NodePodProbeSpec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * NodePodProbeSpec defines the desired state of NodePodProbe
+ *
+ * @schema NodePodProbeSpec
+ */
+export interface NodePodProbeSpec {
+  /**
+   * @schema NodePodProbeSpec#podProbes
+   */
+  readonly podProbes?: NodePodProbeSpecPodProbes[];
+}
+
+/**
+ * Converts an object of type 'NodePodProbeSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodePodProbeSpec(obj: NodePodProbeSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'podProbes': mapItems(obj.podProbes, y => toJson_NodePodProbeSpecPodProbes(y)),
+    ...unknownFields(obj, ['podProbes']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * @schema NodePodProbeSpecPodProbes
+ */
+export interface NodePodProbeSpecPodProbes {
+  /**
+   * pod ip
+   *
+   * @schema NodePodProbeSpecPodProbes#IP
+   */
+  readonly ip: string;
+
+  /**
+   * pod name
+   *
+   * @schema NodePodProbeSpecPodProbes#name
+   */
+  readonly name: string;
+
+  /**
+   * pod namespace
+   *
+   * @schema NodePodProbeSpecPodProbes#namespace
+   */
+  readonly namespace: string;
+
+  /**
+   * Custom container probe, supports Exec, Tcp, and returns the result to Pod yaml
+   *
+   * @schema NodePodProbeSpecPodProbes#probes
+   */
+  readonly probes?: NodePodProbeSpecPodProbesProbes[];
+
+  /**
+   * pod uid
+   *
+   * @schema NodePodProbeSpecPodProbes#uid
+   */
+  readonly uid: string;
+}
+
+/**
+ * Converts an object of type 'NodePodProbeSpecPodProbes' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodePodProbeSpecPodProbes(obj: NodePodProbeSpecPodProbes | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'IP': obj.ip,
+    'name': obj.name,
+    'namespace': obj.namespace,
+    'probes': mapItems(obj.probes, y => toJson_NodePodProbeSpecPodProbesProbes(y)),
+    'uid': obj.uid,
+    ...unknownFields(obj, ['ip', 'name', 'namespace', 'probes', 'uid']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * @schema NodePodProbeSpecPodProbesProbes
+ */
+export interface NodePodProbeSpecPodProbesProbes {
+  /**
+   * container name
+   *
+   * @schema NodePodProbeSpecPodProbesProbes#containerName
+   */
+  readonly containerName: string;
+
+  /**
+   * Name is podProbeMarker.Name#probe.Name
+   *
+   * @schema NodePodProbeSpecPodProbesProbes#name
+   */
+  readonly name: string;
+
+  /**
+   * container probe spec
+   *
+   * @schema NodePodProbeSpecPodProbesProbes#probe
+   */
+  readonly probe: NodePodProbeSpecPodProbesProbesProbe;
+}
+
+/**
+ * Converts an object of type 'NodePodProbeSpecPodProbesProbes' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodePodProbeSpecPodProbesProbes(obj: NodePodProbeSpecPodProbesProbes | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'containerName': obj.containerName,
+    'name': obj.name,
+    'probe': toJson_NodePodProbeSpecPodProbesProbesProbe(obj.probe),
+    ...unknownFields(obj, ['containerName', 'name', 'probe']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * container probe spec
+ *
+ * @schema NodePodProbeSpecPodProbesProbesProbe
+ */
+export interface NodePodProbeSpecPodProbesProbesProbe {
+  /**
+   * Exec specifies a command to execute in the container.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbe#exec
+   */
+  readonly exec?: NodePodProbeSpecPodProbesProbesProbeExec;
+
+  /**
+   * Minimum consecutive failures for the probe to be considered failed after having succeeded.
+   * Defaults to 3. Minimum value is 1.
+   *
+   * @default 3. Minimum value is 1.
+   * @schema NodePodProbeSpecPodProbesProbesProbe#failureThreshold
+   */
+  readonly failureThreshold?: number;
+
+  /**
+   * GRPC specifies a GRPC HealthCheckRequest.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbe#grpc
+   */
+  readonly grpc?: NodePodProbeSpecPodProbesProbesProbeGrpc;
+
+  /**
+   * HTTPGet specifies an HTTP GET request to perform.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbe#httpGet
+   */
+  readonly httpGet?: NodePodProbeSpecPodProbesProbesProbeHttpGet;
+
+  /**
+   * Number of seconds after the container has started before liveness probes are initiated.
+   * More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbe#initialDelaySeconds
+   */
+  readonly initialDelaySeconds?: number;
+
+  /**
+   * How often (in seconds) to perform the probe.
+   * Default to 10 seconds. Minimum value is 1.
+   *
+   * @default 10 seconds. Minimum value is 1.
+   * @schema NodePodProbeSpecPodProbesProbesProbe#periodSeconds
+   */
+  readonly periodSeconds?: number;
+
+  /**
+   * Minimum consecutive successes for the probe to be considered successful after having failed.
+   * Defaults to 1. Must be 1 for liveness and startup. Minimum value is 1.
+   *
+   * @default 1. Must be 1 for liveness and startup. Minimum value is 1.
+   * @schema NodePodProbeSpecPodProbesProbesProbe#successThreshold
+   */
+  readonly successThreshold?: number;
+
+  /**
+   * TCPSocket specifies a connection to a TCP port.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbe#tcpSocket
+   */
+  readonly tcpSocket?: NodePodProbeSpecPodProbesProbesProbeTcpSocket;
+
+  /**
+   * Optional duration in seconds the pod needs to terminate gracefully upon probe failure.
+   * The grace period is the duration in seconds after the processes running in the pod are sent
+   * a termination signal and the time when the processes are forcibly halted with a kill signal.
+   * Set this value longer than the expected cleanup time for your process.
+   * If this value is nil, the pod's terminationGracePeriodSeconds will be used. Otherwise, this
+   * value overrides the value provided by the pod spec.
+   * Value must be non-negative integer. The value zero indicates stop immediately via
+   * the kill signal (no opportunity to shut down).
+   * This is a beta field and requires enabling ProbeTerminationGracePeriod feature gate.
+   * Minimum value is 1. spec.terminationGracePeriodSeconds is used if unset.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbe#terminationGracePeriodSeconds
+   */
+  readonly terminationGracePeriodSeconds?: number;
+
+  /**
+   * Number of seconds after which the probe times out.
+   * Defaults to 1 second. Minimum value is 1.
+   * More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   *
+   * @default 1 second. Minimum value is 1.
+   * @schema NodePodProbeSpecPodProbesProbesProbe#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * Converts an object of type 'NodePodProbeSpecPodProbesProbesProbe' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodePodProbeSpecPodProbesProbesProbe(obj: NodePodProbeSpecPodProbesProbesProbe | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'exec': toJson_NodePodProbeSpecPodProbesProbesProbeExec(obj.exec),
+    'failureThreshold': obj.failureThreshold,
+    'grpc': toJson_NodePodProbeSpecPodProbesProbesProbeGrpc(obj.grpc),
+    'httpGet': toJson_NodePodProbeSpecPodProbesProbesProbeHttpGet(obj.httpGet),
+    'initialDelaySeconds': obj.initialDelaySeconds,
+    'periodSeconds': obj.periodSeconds,
+    'successThreshold': obj.successThreshold,
+    'tcpSocket': toJson_NodePodProbeSpecPodProbesProbesProbeTcpSocket(obj.tcpSocket),
+    'terminationGracePeriodSeconds': obj.terminationGracePeriodSeconds,
+    'timeoutSeconds': obj.timeoutSeconds,
+    ...unknownFields(obj, ['exec', 'failureThreshold', 'grpc', 'httpGet', 'initialDelaySeconds', 'periodSeconds', 'successThreshold', 'tcpSocket', 'terminationGracePeriodSeconds', 'timeoutSeconds']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Exec specifies a command to execute in the container.
+ *
+ * @schema NodePodProbeSpecPodProbesProbesProbeExec
+ */
+export interface NodePodProbeSpecPodProbesProbesProbeExec {
+  /**
+   * Command is the command line to execute inside the container, the working directory for the
+   * command  is root ('/') in the container's filesystem. The command is simply exec'd, it is
+   * not run inside a shell, so traditional shell instructions ('|', etc) won't work. To use
+   * a shell, you need to explicitly call out to that shell.
+   * Exit status of 0 is treated as live/healthy and non-zero is unhealthy.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeExec#command
+   */
+  readonly command?: string[];
+}
+
+/**
+ * Converts an object of type 'NodePodProbeSpecPodProbesProbesProbeExec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodePodProbeSpecPodProbesProbesProbeExec(obj: NodePodProbeSpecPodProbesProbesProbeExec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'command': mapItems(obj.command, y => y),
+    ...unknownFields(obj, ['command']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * GRPC specifies a GRPC HealthCheckRequest.
+ *
+ * @schema NodePodProbeSpecPodProbesProbesProbeGrpc
+ */
+export interface NodePodProbeSpecPodProbesProbesProbeGrpc {
+  /**
+   * Port number of the gRPC service. Number must be in the range 1 to 65535.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeGrpc#port
+   */
+  readonly port: number;
+
+  /**
+   * Service is the name of the service to place in the gRPC HealthCheckRequest
+   * (see https://github.com/grpc/grpc/blob/master/doc/health-checking.md).
+   *
+   * If this is not specified, the default behavior is defined by gRPC.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeGrpc#service
+   */
+  readonly service?: string;
+}
+
+/**
+ * Converts an object of type 'NodePodProbeSpecPodProbesProbesProbeGrpc' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodePodProbeSpecPodProbesProbesProbeGrpc(obj: NodePodProbeSpecPodProbesProbesProbeGrpc | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'port': obj.port,
+    'service': obj.service,
+    ...unknownFields(obj, ['port', 'service']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * HTTPGet specifies an HTTP GET request to perform.
+ *
+ * @schema NodePodProbeSpecPodProbesProbesProbeHttpGet
+ */
+export interface NodePodProbeSpecPodProbesProbesProbeHttpGet {
+  /**
+   * Host name to connect to, defaults to the pod IP. You probably want to set
+   * "Host" in httpHeaders instead.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeHttpGet#host
+   */
+  readonly host?: string;
+
+  /**
+   * Custom headers to set in the request. HTTP allows repeated headers.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeHttpGet#httpHeaders
+   */
+  readonly httpHeaders?: NodePodProbeSpecPodProbesProbesProbeHttpGetHttpHeaders[];
+
+  /**
+   * Path to access on the HTTP server.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeHttpGet#path
+   */
+  readonly path?: string;
+
+  /**
+   * Name or number of the port to access on the container.
+   * Number must be in the range 1 to 65535.
+   * Name must be an IANA_SVC_NAME.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeHttpGet#port
+   */
+  readonly port: NodePodProbeSpecPodProbesProbesProbeHttpGetPort;
+
+  /**
+   * Scheme to use for connecting to the host.
+   * Defaults to HTTP.
+   *
+   * @default HTTP.
+   * @schema NodePodProbeSpecPodProbesProbesProbeHttpGet#scheme
+   */
+  readonly scheme?: string;
+}
+
+/**
+ * Converts an object of type 'NodePodProbeSpecPodProbesProbesProbeHttpGet' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodePodProbeSpecPodProbesProbesProbeHttpGet(obj: NodePodProbeSpecPodProbesProbesProbeHttpGet | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'host': obj.host,
+    'httpHeaders': mapItems(obj.httpHeaders, y => toJson_NodePodProbeSpecPodProbesProbesProbeHttpGetHttpHeaders(y)),
+    'path': obj.path,
+    'port': unionValue(obj.port),
+    'scheme': obj.scheme,
+    ...unknownFields(obj, ['host', 'httpHeaders', 'path', 'port', 'scheme']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * TCPSocket specifies a connection to a TCP port.
+ *
+ * @schema NodePodProbeSpecPodProbesProbesProbeTcpSocket
+ */
+export interface NodePodProbeSpecPodProbesProbesProbeTcpSocket {
+  /**
+   * Optional: Host name to connect to, defaults to the pod IP.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeTcpSocket#host
+   */
+  readonly host?: string;
+
+  /**
+   * Number or name of the port to access on the container.
+   * Number must be in the range 1 to 65535.
+   * Name must be an IANA_SVC_NAME.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeTcpSocket#port
+   */
+  readonly port: NodePodProbeSpecPodProbesProbesProbeTcpSocketPort;
+}
+
+/**
+ * Converts an object of type 'NodePodProbeSpecPodProbesProbesProbeTcpSocket' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodePodProbeSpecPodProbesProbesProbeTcpSocket(obj: NodePodProbeSpecPodProbesProbesProbeTcpSocket | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'host': obj.host,
+    'port': unionValue(obj.port),
+    ...unknownFields(obj, ['host', 'port']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * HTTPHeader describes a custom header to be used in HTTP probes
+ *
+ * @schema NodePodProbeSpecPodProbesProbesProbeHttpGetHttpHeaders
+ */
+export interface NodePodProbeSpecPodProbesProbesProbeHttpGetHttpHeaders {
+  /**
+   * The header field name.
+   * This will be canonicalized upon output, so case-variant names will be understood as the same header.
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeHttpGetHttpHeaders#name
+   */
+  readonly name: string;
+
+  /**
+   * The header field value
+   *
+   * @schema NodePodProbeSpecPodProbesProbesProbeHttpGetHttpHeaders#value
+   */
+  readonly value: string;
+}
+
+/**
+ * Converts an object of type 'NodePodProbeSpecPodProbesProbesProbeHttpGetHttpHeaders' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_NodePodProbeSpecPodProbesProbesProbeHttpGetHttpHeaders(obj: NodePodProbeSpecPodProbesProbesProbeHttpGetHttpHeaders | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'name': obj.name,
+    'value': obj.value,
+    ...unknownFields(obj, ['name', 'value']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Name or number of the port to access on the container.
+ * Number must be in the range 1 to 65535.
+ * Name must be an IANA_SVC_NAME.
+ *
+ * @schema NodePodProbeSpecPodProbesProbesProbeHttpGetPort
+ */
+export class NodePodProbeSpecPodProbesProbesProbeHttpGetPort {
+  public static fromNumber(value: number): NodePodProbeSpecPodProbesProbesProbeHttpGetPort {
+    return new NodePodProbeSpecPodProbesProbesProbeHttpGetPort(value);
+  }
+  public static fromString(value: string): NodePodProbeSpecPodProbesProbesProbeHttpGetPort {
+    return new NodePodProbeSpecPodProbesProbesProbeHttpGetPort(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * Number or name of the port to access on the container.
+ * Number must be in the range 1 to 65535.
+ * Name must be an IANA_SVC_NAME.
+ *
+ * @schema NodePodProbeSpecPodProbesProbesProbeTcpSocketPort
+ */
+export class NodePodProbeSpecPodProbesProbesProbeTcpSocketPort {
+  public static fromNumber(value: number): NodePodProbeSpecPodProbesProbesProbeTcpSocketPort {
+    return new NodePodProbeSpecPodProbesProbesProbeTcpSocketPort(value);
+  }
+  public static fromString(value: string): NodePodProbeSpecPodProbesProbesProbeTcpSocketPort {
+    return new NodePodProbeSpecPodProbesProbesProbeTcpSocketPort(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+
+/**
+ * PersistentPodState is the Schema for the PersistentPodState API
+ *
+ * @schema PersistentPodState
+ */
+export class PersistentPodState extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "PersistentPodState"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1alpha1',
+    kind: 'PersistentPodState',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "PersistentPodState".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: PersistentPodStateProps = {}): any {
+    return {
+      ...PersistentPodState.GVK,
+      ...toJson_PersistentPodStateProps(props),
+    };
+  }
+
+  /**
+   * Defines a "PersistentPodState" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: PersistentPodStateProps = {}) {
+    super(scope, id, {
+      ...PersistentPodState.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...PersistentPodState.GVK,
+      ...toJson_PersistentPodStateProps(resolved),
+    };
+  }
+}
+
+/**
+ * PersistentPodState is the Schema for the PersistentPodState API
+ *
+ * @schema PersistentPodState
+ */
+export interface PersistentPodStateProps {
+  /**
+   * @schema PersistentPodState#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * PersistentPodStateSpec defines the desired state of PersistentPodState
+   *
+   * @schema PersistentPodState#spec
+   */
+  readonly spec?: PersistentPodStateSpec;
+}
+
+/**
+ * Converts an object of type 'PersistentPodStateProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PersistentPodStateProps(obj: PersistentPodStateProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_PersistentPodStateSpec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * PersistentPodStateSpec defines the desired state of PersistentPodState
+ *
+ * @schema PersistentPodStateSpec
+ */
+export interface PersistentPodStateSpec {
+  /**
+   * Persist the annotations information of the pods that need to be saved
+   *
+   * @schema PersistentPodStateSpec#persistentPodAnnotations
+   */
+  readonly persistentPodAnnotations?: PersistentPodStateSpecPersistentPodAnnotations[];
+
+  /**
+   * PersistentPodStateRetentionPolicy describes the policy used for PodState.
+   * The default policy of 'WhenScaled' causes when scale down statefulSet, deleting it.
+   *
+   * @schema PersistentPodStateSpec#persistentPodStateRetentionPolicy
+   */
+  readonly persistentPodStateRetentionPolicy?: string;
+
+  /**
+   * Pod rebuilt topology preferred for node labels, with xx weight
+   * for example  kubernetes.io/hostname, failure-domain.beta.kubernetes.io/zone
+   *
+   * @schema PersistentPodStateSpec#preferredPersistentTopology
+   */
+  readonly preferredPersistentTopology?: PersistentPodStateSpecPreferredPersistentTopology[];
+
+  /**
+   * Pod rebuilt topology required for node labels
+   * for example kubernetes.io/hostname, failure-domain.beta.kubernetes.io/zone
+   *
+   * @schema PersistentPodStateSpec#requiredPersistentTopology
+   */
+  readonly requiredPersistentTopology?: PersistentPodStateSpecRequiredPersistentTopology;
+
+  /**
+   * TargetReference contains enough information to let you identify an workload for PersistentPodState
+   * Selector and TargetReference are mutually exclusive, TargetReference is priority to take effect
+   * current only support StatefulSet
+   *
+   * @schema PersistentPodStateSpec#targetRef
+   */
+  readonly targetRef: PersistentPodStateSpecTargetRef;
+}
+
+/**
+ * Converts an object of type 'PersistentPodStateSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PersistentPodStateSpec(obj: PersistentPodStateSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'persistentPodAnnotations': mapItems(obj.persistentPodAnnotations, y => toJson_PersistentPodStateSpecPersistentPodAnnotations(y)),
+    'persistentPodStateRetentionPolicy': obj.persistentPodStateRetentionPolicy,
+    'preferredPersistentTopology': mapItems(obj.preferredPersistentTopology, y => toJson_PersistentPodStateSpecPreferredPersistentTopology(y)),
+    'requiredPersistentTopology': toJson_PersistentPodStateSpecRequiredPersistentTopology(obj.requiredPersistentTopology),
+    'targetRef': toJson_PersistentPodStateSpecTargetRef(obj.targetRef),
+    ...unknownFields(obj, ['persistentPodAnnotations', 'persistentPodStateRetentionPolicy', 'preferredPersistentTopology', 'requiredPersistentTopology', 'targetRef']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * @schema PersistentPodStateSpecPersistentPodAnnotations
+ */
+export interface PersistentPodStateSpecPersistentPodAnnotations {
+  /**
+   * @schema PersistentPodStateSpecPersistentPodAnnotations#key
+   */
+  readonly key: string;
+}
+
+/**
+ * Converts an object of type 'PersistentPodStateSpecPersistentPodAnnotations' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PersistentPodStateSpecPersistentPodAnnotations(obj: PersistentPodStateSpecPersistentPodAnnotations | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    ...unknownFields(obj, ['key']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * @schema PersistentPodStateSpecPreferredPersistentTopology
+ */
+export interface PersistentPodStateSpecPreferredPersistentTopology {
+  /**
+   * @schema PersistentPodStateSpecPreferredPersistentTopology#preference
+   */
+  readonly preference: PersistentPodStateSpecPreferredPersistentTopologyPreference;
+
+  /**
+   * @schema PersistentPodStateSpecPreferredPersistentTopology#weight
+   */
+  readonly weight: number;
+}
+
+/**
+ * Converts an object of type 'PersistentPodStateSpecPreferredPersistentTopology' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PersistentPodStateSpecPreferredPersistentTopology(obj: PersistentPodStateSpecPreferredPersistentTopology | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'preference': toJson_PersistentPodStateSpecPreferredPersistentTopologyPreference(obj.preference),
+    'weight': obj.weight,
+    ...unknownFields(obj, ['preference', 'weight']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Pod rebuilt topology required for node labels
+ * for example kubernetes.io/hostname, failure-domain.beta.kubernetes.io/zone
+ *
+ * @schema PersistentPodStateSpecRequiredPersistentTopology
+ */
+export interface PersistentPodStateSpecRequiredPersistentTopology {
+  /**
+   * A list of node selector requirements by node's labels.
+   *
+   * @schema PersistentPodStateSpecRequiredPersistentTopology#nodeTopologyKeys
+   */
+  readonly nodeTopologyKeys: string[];
+}
+
+/**
+ * Converts an object of type 'PersistentPodStateSpecRequiredPersistentTopology' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PersistentPodStateSpecRequiredPersistentTopology(obj: PersistentPodStateSpecRequiredPersistentTopology | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'nodeTopologyKeys': mapItems(obj.nodeTopologyKeys, y => y),
+    ...unknownFields(obj, ['nodeTopologyKeys']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * TargetReference contains enough information to let you identify an workload for PersistentPodState
+ * Selector and TargetReference are mutually exclusive, TargetReference is priority to take effect
+ * current only support StatefulSet
+ *
+ * @schema PersistentPodStateSpecTargetRef
+ */
+export interface PersistentPodStateSpecTargetRef {
+  /**
+   * API version of the referent.
+   *
+   * @schema PersistentPodStateSpecTargetRef#apiVersion
+   */
+  readonly apiVersion: string;
+
+  /**
+   * Kind of the referent.
+   *
+   * @schema PersistentPodStateSpecTargetRef#kind
+   */
+  readonly kind: string;
+
+  /**
+   * Name of the referent.
+   *
+   * @schema PersistentPodStateSpecTargetRef#name
+   */
+  readonly name: string;
+}
+
+/**
+ * Converts an object of type 'PersistentPodStateSpecTargetRef' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PersistentPodStateSpecTargetRef(obj: PersistentPodStateSpecTargetRef | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'apiVersion': obj.apiVersion,
+    'kind': obj.kind,
+    'name': obj.name,
+    ...unknownFields(obj, ['apiVersion', 'kind', 'name']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * @schema PersistentPodStateSpecPreferredPersistentTopologyPreference
+ */
+export interface PersistentPodStateSpecPreferredPersistentTopologyPreference {
+  /**
+   * A list of node selector requirements by node's labels.
+   *
+   * @schema PersistentPodStateSpecPreferredPersistentTopologyPreference#nodeTopologyKeys
+   */
+  readonly nodeTopologyKeys: string[];
+}
+
+/**
+ * Converts an object of type 'PersistentPodStateSpecPreferredPersistentTopologyPreference' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PersistentPodStateSpecPreferredPersistentTopologyPreference(obj: PersistentPodStateSpecPreferredPersistentTopologyPreference | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'nodeTopologyKeys': mapItems(obj.nodeTopologyKeys, y => y),
+    ...unknownFields(obj, ['nodeTopologyKeys']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * PodProbeMarker is the Schema for the PodProbeMarker API
+ *
+ * @schema PodProbeMarker
+ */
+export class PodProbeMarker extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "PodProbeMarker"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1alpha1',
+    kind: 'PodProbeMarker',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "PodProbeMarker".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: PodProbeMarkerProps = {}): any {
+    return {
+      ...PodProbeMarker.GVK,
+      ...toJson_PodProbeMarkerProps(props),
+    };
+  }
+
+  /**
+   * Defines a "PodProbeMarker" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: PodProbeMarkerProps = {}) {
+    super(scope, id, {
+      ...PodProbeMarker.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...PodProbeMarker.GVK,
+      ...toJson_PodProbeMarkerProps(resolved),
+    };
+  }
+}
+
+/**
+ * PodProbeMarker is the Schema for the PodProbeMarker API
+ *
+ * @schema PodProbeMarker
+ */
+export interface PodProbeMarkerProps {
+  /**
+   * @schema PodProbeMarker#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * PodProbeMarkerSpec defines the desired state of PodProbeMarker
+   *
+   * @schema PodProbeMarker#spec
+   */
+  readonly spec?: PodProbeMarkerSpec;
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerProps(obj: PodProbeMarkerProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_PodProbeMarkerSpec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * PodProbeMarkerSpec defines the desired state of PodProbeMarker
+ *
+ * @schema PodProbeMarkerSpec
+ */
+export interface PodProbeMarkerSpec {
+  /**
+   * Custom container probe, current only support Exec().
+   * Probe Result will record in Pod.Status.Conditions, and condition.type=probe.name.
+   * condition.status=True indicates probe success
+   * condition.status=False indicates probe fails
+   *
+   * @schema PodProbeMarkerSpec#probes
+   */
+  readonly probes: PodProbeMarkerSpecProbes[];
+
+  /**
+   * Selector is a label query over pods that should exec custom probe
+   * It must match the pod template's labels.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
+   *
+   * @schema PodProbeMarkerSpec#selector
+   */
+  readonly selector: PodProbeMarkerSpecSelector;
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpec(obj: PodProbeMarkerSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'probes': mapItems(obj.probes, y => toJson_PodProbeMarkerSpecProbes(y)),
+    'selector': toJson_PodProbeMarkerSpecSelector(obj.selector),
+    ...unknownFields(obj, ['probes', 'selector']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * @schema PodProbeMarkerSpecProbes
+ */
+export interface PodProbeMarkerSpecProbes {
+  /**
+   * container name
+   *
+   * @schema PodProbeMarkerSpecProbes#containerName
+   */
+  readonly containerName: string;
+
+  /**
+   * According to the execution result of ContainerProbe, perform specific actions,
+   * such as: patch Pod labels, annotations, ReadinessGate Condition
+   * It cannot be null at the same time as PodConditionType.
+   *
+   * @schema PodProbeMarkerSpecProbes#markerPolicy
+   */
+  readonly markerPolicy?: PodProbeMarkerSpecProbesMarkerPolicy[];
+
+  /**
+   * probe name, unique within the Pod(Even between different containers, they cannot be the same)
+   *
+   * @schema PodProbeMarkerSpecProbes#name
+   */
+  readonly name: string;
+
+  /**
+   * If it is not empty, the Probe execution result will be recorded on the Pod condition.
+   * It cannot be null at the same time as MarkerPolicy.
+   * For example PodConditionType=game.kruise.io/healthy, pod.status.condition.type = game.kruise.io/healthy.
+   * When probe is Succeeded, pod.status.condition.status = True. Otherwise, when the probe fails to execute, pod.status.condition.status = False.
+   *
+   * @schema PodProbeMarkerSpecProbes#podConditionType
+   */
+  readonly podConditionType?: string;
+
+  /**
+   * container probe spec
+   *
+   * @schema PodProbeMarkerSpecProbes#probe
+   */
+  readonly probe: PodProbeMarkerSpecProbesProbe;
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpecProbes' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpecProbes(obj: PodProbeMarkerSpecProbes | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'containerName': obj.containerName,
+    'markerPolicy': mapItems(obj.markerPolicy, y => toJson_PodProbeMarkerSpecProbesMarkerPolicy(y)),
+    'name': obj.name,
+    'podConditionType': obj.podConditionType,
+    'probe': toJson_PodProbeMarkerSpecProbesProbe(obj.probe),
+    ...unknownFields(obj, ['containerName', 'markerPolicy', 'name', 'podConditionType', 'probe']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Selector is a label query over pods that should exec custom probe
+ * It must match the pod template's labels.
+ * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
+ *
+ * @schema PodProbeMarkerSpecSelector
+ */
+export interface PodProbeMarkerSpecSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema PodProbeMarkerSpecSelector#matchExpressions
+   */
+  readonly matchExpressions?: PodProbeMarkerSpecSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema PodProbeMarkerSpecSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpecSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpecSelector(obj: PodProbeMarkerSpecSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_PodProbeMarkerSpecSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * @schema PodProbeMarkerSpecProbesMarkerPolicy
+ */
+export interface PodProbeMarkerSpecProbesMarkerPolicy {
+  /**
+   * Patch annotations pod.annotations
+   *
+   * @schema PodProbeMarkerSpecProbesMarkerPolicy#annotations
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * Patch Labels pod.labels
+   *
+   * @schema PodProbeMarkerSpecProbesMarkerPolicy#labels
+   */
+  readonly labels?: { [key: string]: string };
+
+  /**
+   * probe status, True or False
+   * For example: State=Succeeded, annotations[controller.kubernetes.io/pod-deletion-cost] = '10'.
+   * State=Failed, annotations[controller.kubernetes.io/pod-deletion-cost] = '-10'.
+   * In addition, if State=Failed is not defined, Exec execution fails, and the annotations[controller.kubernetes.io/pod-deletion-cost] will be Deleted
+   *
+   * @schema PodProbeMarkerSpecProbesMarkerPolicy#state
+   */
+  readonly state: string;
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpecProbesMarkerPolicy' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpecProbesMarkerPolicy(obj: PodProbeMarkerSpecProbesMarkerPolicy | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'annotations': ((obj.annotations) === undefined) ? undefined : (Object.entries(obj.annotations).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'state': obj.state,
+    ...unknownFields(obj, ['annotations', 'labels', 'state']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * container probe spec
+ *
+ * @schema PodProbeMarkerSpecProbesProbe
+ */
+export interface PodProbeMarkerSpecProbesProbe {
+  /**
+   * Exec specifies a command to execute in the container.
+   *
+   * @schema PodProbeMarkerSpecProbesProbe#exec
+   */
+  readonly exec?: PodProbeMarkerSpecProbesProbeExec;
+
+  /**
+   * Minimum consecutive failures for the probe to be considered failed after having succeeded.
+   * Defaults to 3. Minimum value is 1.
+   *
+   * @default 3. Minimum value is 1.
+   * @schema PodProbeMarkerSpecProbesProbe#failureThreshold
+   */
+  readonly failureThreshold?: number;
+
+  /**
+   * GRPC specifies a GRPC HealthCheckRequest.
+   *
+   * @schema PodProbeMarkerSpecProbesProbe#grpc
+   */
+  readonly grpc?: PodProbeMarkerSpecProbesProbeGrpc;
+
+  /**
+   * HTTPGet specifies an HTTP GET request to perform.
+   *
+   * @schema PodProbeMarkerSpecProbesProbe#httpGet
+   */
+  readonly httpGet?: PodProbeMarkerSpecProbesProbeHttpGet;
+
+  /**
+   * Number of seconds after the container has started before liveness probes are initiated.
+   * More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   *
+   * @schema PodProbeMarkerSpecProbesProbe#initialDelaySeconds
+   */
+  readonly initialDelaySeconds?: number;
+
+  /**
+   * How often (in seconds) to perform the probe.
+   * Default to 10 seconds. Minimum value is 1.
+   *
+   * @default 10 seconds. Minimum value is 1.
+   * @schema PodProbeMarkerSpecProbesProbe#periodSeconds
+   */
+  readonly periodSeconds?: number;
+
+  /**
+   * Minimum consecutive successes for the probe to be considered successful after having failed.
+   * Defaults to 1. Must be 1 for liveness and startup. Minimum value is 1.
+   *
+   * @default 1. Must be 1 for liveness and startup. Minimum value is 1.
+   * @schema PodProbeMarkerSpecProbesProbe#successThreshold
+   */
+  readonly successThreshold?: number;
+
+  /**
+   * TCPSocket specifies a connection to a TCP port.
+   *
+   * @schema PodProbeMarkerSpecProbesProbe#tcpSocket
+   */
+  readonly tcpSocket?: PodProbeMarkerSpecProbesProbeTcpSocket;
+
+  /**
+   * Optional duration in seconds the pod needs to terminate gracefully upon probe failure.
+   * The grace period is the duration in seconds after the processes running in the pod are sent
+   * a termination signal and the time when the processes are forcibly halted with a kill signal.
+   * Set this value longer than the expected cleanup time for your process.
+   * If this value is nil, the pod's terminationGracePeriodSeconds will be used. Otherwise, this
+   * value overrides the value provided by the pod spec.
+   * Value must be non-negative integer. The value zero indicates stop immediately via
+   * the kill signal (no opportunity to shut down).
+   * This is a beta field and requires enabling ProbeTerminationGracePeriod feature gate.
+   * Minimum value is 1. spec.terminationGracePeriodSeconds is used if unset.
+   *
+   * @schema PodProbeMarkerSpecProbesProbe#terminationGracePeriodSeconds
+   */
+  readonly terminationGracePeriodSeconds?: number;
+
+  /**
+   * Number of seconds after which the probe times out.
+   * Defaults to 1 second. Minimum value is 1.
+   * More info: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle#container-probes
+   *
+   * @default 1 second. Minimum value is 1.
+   * @schema PodProbeMarkerSpecProbesProbe#timeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpecProbesProbe' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpecProbesProbe(obj: PodProbeMarkerSpecProbesProbe | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'exec': toJson_PodProbeMarkerSpecProbesProbeExec(obj.exec),
+    'failureThreshold': obj.failureThreshold,
+    'grpc': toJson_PodProbeMarkerSpecProbesProbeGrpc(obj.grpc),
+    'httpGet': toJson_PodProbeMarkerSpecProbesProbeHttpGet(obj.httpGet),
+    'initialDelaySeconds': obj.initialDelaySeconds,
+    'periodSeconds': obj.periodSeconds,
+    'successThreshold': obj.successThreshold,
+    'tcpSocket': toJson_PodProbeMarkerSpecProbesProbeTcpSocket(obj.tcpSocket),
+    'terminationGracePeriodSeconds': obj.terminationGracePeriodSeconds,
+    'timeoutSeconds': obj.timeoutSeconds,
+    ...unknownFields(obj, ['exec', 'failureThreshold', 'grpc', 'httpGet', 'initialDelaySeconds', 'periodSeconds', 'successThreshold', 'tcpSocket', 'terminationGracePeriodSeconds', 'timeoutSeconds']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema PodProbeMarkerSpecSelectorMatchExpressions
+ */
+export interface PodProbeMarkerSpecSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema PodProbeMarkerSpecSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema PodProbeMarkerSpecSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema PodProbeMarkerSpecSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpecSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpecSelectorMatchExpressions(obj: PodProbeMarkerSpecSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': mapItems(obj.values, y => y),
+    ...unknownFields(obj, ['key', 'operator', 'values']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Exec specifies a command to execute in the container.
+ *
+ * @schema PodProbeMarkerSpecProbesProbeExec
+ */
+export interface PodProbeMarkerSpecProbesProbeExec {
+  /**
+   * Command is the command line to execute inside the container, the working directory for the
+   * command  is root ('/') in the container's filesystem. The command is simply exec'd, it is
+   * not run inside a shell, so traditional shell instructions ('|', etc) won't work. To use
+   * a shell, you need to explicitly call out to that shell.
+   * Exit status of 0 is treated as live/healthy and non-zero is unhealthy.
+   *
+   * @schema PodProbeMarkerSpecProbesProbeExec#command
+   */
+  readonly command?: string[];
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpecProbesProbeExec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpecProbesProbeExec(obj: PodProbeMarkerSpecProbesProbeExec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'command': mapItems(obj.command, y => y),
+    ...unknownFields(obj, ['command']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * GRPC specifies a GRPC HealthCheckRequest.
+ *
+ * @schema PodProbeMarkerSpecProbesProbeGrpc
+ */
+export interface PodProbeMarkerSpecProbesProbeGrpc {
+  /**
+   * Port number of the gRPC service. Number must be in the range 1 to 65535.
+   *
+   * @schema PodProbeMarkerSpecProbesProbeGrpc#port
+   */
+  readonly port: number;
+
+  /**
+   * Service is the name of the service to place in the gRPC HealthCheckRequest
+   * (see https://github.com/grpc/grpc/blob/master/doc/health-checking.md).
+   *
+   * If this is not specified, the default behavior is defined by gRPC.
+   *
+   * @schema PodProbeMarkerSpecProbesProbeGrpc#service
+   */
+  readonly service?: string;
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpecProbesProbeGrpc' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpecProbesProbeGrpc(obj: PodProbeMarkerSpecProbesProbeGrpc | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'port': obj.port,
+    'service': obj.service,
+    ...unknownFields(obj, ['port', 'service']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * HTTPGet specifies an HTTP GET request to perform.
+ *
+ * @schema PodProbeMarkerSpecProbesProbeHttpGet
+ */
+export interface PodProbeMarkerSpecProbesProbeHttpGet {
+  /**
+   * Host name to connect to, defaults to the pod IP. You probably want to set
+   * "Host" in httpHeaders instead.
+   *
+   * @schema PodProbeMarkerSpecProbesProbeHttpGet#host
+   */
+  readonly host?: string;
+
+  /**
+   * Custom headers to set in the request. HTTP allows repeated headers.
+   *
+   * @schema PodProbeMarkerSpecProbesProbeHttpGet#httpHeaders
+   */
+  readonly httpHeaders?: PodProbeMarkerSpecProbesProbeHttpGetHttpHeaders[];
+
+  /**
+   * Path to access on the HTTP server.
+   *
+   * @schema PodProbeMarkerSpecProbesProbeHttpGet#path
+   */
+  readonly path?: string;
+
+  /**
+   * Name or number of the port to access on the container.
+   * Number must be in the range 1 to 65535.
+   * Name must be an IANA_SVC_NAME.
+   *
+   * @schema PodProbeMarkerSpecProbesProbeHttpGet#port
+   */
+  readonly port: PodProbeMarkerSpecProbesProbeHttpGetPort;
+
+  /**
+   * Scheme to use for connecting to the host.
+   * Defaults to HTTP.
+   *
+   * @default HTTP.
+   * @schema PodProbeMarkerSpecProbesProbeHttpGet#scheme
+   */
+  readonly scheme?: string;
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpecProbesProbeHttpGet' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpecProbesProbeHttpGet(obj: PodProbeMarkerSpecProbesProbeHttpGet | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'host': obj.host,
+    'httpHeaders': mapItems(obj.httpHeaders, y => toJson_PodProbeMarkerSpecProbesProbeHttpGetHttpHeaders(y)),
+    'path': obj.path,
+    'port': unionValue(obj.port),
+    'scheme': obj.scheme,
+    ...unknownFields(obj, ['host', 'httpHeaders', 'path', 'port', 'scheme']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * TCPSocket specifies a connection to a TCP port.
+ *
+ * @schema PodProbeMarkerSpecProbesProbeTcpSocket
+ */
+export interface PodProbeMarkerSpecProbesProbeTcpSocket {
+  /**
+   * Optional: Host name to connect to, defaults to the pod IP.
+   *
+   * @schema PodProbeMarkerSpecProbesProbeTcpSocket#host
+   */
+  readonly host?: string;
+
+  /**
+   * Number or name of the port to access on the container.
+   * Number must be in the range 1 to 65535.
+   * Name must be an IANA_SVC_NAME.
+   *
+   * @schema PodProbeMarkerSpecProbesProbeTcpSocket#port
+   */
+  readonly port: PodProbeMarkerSpecProbesProbeTcpSocketPort;
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpecProbesProbeTcpSocket' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpecProbesProbeTcpSocket(obj: PodProbeMarkerSpecProbesProbeTcpSocket | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'host': obj.host,
+    'port': unionValue(obj.port),
+    ...unknownFields(obj, ['host', 'port']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * HTTPHeader describes a custom header to be used in HTTP probes
+ *
+ * @schema PodProbeMarkerSpecProbesProbeHttpGetHttpHeaders
+ */
+export interface PodProbeMarkerSpecProbesProbeHttpGetHttpHeaders {
+  /**
+   * The header field name.
+   * This will be canonicalized upon output, so case-variant names will be understood as the same header.
+   *
+   * @schema PodProbeMarkerSpecProbesProbeHttpGetHttpHeaders#name
+   */
+  readonly name: string;
+
+  /**
+   * The header field value
+   *
+   * @schema PodProbeMarkerSpecProbesProbeHttpGetHttpHeaders#value
+   */
+  readonly value: string;
+}
+
+/**
+ * Converts an object of type 'PodProbeMarkerSpecProbesProbeHttpGetHttpHeaders' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_PodProbeMarkerSpecProbesProbeHttpGetHttpHeaders(obj: PodProbeMarkerSpecProbesProbeHttpGetHttpHeaders | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'name': obj.name,
+    'value': obj.value,
+    ...unknownFields(obj, ['name', 'value']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Name or number of the port to access on the container.
+ * Number must be in the range 1 to 65535.
+ * Name must be an IANA_SVC_NAME.
+ *
+ * @schema PodProbeMarkerSpecProbesProbeHttpGetPort
+ */
+export class PodProbeMarkerSpecProbesProbeHttpGetPort {
+  public static fromNumber(value: number): PodProbeMarkerSpecProbesProbeHttpGetPort {
+    return new PodProbeMarkerSpecProbesProbeHttpGetPort(value);
+  }
+  public static fromString(value: string): PodProbeMarkerSpecProbesProbeHttpGetPort {
+    return new PodProbeMarkerSpecProbesProbeHttpGetPort(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * Number or name of the port to access on the container.
+ * Number must be in the range 1 to 65535.
+ * Name must be an IANA_SVC_NAME.
+ *
+ * @schema PodProbeMarkerSpecProbesProbeTcpSocketPort
+ */
+export class PodProbeMarkerSpecProbesProbeTcpSocketPort {
+  public static fromNumber(value: number): PodProbeMarkerSpecProbesProbeTcpSocketPort {
+    return new PodProbeMarkerSpecProbesProbeTcpSocketPort(value);
+  }
+  public static fromString(value: string): PodProbeMarkerSpecProbesProbeTcpSocketPort {
+    return new PodProbeMarkerSpecProbesProbeTcpSocketPort(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+
+/**
+ * ResourceDistribution is the Schema for the resourcedistributions API.
+ *
+ * @schema ResourceDistribution
+ */
+export class ResourceDistribution extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "ResourceDistribution"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'apps.kruise.io/v1alpha1',
+    kind: 'ResourceDistribution',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "ResourceDistribution".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: ResourceDistributionProps = {}): any {
+    return {
+      ...ResourceDistribution.GVK,
+      ...toJson_ResourceDistributionProps(props),
+    };
+  }
+
+  /**
+   * Defines a "ResourceDistribution" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: ResourceDistributionProps = {}) {
+    super(scope, id, {
+      ...ResourceDistribution.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...ResourceDistribution.GVK,
+      ...toJson_ResourceDistributionProps(resolved),
+    };
+  }
+}
+
+/**
+ * ResourceDistribution is the Schema for the resourcedistributions API.
+ *
+ * @schema ResourceDistribution
+ */
+export interface ResourceDistributionProps {
+  /**
+   * @schema ResourceDistribution#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * ResourceDistributionSpec defines the desired state of ResourceDistribution.
+   *
+   * @schema ResourceDistribution#spec
+   */
+  readonly spec?: ResourceDistributionSpec;
+}
+
+/**
+ * Converts an object of type 'ResourceDistributionProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ResourceDistributionProps(obj: ResourceDistributionProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_ResourceDistributionSpec(obj.spec),
+    ...unknownFields(obj, ['metadata', 'spec']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ResourceDistributionSpec defines the desired state of ResourceDistribution.
+ *
+ * @schema ResourceDistributionSpec
+ */
+export interface ResourceDistributionSpec {
+  /**
+   * Resource must be the complete yaml that users want to distribute.
+   *
+   * @schema ResourceDistributionSpec#resource
+   */
+  readonly resource: any;
+
+  /**
+   * Targets defines the namespaces that users want to distribute to.
+   *
+   * @schema ResourceDistributionSpec#targets
+   */
+  readonly targets: ResourceDistributionSpecTargets;
+}
+
+/**
+ * Converts an object of type 'ResourceDistributionSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ResourceDistributionSpec(obj: ResourceDistributionSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'resource': obj.resource,
+    'targets': toJson_ResourceDistributionSpecTargets(obj.targets),
+    ...unknownFields(obj, ['resource', 'targets']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Targets defines the namespaces that users want to distribute to.
+ *
+ * @schema ResourceDistributionSpecTargets
+ */
+export interface ResourceDistributionSpecTargets {
+  /**
+   * If AllNamespaces is true, Resource will be distributed to the all namespaces
+   * (except some forbidden namespaces, such as "kube-system" and "kube-public").
+   *
+   * @schema ResourceDistributionSpecTargets#allNamespaces
+   */
+  readonly allNamespaces?: boolean;
+
+  /**
+   * If ExcludedNamespaces is not empty, Resource will never be distributed to the listed namespaces.
+   * ExcludedNamespaces has the highest priority.
+   *
+   * @schema ResourceDistributionSpecTargets#excludedNamespaces
+   */
+  readonly excludedNamespaces?: ResourceDistributionSpecTargetsExcludedNamespaces;
+
+  /**
+   * If IncludedNamespaces is not empty, Resource will be distributed to the listed namespaces.
+   *
+   * @schema ResourceDistributionSpecTargets#includedNamespaces
+   */
+  readonly includedNamespaces?: ResourceDistributionSpecTargetsIncludedNamespaces;
+
+  /**
+   * If NamespaceLabelSelector is not empty, Resource will be distributed to the matched namespaces.
+   *
+   * @schema ResourceDistributionSpecTargets#namespaceLabelSelector
+   */
+  readonly namespaceLabelSelector?: ResourceDistributionSpecTargetsNamespaceLabelSelector;
+}
+
+/**
+ * Converts an object of type 'ResourceDistributionSpecTargets' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ResourceDistributionSpecTargets(obj: ResourceDistributionSpecTargets | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'allNamespaces': obj.allNamespaces,
+    'excludedNamespaces': toJson_ResourceDistributionSpecTargetsExcludedNamespaces(obj.excludedNamespaces),
+    'includedNamespaces': toJson_ResourceDistributionSpecTargetsIncludedNamespaces(obj.includedNamespaces),
+    'namespaceLabelSelector': toJson_ResourceDistributionSpecTargetsNamespaceLabelSelector(obj.namespaceLabelSelector),
+    ...unknownFields(obj, ['allNamespaces', 'excludedNamespaces', 'includedNamespaces', 'namespaceLabelSelector']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * If ExcludedNamespaces is not empty, Resource will never be distributed to the listed namespaces.
+ * ExcludedNamespaces has the highest priority.
+ *
+ * @schema ResourceDistributionSpecTargetsExcludedNamespaces
+ */
+export interface ResourceDistributionSpecTargetsExcludedNamespaces {
+  /**
+   * @schema ResourceDistributionSpecTargetsExcludedNamespaces#list
+   */
+  readonly list?: ResourceDistributionSpecTargetsExcludedNamespacesList[];
+}
+
+/**
+ * Converts an object of type 'ResourceDistributionSpecTargetsExcludedNamespaces' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ResourceDistributionSpecTargetsExcludedNamespaces(obj: ResourceDistributionSpecTargetsExcludedNamespaces | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'list': mapItems(obj.list, y => toJson_ResourceDistributionSpecTargetsExcludedNamespacesList(y)),
+    ...unknownFields(obj, ['list']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * If IncludedNamespaces is not empty, Resource will be distributed to the listed namespaces.
+ *
+ * @schema ResourceDistributionSpecTargetsIncludedNamespaces
+ */
+export interface ResourceDistributionSpecTargetsIncludedNamespaces {
+  /**
+   * @schema ResourceDistributionSpecTargetsIncludedNamespaces#list
+   */
+  readonly list?: ResourceDistributionSpecTargetsIncludedNamespacesList[];
+}
+
+/**
+ * Converts an object of type 'ResourceDistributionSpecTargetsIncludedNamespaces' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ResourceDistributionSpecTargetsIncludedNamespaces(obj: ResourceDistributionSpecTargetsIncludedNamespaces | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'list': mapItems(obj.list, y => toJson_ResourceDistributionSpecTargetsIncludedNamespacesList(y)),
+    ...unknownFields(obj, ['list']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * If NamespaceLabelSelector is not empty, Resource will be distributed to the matched namespaces.
+ *
+ * @schema ResourceDistributionSpecTargetsNamespaceLabelSelector
+ */
+export interface ResourceDistributionSpecTargetsNamespaceLabelSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ResourceDistributionSpecTargetsNamespaceLabelSelector#matchExpressions
+   */
+  readonly matchExpressions?: ResourceDistributionSpecTargetsNamespaceLabelSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ResourceDistributionSpecTargetsNamespaceLabelSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ResourceDistributionSpecTargetsNamespaceLabelSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ResourceDistributionSpecTargetsNamespaceLabelSelector(obj: ResourceDistributionSpecTargetsNamespaceLabelSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'matchExpressions': mapItems(obj.matchExpressions, y => toJson_ResourceDistributionSpecTargetsNamespaceLabelSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    ...unknownFields(obj, ['matchExpressions', 'matchLabels']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ResourceDistributionNamespace contains a namespace name
+ *
+ * @schema ResourceDistributionSpecTargetsExcludedNamespacesList
+ */
+export interface ResourceDistributionSpecTargetsExcludedNamespacesList {
+  /**
+   * Namespace name
+   *
+   * @schema ResourceDistributionSpecTargetsExcludedNamespacesList#name
+   */
+  readonly name?: string;
+}
+
+/**
+ * Converts an object of type 'ResourceDistributionSpecTargetsExcludedNamespacesList' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ResourceDistributionSpecTargetsExcludedNamespacesList(obj: ResourceDistributionSpecTargetsExcludedNamespacesList | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'name': obj.name,
+    ...unknownFields(obj, ['name']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ResourceDistributionNamespace contains a namespace name
+ *
+ * @schema ResourceDistributionSpecTargetsIncludedNamespacesList
+ */
+export interface ResourceDistributionSpecTargetsIncludedNamespacesList {
+  /**
+   * Namespace name
+   *
+   * @schema ResourceDistributionSpecTargetsIncludedNamespacesList#name
+   */
+  readonly name?: string;
+}
+
+/**
+ * Converts an object of type 'ResourceDistributionSpecTargetsIncludedNamespacesList' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ResourceDistributionSpecTargetsIncludedNamespacesList(obj: ResourceDistributionSpecTargetsIncludedNamespacesList | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  if (notAnObject(obj)) { return obj as any; }
+  const result = {
+    'name': obj.name,
+    ...unknownFields(obj, ['name']),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ResourceDistributionSpecTargetsNamespaceLabelSelectorMatchExpressions
+ */
+export interface ResourceDistributionSpecTargetsNamespaceLabelSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ResourceDistributionSpecTargetsNamespaceLabelSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ResourceDistributionSpecTargetsNamespaceLabelSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ResourceDistributionSpecTargetsNamespaceLabelSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ResourceDistributionSpecTargetsNamespaceLabelSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ResourceDistributionSpecTargetsNamespaceLabelSelectorMatchExpressions(obj: ResourceDistributionSpecTargetsNamespaceLabelSelectorMatchExpressions | undefined): Record<string, any> | undefined {
   if (obj === undefined) { return undefined; }
   if (notAnObject(obj)) { return obj as any; }
   const result = {
