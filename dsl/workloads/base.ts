@@ -10,6 +10,8 @@ import { Construct } from 'constructs';
 import { ANNOTATION_RELEASE_PLAN, type Release } from '../release.js';
 import { SourceLocation } from '../source.js';
 import { noteContainerDefaults, notePodDefaults, noteSelectorLabel } from './plus-defaults.js';
+import { type Budget, PodUnavailableBudget, type ProtectedOperation } from '../features/pod-unavailable-budget.js';
+import { type SpreadStrategy, type SpreadSubsetProps, WorkloadSpread } from '../features/workload-spread.js';
 
 /** Implemented by every kruise-gitops construct, so synth can say where it was declared. */
 export interface IDeclared {
@@ -91,6 +93,31 @@ export abstract class KruiseWorkload extends kplus.Workload implements IDeclared
     const template = k8s.toJson_PodTemplateSpec({ metadata, spec: this._toPodSpec() }) as { metadata: any; spec: any };
     if (Object.keys(template.metadata ?? {}).length === 0) delete template.metadata;
     return template;
+  }
+
+  /**
+   * Spreads this workload's pods over subsets of nodes with a WorkloadSpread of the same name
+   * and namespace (not `spread`: cdk8s-plus's Workload keeps that name for topology spread):
+   * `cs.spreadAcross([{ name: 'zone-a', requiredNodeSelector: { 'topology.kubernetes.io/zone': 'a' }, maxReplicas: 3 }, { name: 'rest' }])`.
+   */
+  public spreadAcross(subsets: SpreadSubsetProps[], options: { strategy?: SpreadStrategy; name?: string } = {}): WorkloadSpread {
+    return new WorkloadSpread(this, 'Spread', {
+      metadata: { name: options.name ?? this.name, namespace: this.metadata.namespace },
+      target: this, subsets, strategy: options.strategy,
+    });
+  }
+
+  /**
+   * Limits how many of this workload's pods may be unavailable at once, also during in-place
+   * updates and deletions, with a PodUnavailableBudget of the same name and namespace:
+   * `cs.budget({ maxUnavailable: 1 })`.
+   */
+  public budget(budget: Budget & { protect?: ProtectedOperation[]; name?: string }): PodUnavailableBudget {
+    const { name, ...rest } = budget;
+    return new PodUnavailableBudget(this, 'Budget', {
+      metadata: { name: name ?? this.name, namespace: this.metadata.namespace },
+      target: this, ...rest,
+    } as ConstructorParameters<typeof PodUnavailableBudget>[2]);
   }
 
   /**
