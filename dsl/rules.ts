@@ -50,6 +50,19 @@ const CHECKS: Record<string, (m: Json, r: Report) => void> = {
   'apps.kruise.io/v1alpha1/AdvancedCronJob': checkAdvancedCronJob,
   'apps.kruise.io/v1beta1/AdvancedCronJob': checkAdvancedCronJob,
   'policy.kruise.io/v1alpha1/PodUnavailableBudget': checkPodUnavailableBudget,
+  'apps.kruise.io/v1alpha1/WorkloadSpread': checkWorkloadSpread,
+  'apps.kruise.io/v1alpha1/PersistentPodState': checkPersistentPodState,
+  'apps.kruise.io/v1alpha1/ImagePullJob': (m, r) => checkPullJob(m, r, false),
+  'apps.kruise.io/v1beta1/ImagePullJob': (m, r) => checkPullJob(m, r, false),
+  'apps.kruise.io/v1alpha1/ImageListPullJob': (m, r) => checkPullJob(m, r, true),
+  'apps.kruise.io/v1beta1/ImageListPullJob': (m, r) => checkPullJob(m, r, true),
+  'apps.kruise.io/v1alpha1/PodProbeMarker': checkPodProbeMarker,
+  'apps.kruise.io/v1alpha1/ResourceDistribution': checkResourceDistribution,
+  'apps.kruise.io/v1alpha1/ContainerRecreateRequest': checkContainerRecreateRequest,
+  'apps.kruise.io/v1alpha1/EphemeralJob': checkEphemeralJob,
+  'apps.kruise.io/v1alpha1/NodeImage': checkKruiseManaged,
+  'apps.kruise.io/v1beta1/NodeImage': checkKruiseManaged,
+  'apps.kruise.io/v1alpha1/NodePodProbe': checkKruiseManaged,
 };
 
 /** Runs Kruise's static webhook rules for one manifest (other kinds: no diagnostics). */
@@ -837,4 +850,314 @@ function checkPodUnavailableBudget(m: Json, r: Report): void {
   }
   k8sIntOrPercent(r, 'pub/budget', 'spec.maxUnavailable', spec.maxUnavailable, { max100: true });
   k8sIntOrPercent(r, 'pub/budget', 'spec.minAvailable', spec.minAvailable, { max100: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kinds beyond the workloads (pkg/webhook/<kind>/validating and the CRR mutating webhook, v1.9.0)
+
+/** A targetRef's group and kind, or a report that it is incomplete. */
+function checkTargetRef(r: Report, rule: string, path: string, ref: Json, what: string): { group: string; kind: string } | undefined {
+  if (!ref || !ref.apiVersion || !ref.kind || !ref.name) {
+    r.error(rule, path, `the ${what} needs a targetRef with apiVersion, kind and name`, 'point it at the workload: { apiVersion: "apps.kruise.io/v1alpha1", kind: "CloneSet", name: "web" }');
+    return undefined;
+  }
+  const i = String(ref.apiVersion).lastIndexOf('/');
+  return { group: i === -1 ? '' : String(ref.apiVersion).slice(0, i), kind: ref.kind };
+}
+
+const WS_TARGETS: Record<string, string[]> = {
+  CloneSet: ['apps.kruise.io'], Deployment: ['apps'], ReplicaSet: ['apps'], Job: ['batch'], StatefulSet: ['apps', 'apps.kruise.io'],
+};
+
+function checkWorkloadSpread(m: Json, r: Report): void {
+  const spec = m.spec ?? {};
+  const target = checkTargetRef(r, 'ws/target', 'spec.targetRef', spec.targetRef, 'WorkloadSpread');
+  if (target && !WS_TARGETS[target.kind]?.includes(target.group)) {
+    r.warn('ws/target-kind', 'spec.targetRef', `Kruise spreads ${target.kind} (${target.group || 'core'}) only if kruise-manager's custom workload whitelist lists it`,
+      'the built-in targets are CloneSet, Deployment, ReplicaSet, Job and StatefulSet (apps/v1 or Advanced)');
+  }
+  const subsets: Json[] = Array.isArray(spec.subsets) ? spec.subsets : [];
+  if (subsets.length === 0) r.error('ws/subsets', 'spec.subsets', 'a WorkloadSpread needs at least one subset');
+  const names = new Set<string>();
+  let firstType: 'int' | 'percent' | undefined;
+  let percentSum = 0;
+  subsets.forEach((s, i) => {
+    const p = joinPath('spec.subsets', i);
+    if (!s?.name) r.error('ws/subset-name', joinPath(p, 'name'), 'the subset has no name');
+    else if (names.has(s.name)) r.error('ws/subset-name', joinPath(p, 'name'), `subset name ${fmt(s.name)} is used twice`);
+    else names.add(s.name);
+    const max = s?.maxReplicas;
+    if (max === undefined || max === null) return;
+    const type = typeof max === 'string' ? 'percent' : 'int';
+    const mp = joinPath(p, 'maxReplicas');
+    if (firstType === undefined) firstType = type;
+    else if (type !== firstType) r.error('ws/max-replicas', mp, 'every subset\'s maxReplicas must be of the same type (all counts or all percentages)');
+    if (target?.kind === 'StatefulSet' && type !== 'int') r.error('ws/max-replicas', mp, 'a StatefulSet is spread by counts only: maxReplicas must be an integer');
+    const v = k8sIntOrPercent(r, 'ws/max-replicas', mp, max);
+    if (type === 'percent' && v !== undefined) {
+      percentSum += v;
+      if (percentSum > 100) r.error('ws/max-replicas', mp, `the subsets' maxReplicas add up to more than 100% (${percentSum}%)`);
+    }
+  });
+  const last = subsets.at(-1);
+  if (firstType === 'percent' && percentSum < 100 && last?.maxReplicas !== undefined && last?.maxReplicas !== null) {
+    r.error('ws/max-replicas', 'spec.subsets[0].maxReplicas', `percentages of maxReplicas must add up to 100%, got ${percentSum}%`,
+      'raise them, or leave the last subset without maxReplicas so that it takes the rest');
+  }
+  const ss = spec.scheduleStrategy ?? {};
+  if (ss.type !== undefined && ss.type !== '' && ss.type !== 'Fixed' && ss.type !== 'Adaptive') {
+    r.error('ws/schedule-strategy', 'spec.scheduleStrategy.type', `${fmt(ss.type)} is not a schedule strategy (Fixed, Adaptive)`);
+  }
+  if (ss.adaptive) {
+    if (ss.type !== 'Adaptive') r.error('ws/schedule-strategy', 'spec.scheduleStrategy.type', 'scheduleStrategy.adaptive needs type: Adaptive');
+    if (subsets.length > 1 && last?.maxReplicas !== undefined && last?.maxReplicas !== null) {
+      r.error('ws/schedule-strategy', 'spec.scheduleStrategy.adaptive', 'with the Adaptive strategy the last subset must not have maxReplicas', 'it takes the pods the others have no room for');
+    }
+    const most = subsets.length > 1 ? Math.trunc(295 / (subsets.length - 1)) : MAX_INT32;
+    const secs = ss.adaptive.rescheduleCriticalSeconds;
+    if (isInt(secs) && (secs < 0 || secs > most)) {
+      r.error('ws/schedule-strategy', 'spec.scheduleStrategy.adaptive.rescheduleCriticalSeconds', `must be between 0 and ${most} with ${subsets.length} subsets, got ${secs}`,
+        'a pod must be able to try every subset within 5 minutes');
+    }
+  }
+  if (spec.targetFilter?.selector) checkSelector(r, 'spec.targetFilter.selector', spec.targetFilter.selector, 'WorkloadSpread', { required: false, rule: 'ws/target-filter' });
+}
+
+function checkPersistentPodState(m: Json, r: Report): void {
+  const spec = m.spec ?? {};
+  const target = checkTargetRef(r, 'pps/target', 'spec.targetRef', spec.targetRef, 'PersistentPodState');
+  if (target && !(target.kind === 'StatefulSet' && (target.group === 'apps' || target.group === 'apps.kruise.io'))) {
+    r.warn('pps/target-kind', 'spec.targetRef', `Kruise keeps pod state for ${target.kind} only if kruise-manager's PPS custom workload whitelist lists it`,
+      'the built-in target is a StatefulSet (apps/v1 or Advanced)');
+  }
+  if (spec.requiredPersistentTopology === undefined && !(spec.preferredPersistentTopology?.length > 0)) {
+    r.error('pps/topology', 'spec', 'the PersistentPodState keeps nothing: it has neither requiredPersistentTopology nor preferredPersistentTopology',
+      'set requiredPersistentTopology: { nodeTopologyKeys: ["kubernetes.io/hostname"] } to keep pods on their nodes');
+  }
+}
+
+/** Image references as Kruise's daemon parses them (a docker reference: lowercase path, tag, digest). */
+const IMAGE_REF = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,})?$/;
+
+function checkImageRef(r: Report, rule: string, path: string, image: unknown): void {
+  if (typeof image !== 'string' || image === '') {
+    r.error(rule, path, 'the image is empty');
+  } else if (!IMAGE_REF.test(image)) {
+    r.error(rule, path, `${fmt(image)} is not an image reference`, 'write [registry/]repository[:tag][@digest], the repository in lowercase');
+  }
+}
+
+function checkPullJob(m: Json, r: Report, list: boolean): void {
+  const spec = m.spec ?? {};
+  const rule = list ? 'ilpj' : 'ipj';
+  const sel = spec.selector;
+  if (sel) {
+    if ((sel.matchLabels || sel.matchExpressions) && sel.names) {
+      r.error(`${rule}/selector`, 'spec.selector', 'the node selector has both names and labels; Kruise takes one of them');
+    }
+    if (sel.matchLabels || sel.matchExpressions) checkSelector(r, 'spec.selector', sel, m.kind, { required: false, rule: `${rule}/selector` });
+    if (Array.isArray(sel.names) && new Set(sel.names).size !== sel.names.length) {
+      r.error(`${rule}/selector`, 'spec.selector.names', 'a node is named twice');
+    }
+  }
+  if (spec.podSelector) {
+    if (sel) r.error(`${rule}/selector`, 'spec.podSelector', 'selector (nodes) and podSelector (nodes of these pods) are both set; use one');
+    checkSelector(r, 'spec.podSelector', spec.podSelector, m.kind, { required: false, rule: `${rule}/selector` });
+  }
+  if (list) {
+    const images: Json[] = Array.isArray(spec.images) ? spec.images : [];
+    if (images.length === 0) r.error('ilpj/images', 'spec.images', 'the ImageListPullJob has no images');
+    if (images.length > 255) r.error('ilpj/images', 'spec.images', `at most 255 images, got ${images.length}`, 'split the list over several jobs');
+    const seen = new Set<unknown>();
+    images.forEach((img, i) => {
+      if (seen.has(img)) r.error('ilpj/images', joinPath('spec.images', i), `${fmt(img)} is listed twice`);
+      seen.add(img);
+      checkImageRef(r, 'ilpj/images', joinPath('spec.images', i), img);
+    });
+  } else {
+    checkImageRef(r, 'ipj/image', 'spec.image', spec.image);
+  }
+  const par = spec.parallelism;
+  if (typeof par === 'string') {
+    if (par.endsWith('%')) r.error(`${rule}/parallelism`, 'spec.parallelism', 'parallelism is a number of nodes: a percentage is not supported');
+    else if (!/^-?\d+$/.test(par)) r.error(`${rule}/parallelism`, 'spec.parallelism', `${fmt(par)} is not an integer`);
+    else if (Number(par) < 0) r.error(`${rule}/parallelism`, 'spec.parallelism', `must not be negative, got ${par}`);
+  } else if (isInt(par) && par < 0) {
+    r.error(`${rule}/parallelism`, 'spec.parallelism', `must not be negative, got ${par}`);
+  }
+  const cp = spec.completionPolicy ?? {};
+  const type = cp.type || 'Always';
+  const timeout = isInt(spec.pullPolicy?.timeoutSeconds) ? spec.pullPolicy.timeoutSeconds : 600;
+  if (type === 'Always') {
+    if (!list && isInt(cp.activeDeadlineSeconds) && timeout > cp.activeDeadlineSeconds) {
+      r.error('ipj/deadline', 'spec.completionPolicy.activeDeadlineSeconds', `the deadline (${cp.activeDeadlineSeconds} s) is shorter than the pull timeout (${timeout} s${isInt(spec.pullPolicy?.timeoutSeconds) ? '' : ', the default'})`,
+        'raise activeDeadlineSeconds, or lower pullPolicy.timeoutSeconds');
+    }
+  } else if (type === 'Never') {
+    if (cp.activeDeadlineSeconds !== undefined || cp.ttlSecondsAfterFinished !== undefined) {
+      r.error(`${rule}/completion`, 'spec.completionPolicy', 'activeDeadlineSeconds and ttlSecondsAfterFinished work only with completionPolicy type Always', 'a Never job never finishes');
+    }
+  } else {
+    r.error(`${rule}/completion`, 'spec.completionPolicy.type', `${fmt(type)} is not a completion policy (Always, Never)`);
+  }
+}
+
+/** Pod conditions Kubernetes and Kruise set themselves: a probe of that name would fight them. */
+const OWN_POD_CONDITIONS = new Set(['PodScheduled', 'Initialized', 'Ready', 'ContainersReady', 'KruisePodReady', 'InPlaceUpdateReady']);
+const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const IANA_SVC_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+function checkPort(r: Report, rule: string, path: string, port: unknown): void {
+  if (isInt(port) ? port < 1 || port > 65535 : typeof port !== 'string' || port.length > 15 || !IANA_SVC_NAME.test(port) || port.includes('--')) {
+    r.error(rule, path, `${fmt(port)} is not a port number (1-65535) or name`);
+  }
+}
+
+function checkPodProbeMarker(m: Json, r: Report): void {
+  const spec = m.spec ?? {};
+  checkSelector(r, 'spec.selector', spec.selector, 'PodProbeMarker', { required: true, rule: 'ppm/selector' });
+  const probes: Json[] = Array.isArray(spec.probes) ? spec.probes : [];
+  if (probes.length === 0) r.error('ppm/probes', 'spec.probes', 'the PodProbeMarker has no probes');
+  const names = new Set<string>();
+  const conditions = new Set<string>();
+  probes.forEach((p, i) => {
+    const pp = joinPath('spec.probes', i);
+    if (!p?.name) r.error('ppm/probe-name', joinPath(pp, 'name'), 'the probe has no name');
+    else if (String(p.name).includes('#')) r.error('ppm/probe-name', joinPath(pp, 'name'), `probe name ${fmt(p.name)} must not contain '#'`);
+    else if (OWN_POD_CONDITIONS.has(p.name)) r.error('ppm/probe-name', joinPath(pp, 'name'), `probe name ${fmt(p.name)} is a pod condition Kubernetes or Kruise own`, 'name the probe after what it checks, e.g. "primary" or "warm"');
+    else if (names.has(p.name)) r.error('ppm/probe-name', joinPath(pp, 'name'), `probe name ${fmt(p.name)} is used twice`);
+    else names.add(p.name);
+    if (!p?.containerName) r.error('ppm/container', joinPath(pp, 'containerName'), 'the probe names no container to run in');
+    const probe = p?.probe ?? {};
+    const handlers = ['exec', 'httpGet', 'tcpSocket'].filter((h) => probe[h]);
+    const ph = joinPath(pp, 'probe');
+    if (handlers.length === 0) r.error('ppm/handler', ph, 'the probe has no exec, httpGet or tcpSocket', probe.grpc ? 'Kruise\'s daemon does not run grpc probes' : undefined);
+    if (handlers.length > 1) r.error('ppm/handler', joinPath(ph, handlers[1]!), `the probe has ${handlers.join(' and ')}; it takes one`);
+    if (probe.exec && !(probe.exec.command?.length > 0)) r.error('ppm/handler', at(ph, 'exec.command'), 'the exec probe has no command');
+    if (probe.tcpSocket) {
+      if (probe.tcpSocket.host) r.error('ppm/handler', at(ph, 'tcpSocket.host'), 'host is not allowed: the probe runs against the pod itself');
+      checkPort(r, 'ppm/handler', at(ph, 'tcpSocket.port'), probe.tcpSocket.port);
+    }
+    if (probe.httpGet) {
+      const h = probe.httpGet;
+      if (!h.path) r.error('ppm/handler', at(ph, 'httpGet.path'), 'the httpGet probe has no path');
+      if (h.host) r.error('ppm/handler', at(ph, 'httpGet.host'), 'host is not allowed: the probe runs against the pod itself');
+      checkPort(r, 'ppm/handler', at(ph, 'httpGet.port'), h.port);
+      if (h.scheme !== 'HTTP' && h.scheme !== 'HTTPS') {
+        r.error('ppm/handler', at(ph, 'httpGet.scheme'), h.scheme === undefined ? 'scheme is required here: Kruise has no default for a PodProbeMarker' : `${fmt(h.scheme)} is not HTTP or HTTPS`, 'set scheme: HTTP');
+      }
+    }
+    for (const f of ['initialDelaySeconds', 'timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold']) nonNegative(r, 'ppm/timing', joinPath(ph, f), probe[f]);
+    const policies: Json[] = Array.isArray(p?.markerPolicy) ? p.markerPolicy : [];
+    if (!p?.podConditionType && policies.length === 0) {
+      r.error('ppm/marks', pp, 'the probe marks nothing: it has neither markerPolicy nor podConditionType', 'add labels or annotations for state Succeeded (and Failed)');
+    }
+    if (p?.podConditionType) {
+      if (conditions.has(p.podConditionType)) r.error('ppm/condition', joinPath(pp, 'podConditionType'), `podConditionType ${fmt(p.podConditionType)} is used by two probes`);
+      else if (!QUALIFIED_NAME.test(p.podConditionType) || p.podConditionType.length > 316) r.error('ppm/condition', joinPath(pp, 'podConditionType'), `${fmt(p.podConditionType)} is not a valid condition type (a label name)`);
+      conditions.add(p.podConditionType);
+    }
+    const states = new Set<string>();
+    policies.forEach((mp, j) => {
+      const mpp = joinPath(joinPath(pp, 'markerPolicy'), j);
+      if (mp?.state !== 'Succeeded' && mp?.state !== 'Failed') {
+        r.error('ppm/marks', joinPath(mpp, 'state'), `${fmt(mp?.state)} is not a probe state (Succeeded, Failed)`);
+        return;
+      }
+      if (states.has(mp.state)) r.error('ppm/marks', joinPath(mpp, 'state'), `state ${mp.state} has two marker policies`);
+      states.add(mp.state);
+      if (Object.keys(mp.labels ?? {}).length === 0 && Object.keys(mp.annotations ?? {}).length === 0) {
+        r.error('ppm/marks', mpp, `the marker policy for ${mp.state} has neither labels nor annotations`);
+      }
+      for (const [k, v] of Object.entries<unknown>(mp.labels ?? {})) {
+        if (!QUALIFIED_NAME.test(k) || typeof v !== 'string' || v.length > 63 || !LABEL_VALUE.test(v)) {
+          r.error('ppm/marks', joinPath(joinPath(mpp, 'labels'), k), `label ${fmt(k)}: ${fmt(v)} is not a valid label`);
+        }
+      }
+      for (const k of Object.keys(mp.annotations ?? {})) {
+        if (!QUALIFIED_NAME.test(k)) r.error('ppm/marks', joinPath(joinPath(mpp, 'annotations'), k), `${fmt(k)} is not a valid annotation key`);
+      }
+    });
+  });
+}
+
+function checkResourceDistribution(m: Json, r: Report): void {
+  checkName(r, m, 'subdomain');
+  const spec = m.spec ?? {};
+  const res = spec.resource;
+  if (!res || res.apiVersion !== 'v1' || (res.kind !== 'Secret' && res.kind !== 'ConfigMap')) {
+    r.error('rd/resource', 'spec.resource', `Kruise distributes only Secrets and ConfigMaps (v1)${res?.kind ? `, not ${res.kind}` : ''}`, 'put a v1 Secret or ConfigMap manifest in spec.resource');
+  } else if (!res.metadata?.name) {
+    r.error('rd/resource', 'spec.resource.metadata.name', `the ${res.kind} to distribute has no name`);
+  }
+  const t = spec.targets ?? {};
+  const included = new Set<string>();
+  (t.includedNamespaces?.list ?? []).forEach((n: Json, i: number) => {
+    if (!n?.name || !DNS_LABEL.test(n.name) || n.name.length > 63) r.error('rd/targets', `spec.targets.includedNamespaces.list[${i}].name`, `${fmt(n?.name)} is not a namespace name`);
+    included.add(n?.name);
+  });
+  (t.excludedNamespaces?.list ?? []).forEach((n: Json, i: number) => {
+    const p = `spec.targets.excludedNamespaces.list[${i}].name`;
+    if (!n?.name || !DNS_LABEL.test(n.name) || n.name.length > 63) r.error('rd/targets', p, `${fmt(n?.name)} is not a namespace name`);
+    else if (included.has(n.name)) r.error('rd/targets', p, `namespace ${fmt(n.name)} is both included and excluded`);
+  });
+  if (t.namespaceLabelSelector) checkSelector(r, 'spec.targets.namespaceLabelSelector', t.namespaceLabelSelector, 'ResourceDistribution', { required: false, rule: 'rd/targets' });
+}
+
+function checkContainerRecreateRequest(m: Json, r: Report): void {
+  const spec = m.spec ?? {};
+  if (!spec.podName) r.error('crr/pod', 'spec.podName', 'the request names no pod');
+  const containers: Json[] = Array.isArray(spec.containers) ? spec.containers : [];
+  if (containers.length === 0) r.error('crr/containers', 'spec.containers', 'the request names no containers');
+  const names = new Set<string>();
+  containers.forEach((c, i) => {
+    const p = joinPath('spec.containers', i);
+    if (names.has(c?.name)) r.error('crr/containers', joinPath(p, 'name'), `container ${fmt(c.name)} is named twice`);
+    names.add(c?.name);
+    for (const f of ['preStop', 'ports', 'statusContext']) {
+      if (c?.[f] !== undefined) r.error('crr/containers', joinPath(p, f), `${f} is filled in by Kruise from the pod`, 'give only the container\'s name');
+    }
+  });
+  if (isInt(spec.activeDeadlineSeconds) && spec.activeDeadlineSeconds < 3) r.error('crr/deadline', 'spec.activeDeadlineSeconds', `must be at least 3 s, got ${spec.activeDeadlineSeconds}`);
+  nonNegative(r, 'crr/strategy', 'spec.strategy.terminationGracePeriodSeconds', spec.strategy?.terminationGracePeriodSeconds);
+  nonNegative(r, 'crr/strategy', 'spec.strategy.unreadyGracePeriodSeconds', spec.strategy?.unreadyGracePeriodSeconds);
+  const fp = spec.strategy?.failurePolicy;
+  if (fp !== undefined && fp !== '' && fp !== 'Fail' && fp !== 'Ignore') r.error('crr/strategy', 'spec.strategy.failurePolicy', `${fmt(fp)} is not a failure policy (Fail, Ignore)`);
+}
+
+/** Fields an ephemeral container may have (Kubernetes' allow-list, as Kruise's webhook applies it). */
+const EPHEMERAL_FIELDS = new Set(['name', 'image', 'command', 'args', 'workingDir', 'envFrom', 'env', 'volumeMounts', 'volumeDevices',
+  'terminationMessagePath', 'terminationMessagePolicy', 'imagePullPolicy', 'securityContext', 'stdin', 'stdinOnce', 'tty', 'targetContainerName']);
+
+function checkEphemeralJob(m: Json, r: Report): void {
+  const spec = m.spec ?? {};
+  const containers: Json[] = Array.isArray(spec.template?.ephemeralContainers) ? spec.template.ephemeralContainers : [];
+  if (containers.length === 0) r.error('ej/containers', 'spec.template.ephemeralContainers', 'the EphemeralJob has no containers');
+  const names = new Set<string>();
+  containers.forEach((c, i) => {
+    const p = joinPath('spec.template.ephemeralContainers', i);
+    if (!c?.name) r.error('ej/container', joinPath(p, 'name'), 'the container has no name');
+    else if (!DNS_LABEL.test(c.name) || c.name.length > 63) r.error('ej/container', joinPath(p, 'name'), `container name ${fmt(c.name)} is not a DNS label`);
+    else if (names.has(c.name)) r.error('ej/container', joinPath(p, 'name'), `container name ${fmt(c.name)} is used twice`);
+    names.add(c?.name);
+    if (!c?.image) r.error('ej/container', joinPath(p, 'image'), 'the container has no image');
+    else if (String(c.image).trim() !== c.image) r.error('ej/container', joinPath(p, 'image'), 'the image has leading or trailing spaces');
+    if (!c?.terminationMessagePolicy) r.error('ej/container', joinPath(p, 'terminationMessagePolicy'), 'terminationMessagePolicy is required: Kruise does not default an EphemeralJob\'s containers', 'set terminationMessagePolicy: File');
+    else if (!['File', 'FallbackToLogsOnError'].includes(c.terminationMessagePolicy)) r.error('ej/container', joinPath(p, 'terminationMessagePolicy'), `${fmt(c.terminationMessagePolicy)} is not File or FallbackToLogsOnError`);
+    if (!c?.imagePullPolicy) r.error('ej/container', joinPath(p, 'imagePullPolicy'), 'imagePullPolicy is required: Kruise does not default an EphemeralJob\'s containers', 'set imagePullPolicy: IfNotPresent');
+    else if (!['Always', 'IfNotPresent', 'Never'].includes(c.imagePullPolicy)) r.error('ej/container', joinPath(p, 'imagePullPolicy'), `${fmt(c.imagePullPolicy)} is not Always, IfNotPresent or Never`);
+    for (const f of Object.keys(c ?? {})) {
+      if (!EPHEMERAL_FIELDS.has(f)) r.error('ej/container', joinPath(p, f), `${f} cannot be set on an ephemeral container`, 'ephemeral containers have no ports, probes, resources or lifecycle');
+    }
+    (c?.volumeMounts ?? []).forEach((vm: Json, j: number) => {
+      for (const f of ['subPath', 'subPathExpr']) if (vm?.[f]) r.error('ej/container', joinPath(joinPath(joinPath(p, 'volumeMounts'), j), f), `${f} cannot be set on an ephemeral container`);
+    });
+  });
+}
+
+/** NodeImage and NodePodProbe are written by Kruise itself, one per node. */
+function checkKruiseManaged(m: Json, r: Report): void {
+  r.warn('kruise/managed-kind', 'kind', `${m.kind} objects are created and updated by Kruise, one per node; from git this one would fight kruise-daemon`,
+    m.kind === 'NodeImage' ? 'to pull images onto nodes, write an ImagePullJob' : 'to probe pods, write a PodProbeMarker');
 }
