@@ -609,8 +609,24 @@ function checkSidecarSet(m: Json, r: Report): void {
       if (c?.shareVolumePolicy?.type !== undefined && !['enabled', 'disabled'].includes(c.shareVolumePolicy.type)) {
         r.error('sidecarset/share-volume-policy', at(p, 'shareVolumePolicy.type'), `must be enabled or disabled, got ${fmt(c.shareVolumePolicy.type)}`);
       }
-      if (c?.resourcesPolicy && (c.resources?.limits || c.resources?.requests)) {
+      const rp = c?.resourcesPolicy;
+      if (rp && (c.resources?.limits || c.resources?.requests)) {
         r.error('sidecarset/resources-policy', joinPath(p, 'resourcesPolicy'), 'resourcesPolicy and resources cannot be set together');
+      } else if (rp) {
+        const rpp = joinPath(p, 'resourcesPolicy');
+        if (field === 'initContainers' && c.restartPolicy !== 'Always') {
+          r.error('sidecarset/resources-policy', rpp, 'an init container takes a resourcesPolicy only as a native sidecar (restartPolicy: Always)');
+        }
+        try {
+          if (rp.targetContainersNameRegex !== undefined) new RegExp(rp.targetContainersNameRegex);
+        } catch {
+          r.error('sidecarset/resources-policy', joinPath(rpp, 'targetContainersNameRegex'), `${fmt(rp.targetContainersNameRegex)} is not a regular expression`);
+        }
+        const ex = rp.resourcesExpr ?? {};
+        if (!ex.limits && !ex.requests) {
+          r.error('sidecarset/resources-policy', joinPath(rpp, 'resourcesExpr'), 'the resources policy computes nothing: set requests or limits (cpu, memory)',
+            'e.g. requests: { cpu: "max(cpu*50%, 50m)", memory: "100Mi" }');
+        }
       }
       (c?.transferEnv ?? []).forEach((t: Json, j: number) => {
         const fp = t?.sourceContainerNameFrom?.fieldRef?.fieldPath;
@@ -829,6 +845,7 @@ function checkAdvancedCronJob(m: Json, r: Report): void {
     });
   }
   if (t.broadcastJobTemplate) checkBroadcastJobSpec(r, 'spec.template.broadcastJobTemplate.spec', t.broadcastJobTemplate.spec ?? {});
+  if (t.imageListPullJobTemplate) checkPullJob(t.imageListPullJobTemplate.spec ?? {}, r, true, 'spec.template.imageListPullJobTemplate.spec');
 }
 
 /**
@@ -947,58 +964,59 @@ function checkImageRef(r: Report, rule: string, path: string, image: unknown): v
   }
 }
 
-function checkPullJob(m: Json, r: Report, list: boolean): void {
-  const spec = m.spec ?? {};
+function checkPullJob(m: Json, r: Report, list: boolean, base = 'spec'): void {
+  const spec = (base === 'spec' ? m.spec : m) ?? {};
+  const kind = list ? 'ImageListPullJob' : 'ImagePullJob';
   const rule = list ? 'ilpj' : 'ipj';
   const sel = spec.selector;
   if (sel) {
     if ((sel.matchLabels || sel.matchExpressions) && sel.names) {
-      r.error(`${rule}/selector`, 'spec.selector', 'the node selector has both names and labels; Kruise takes one of them');
+      r.error(`${rule}/selector`, `${base}.selector`, 'the node selector has both names and labels; Kruise takes one of them');
     }
-    if (sel.matchLabels || sel.matchExpressions) checkSelector(r, 'spec.selector', sel, m.kind, { required: false, rule: `${rule}/selector` });
+    if (sel.matchLabels || sel.matchExpressions) checkSelector(r, `${base}.selector`, sel, kind, { required: false, rule: `${rule}/selector` });
     if (Array.isArray(sel.names) && new Set(sel.names).size !== sel.names.length) {
-      r.error(`${rule}/selector`, 'spec.selector.names', 'a node is named twice');
+      r.error(`${rule}/selector`, `${base}.selector.names`, 'a node is named twice');
     }
   }
   if (spec.podSelector) {
-    if (sel) r.error(`${rule}/selector`, 'spec.podSelector', 'selector (nodes) and podSelector (nodes of these pods) are both set; use one');
-    checkSelector(r, 'spec.podSelector', spec.podSelector, m.kind, { required: false, rule: `${rule}/selector` });
+    if (sel) r.error(`${rule}/selector`, `${base}.podSelector`, 'selector (nodes) and podSelector (nodes of these pods) are both set; use one');
+    checkSelector(r, `${base}.podSelector`, spec.podSelector, kind, { required: false, rule: `${rule}/selector` });
   }
   if (list) {
     const images: Json[] = Array.isArray(spec.images) ? spec.images : [];
-    if (images.length === 0) r.error('ilpj/images', 'spec.images', 'the ImageListPullJob has no images');
-    if (images.length > 255) r.error('ilpj/images', 'spec.images', `at most 255 images, got ${images.length}`, 'split the list over several jobs');
+    if (images.length === 0) r.error('ilpj/images', `${base}.images`, 'the ImageListPullJob has no images');
+    if (images.length > 255) r.error('ilpj/images', `${base}.images`, `at most 255 images, got ${images.length}`, 'split the list over several jobs');
     const seen = new Set<unknown>();
     images.forEach((img, i) => {
-      if (seen.has(img)) r.error('ilpj/images', joinPath('spec.images', i), `${fmt(img)} is listed twice`);
+      if (seen.has(img)) r.error('ilpj/images', joinPath(`${base}.images`, i), `${fmt(img)} is listed twice`);
       seen.add(img);
-      checkImageRef(r, 'ilpj/images', joinPath('spec.images', i), img);
+      checkImageRef(r, 'ilpj/images', joinPath(`${base}.images`, i), img);
     });
   } else {
-    checkImageRef(r, 'ipj/image', 'spec.image', spec.image);
+    checkImageRef(r, 'ipj/image', `${base}.image`, spec.image);
   }
   const par = spec.parallelism;
   if (typeof par === 'string') {
-    if (par.endsWith('%')) r.error(`${rule}/parallelism`, 'spec.parallelism', 'parallelism is a number of nodes: a percentage is not supported');
-    else if (!/^-?\d+$/.test(par)) r.error(`${rule}/parallelism`, 'spec.parallelism', `${fmt(par)} is not an integer`);
-    else if (Number(par) < 0) r.error(`${rule}/parallelism`, 'spec.parallelism', `must not be negative, got ${par}`);
+    if (par.endsWith('%')) r.error(`${rule}/parallelism`, `${base}.parallelism`, 'parallelism is a number of nodes: a percentage is not supported');
+    else if (!/^-?\d+$/.test(par)) r.error(`${rule}/parallelism`, `${base}.parallelism`, `${fmt(par)} is not an integer`);
+    else if (Number(par) < 0) r.error(`${rule}/parallelism`, `${base}.parallelism`, `must not be negative, got ${par}`);
   } else if (isInt(par) && par < 0) {
-    r.error(`${rule}/parallelism`, 'spec.parallelism', `must not be negative, got ${par}`);
+    r.error(`${rule}/parallelism`, `${base}.parallelism`, `must not be negative, got ${par}`);
   }
   const cp = spec.completionPolicy ?? {};
   const type = cp.type || 'Always';
   const timeout = isInt(spec.pullPolicy?.timeoutSeconds) ? spec.pullPolicy.timeoutSeconds : 600;
   if (type === 'Always') {
     if (!list && isInt(cp.activeDeadlineSeconds) && timeout > cp.activeDeadlineSeconds) {
-      r.error('ipj/deadline', 'spec.completionPolicy.activeDeadlineSeconds', `the deadline (${cp.activeDeadlineSeconds} s) is shorter than the pull timeout (${timeout} s${isInt(spec.pullPolicy?.timeoutSeconds) ? '' : ', the default'})`,
+      r.error('ipj/deadline', `${base}.completionPolicy.activeDeadlineSeconds`, `the deadline (${cp.activeDeadlineSeconds} s) is shorter than the pull timeout (${timeout} s${isInt(spec.pullPolicy?.timeoutSeconds) ? '' : ', the default'})`,
         'raise activeDeadlineSeconds, or lower pullPolicy.timeoutSeconds');
     }
   } else if (type === 'Never') {
     if (cp.activeDeadlineSeconds !== undefined || cp.ttlSecondsAfterFinished !== undefined) {
-      r.error(`${rule}/completion`, 'spec.completionPolicy', 'activeDeadlineSeconds and ttlSecondsAfterFinished work only with completionPolicy type Always', 'a Never job never finishes');
+      r.error(`${rule}/completion`, `${base}.completionPolicy`, 'activeDeadlineSeconds and ttlSecondsAfterFinished work only with completionPolicy type Always', 'a Never job never finishes');
     }
   } else {
-    r.error(`${rule}/completion`, 'spec.completionPolicy.type', `${fmt(type)} is not a completion policy (Always, Never)`);
+    r.error(`${rule}/completion`, `${base}.completionPolicy.type`, `${fmt(type)} is not a completion policy (Always, Never)`);
   }
 }
 

@@ -1,12 +1,13 @@
 /**
- * AdvancedCronJob (apps.kruise.io/v1alpha1): a CronJob whose template is either a Job or a
- * BroadcastJob, so "run this on every node, nightly" is one object.
+ * AdvancedCronJob (apps.kruise.io/v1alpha1 or v1beta1): a CronJob whose template is a Job, a
+ * BroadcastJob or an ImageListPullJob, so "run this on every node, nightly" is one object.
  */
 import { Cron, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as kruise from '../imports/apps.kruise.io.js';
-import { KruiseWorkload, type KruiseWorkloadProps } from './base.js';
+import { imageListPullJobSpec, type ImageListPullJobProps } from '../features/image-pull-job.js';
+import { KruiseWorkload, type KruiseWorkloadProps, type VersionedProps } from './base.js';
 import { broadcastJobSpec, type BroadcastJobOptions } from './broadcast-job.js';
 
 /** Options of a plain Job template. */
@@ -35,14 +36,29 @@ export class CronJobTemplate {
     return new CronJobTemplate('BroadcastJob', options);
   }
 
-  private constructor(public readonly kind: 'Job' | 'BroadcastJob', private readonly options: CronJobJobOptions | BroadcastJobOptions) {}
+  /**
+   * A Kruise ImageListPullJob: pulls images onto nodes on a schedule (e.g. tonight's release
+   * images, or base images on nodes that joined today). Needs apiVersion v1beta1, which the
+   * AdvancedCronJob then uses, and no containers.
+   */
+  static imageListPullJob(options: Omit<ImageListPullJobProps, 'metadata' | 'apiVersion'>): CronJobTemplate {
+    return new CronJobTemplate('ImageListPullJob', options);
+  }
+
+  private constructor(
+    public readonly kind: 'Job' | 'BroadcastJob' | 'ImageListPullJob',
+    private readonly options: CronJobJobOptions | BroadcastJobOptions | Omit<ImageListPullJobProps, 'metadata' | 'apiVersion'>,
+  ) {}
 
   /** @internal */
-  _toKube(podTemplate: unknown): kruise.AdvancedCronJobSpecTemplate {
+  _toKube(podTemplate: () => unknown): kruise.AdvancedCronJobSpecTemplate | Record<string, unknown> {
+    if (this.kind === 'ImageListPullJob') {
+      return { imageListPullJobTemplate: { spec: imageListPullJobSpec(this.options as ImageListPullJobProps) } };
+    }
     if (this.kind === 'BroadcastJob') {
       return {
         broadcastJobTemplate: {
-          spec: broadcastJobSpec(this.options as BroadcastJobOptions, podTemplate,
+          spec: broadcastJobSpec(this.options as BroadcastJobOptions, podTemplate(),
             kruise.AdvancedCronJobSpecTemplateBroadcastJobTemplateSpecParallelism),
         },
       };
@@ -51,7 +67,7 @@ export class CronJobTemplate {
     return {
       jobTemplate: {
         spec: {
-          template: podTemplate,
+          template: podTemplate(),
           backoffLimit: o.backoffLimit,
           activeDeadlineSeconds: o.activeDeadline?.toSeconds(),
           ttlSecondsAfterFinished: o.ttlAfterFinished?.toSeconds(),
@@ -72,7 +88,7 @@ export enum ConcurrencyPolicy {
   REPLACE = 'Replace',
 }
 
-export interface AdvancedCronJobProps extends KruiseWorkloadProps {
+export interface AdvancedCronJobProps extends KruiseWorkloadProps, VersionedProps {
   /**
    * When to run: a five-field cron expression (`"0 3 * * *"`), a descriptor (`"@daily"`), or a
    * cdk8s `Cron`. Checked at synth time.
@@ -100,7 +116,11 @@ export class AdvancedCronJob extends KruiseWorkload {
   private readonly props: AdvancedCronJobProps;
 
   constructor(scope: Construct, id: string, props: AdvancedCronJobProps) {
-    super(scope, id, { restartPolicy: kplus.RestartPolicy.NEVER, ...props }, kruise.AdvancedCronJob);
+    const v1beta1 = props.apiVersion === 'apps.kruise.io/v1beta1' || props.template.kind === 'ImageListPullJob';
+    if (props.template.kind === 'ImageListPullJob' && props.apiVersion === 'apps.kruise.io/v1alpha1') {
+      throw new Error(`${scope.node.path}/${id}: an imageListPullJob template needs apiVersion apps.kruise.io/v1beta1 (leave apiVersion unset)`);
+    }
+    super(scope, id, { restartPolicy: kplus.RestartPolicy.NEVER, ...props }, v1beta1 ? kruise.AdvancedCronJobV1Beta1 : kruise.AdvancedCronJob);
     this.props = props;
     this.schedule = typeof props.schedule === 'string' ? props.schedule : props.schedule.expressionString;
   }
@@ -116,7 +136,7 @@ export class AdvancedCronJob extends KruiseWorkload {
       successfulJobsHistoryLimit: p.successfulJobsRetained,
       failedJobsHistoryLimit: p.failedJobsRetained,
       paused: p.paused,
-      template: p.template._toKube(this._podTemplate()),
+      template: p.template._toKube(() => this._podTemplate()) as kruise.AdvancedCronJobSpecTemplate,
     };
   }
 }

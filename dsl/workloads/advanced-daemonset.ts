@@ -6,7 +6,7 @@ import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kruise from '../imports/apps.kruise.io.js';
 import type { IntOrPercent } from '../arithmetic.js';
-import { attachRelease, KruiseWorkload, type KruiseWorkloadProps, type ReleasableProps } from './base.js';
+import { attachRelease, KruiseWorkload, type KruiseWorkloadProps, type ReleasableProps, type VersionedProps } from './base.js';
 import { ios, type Lifecycle, lifecycleToKube, seconds, type SelectorLike, selectorToKube } from './common.js';
 
 export interface DaemonSetRollingUpdateOptions {
@@ -64,7 +64,7 @@ export class DaemonSetUpdateStrategy {
   }
 }
 
-export interface AdvancedDaemonSetProps extends KruiseWorkloadProps, ReleasableProps {
+export interface AdvancedDaemonSetProps extends KruiseWorkloadProps, ReleasableProps, VersionedProps {
   /** @default DaemonSetUpdateStrategy.rollingUpdate() */
   readonly updateStrategy?: DaemonSetUpdateStrategy;
   /** Most pods created at once on new nodes. @default 250 */
@@ -83,7 +83,7 @@ export class AdvancedDaemonSet extends KruiseWorkload {
   private readonly props: AdvancedDaemonSetProps;
 
   constructor(scope: Construct, id: string, props: AdvancedDaemonSetProps = {}) {
-    super(scope, id, props, kruise.DaemonSet);
+    super(scope, id, props, props.apiVersion === 'apps.kruise.io/v1beta1' ? kruise.DaemonSetV1Beta1 : kruise.DaemonSet);
     this.props = props;
     attachRelease(this.apiObject, props.release);
     this.updateStrategy = props.updateStrategy ?? DaemonSetUpdateStrategy.rollingUpdate();

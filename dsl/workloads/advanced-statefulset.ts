@@ -7,7 +7,7 @@ import type * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as kruise from '../imports/apps.kruise.io.js';
 import type { IntOrPercent } from '../arithmetic.js';
-import { attachRelease, KruiseWorkload, type KruiseWorkloadProps, type ReleasableProps } from './base.js';
+import { attachRelease, KruiseWorkload, type KruiseWorkloadProps, type ReleasableProps, type VersionedProps } from './base.js';
 import {
   addInPlaceReadinessGate, ios, type Lifecycle, lifecycleToKube, PodUpdatePolicy, seconds, UpdatePriority, VolumeClaimTemplates,
   type VolumeClaimTemplateProps,
@@ -79,7 +79,7 @@ export class StatefulSetUpdateStrategy {
 /** An ordinal, or an inclusive range written `"3-5"`. */
 export type ReservedOrdinal = number | `${number}-${number}`;
 
-export interface AdvancedStatefulSetProps extends KruiseWorkloadProps, ReleasableProps {
+export interface AdvancedStatefulSetProps extends KruiseWorkloadProps, ReleasableProps, VersionedProps {
   /** Number of pods. @default 1 */
   readonly replicas?: number;
   /** The governing (usually headless) Service. @default none */
@@ -113,7 +113,8 @@ export class AdvancedStatefulSet extends KruiseWorkload {
   private readonly claims: VolumeClaimTemplates;
 
   constructor(scope: Construct, id: string, props: AdvancedStatefulSetProps = {}) {
-    super(scope, id, props, kruise.StatefulSetV1Beta1);
+    // v1alpha1 lacks reserveOrdinals, lifecycle, scaleStrategy and PVC retention: the schema flags them there.
+    super(scope, id, props, props.apiVersion === 'apps.kruise.io/v1alpha1' ? kruise.StatefulSet : kruise.StatefulSetV1Beta1);
     this.props = props;
     attachRelease(this.apiObject, props.release);
     this.replicas = props.replicas ?? 1;

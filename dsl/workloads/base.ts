@@ -23,6 +23,19 @@ export function isDeclared(x: unknown): x is IDeclared {
   return typeof x === 'object' && x !== null && (x as IDeclared)._source instanceof SourceLocation;
 }
 
+/** The two versions Kruise 1.9 serves of several kinds. */
+export type KruiseApiVersion = 'apps.kruise.io/v1alpha1' | 'apps.kruise.io/v1beta1';
+
+/** Props of a kind Kruise 1.9 serves in two versions. */
+export interface VersionedProps {
+  /**
+   * The apiVersion to write. Both are served by Kruise 1.9 and stored the same way; v1beta1
+   * only exists from Kruise 1.9 on (v1alpha1 also works on older releases).
+   * @default 'apps.kruise.io/v1alpha1' (AdvancedStatefulSet: 'apps.kruise.io/v1beta1')
+   */
+  readonly apiVersion?: KruiseApiVersion;
+}
+
 /** Props every Kruise workload with a pod template accepts (all of cdk8s-plus's WorkloadProps). */
 export interface KruiseWorkloadProps extends kplus.WorkloadProps {}
 

@@ -7,7 +7,7 @@ import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as kruise from '../imports/apps.kruise.io.js';
 import type { IntOrPercent } from '../arithmetic.js';
-import { KruiseWorkload, type KruiseWorkloadProps } from './base.js';
+import { KruiseWorkload, type KruiseWorkloadProps, type VersionedProps } from './base.js';
 import { ios } from './common.js';
 
 /**
@@ -88,7 +88,7 @@ export interface BroadcastJobOptions {
   readonly paused?: boolean;
 }
 
-export interface BroadcastJobProps extends KruiseWorkloadProps, BroadcastJobOptions {}
+export interface BroadcastJobProps extends KruiseWorkloadProps, BroadcastJobOptions, VersionedProps {}
 
 type Wrapper<T> = { fromNumber(v: number): T; fromString(v: string): T };
 
@@ -112,7 +112,7 @@ export class BroadcastJob extends KruiseWorkload {
 
   constructor(scope: Construct, id: string, props: BroadcastJobProps = {}) {
     // Job pods must not restart forever: default to Never as cdk8s-plus Job does.
-    super(scope, id, { restartPolicy: kplus.RestartPolicy.NEVER, ...props }, kruise.BroadcastJob);
+    super(scope, id, { restartPolicy: kplus.RestartPolicy.NEVER, ...props }, props.apiVersion === 'apps.kruise.io/v1beta1' ? kruise.BroadcastJobV1Beta1 : kruise.BroadcastJob);
     this.props = props;
   }
 

@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import * as kruise from '../imports/apps.kruise.io.js';
 import type { IntOrPercent } from '../arithmetic.js';
 import { SourceLocation } from '../source.js';
-import { attachRelease, type IDeclared, type ReleasableProps } from './base.js';
+import { attachRelease, type IDeclared, type ReleasableProps, type VersionedProps } from './base.js';
 import { type ScatterRule, type SelectorLike, selectorToKube, UpdatePriority } from './common.js';
 import { noteContainerDefaults } from './plus-defaults.js';
 
@@ -37,14 +37,45 @@ export class SidecarUpgrade {
   private constructor(public readonly upgradeType: string, public readonly hotUpgradeEmptyImage: string | undefined) {}
 }
 
-/** Copies environment variables from an app container of the pod into the sidecar. */
-export interface TransferEnv {
-  /** The pod container to copy from. */
-  readonly sourceContainerName: string;
+/**
+ * Copies environment variables from an app container of the pod into the sidecar: from a
+ * container named here, or from the container whose name a field of the pod holds (for pods of
+ * different workloads, whose main containers have different names).
+ */
+export type TransferEnv = {
   /** One variable to copy. */
   readonly envName?: string;
   /** Several variables to copy. */
   readonly envNames?: string[];
+} & (
+  | { /** The pod container to copy from. */ readonly sourceContainerName: string; readonly sourceContainerNameFrom?: undefined }
+  | {
+    /**
+     * A label or annotation of the pod that names the container: `metadata.labels['<key>']`
+     * or `metadata.annotations['<key>']`.
+     */
+    readonly sourceContainerNameFrom: string;
+    readonly sourceContainerName?: undefined;
+  }
+);
+
+/** Expressions over the pod's containers' cpu or memory: `"max(cpu*50%, 50m)"`, `"memory*25%"`, `"100Mi"`. */
+export interface SidecarResourceExpressions {
+  readonly cpu?: string;
+  readonly memory?: string;
+}
+
+/**
+ * Sizes the sidecar from the pod's own containers when the pod is created, instead of fixed
+ * resources (which a sidecar with a resources policy must not have).
+ */
+export interface SidecarResourcesPolicy {
+  /** How the matched containers' resources combine into `cpu` and `memory`. */
+  readonly mode: 'sum' | 'max';
+  /** Containers (a regular expression on their names) whose resources count. @default every app container (".*") */
+  readonly containers?: string;
+  readonly requests?: SidecarResourceExpressions;
+  readonly limits?: SidecarResourceExpressions;
 }
 
 /** A sidecar container: a cdk8s-plus container plus Kruise's injection options. */
@@ -57,6 +88,10 @@ export interface SidecarContainerProps extends kplus.ContainerProps {
   readonly shareVolumes?: boolean;
   /** Environment variables copied from app containers. @default none */
   readonly transferEnv?: TransferEnv[];
+  /** Also get every volume device of the pod's app containers. @default false */
+  readonly shareVolumeDevices?: boolean;
+  /** Resources computed from the pod's app containers (then `resources` must be unset). @default none */
+  readonly resourcesPolicy?: SidecarResourcesPolicy;
 }
 
 interface CommonRollingOptions {
@@ -119,7 +154,7 @@ export class SidecarSetUpdateStrategy {
   }
 }
 
-export interface SidecarSetProps extends ReleasableProps {
+export interface SidecarSetProps extends ReleasableProps, VersionedProps {
   /** Object metadata (SidecarSets are cluster-scoped: a namespace is ignored). */
   readonly metadata?: ApiObjectMetadata;
   /** Pods to inject into. Required: Kruise rejects an empty selector. */
@@ -166,7 +201,7 @@ export class SidecarSet extends Construct implements IDeclared {
     this.updateStrategy = props.updateStrategy ?? SidecarSetUpdateStrategy.rollingUpdate();
     for (const c of [...props.containers ?? [], ...props.initContainers ?? []]) noteContainerDefaults(this, c);
     this.apiObject = new ApiObject(this, 'Resource', {
-      ...kruise.SidecarSet.GVK,
+      ...props.apiVersion === 'apps.kruise.io/v1beta1' ? kruise.SidecarSetV1Beta1.GVK : kruise.SidecarSet.GVK,
       metadata: props.metadata,
       spec: Lazy.any({ produce: () => this._toKube() }),
     });
@@ -190,12 +225,27 @@ export class SidecarSet extends Construct implements IDeclared {
     const render = (list: SidecarContainerProps[] | undefined) => list?.map((c) => {
       const container = new kplus.Container(c);
       for (const m of container.mounts) volumes.set(m.volume.name, m.volume);
+      const rendered = k8s.toJson_Container(container._toKube()) as Record<string, unknown>;
+      // cdk8s-plus gives every container default resources; a resources policy replaces them
+      // (Kruise rejects both). Resources the user wrote stay, and the rules report the clash.
+      if (c.resourcesPolicy && c.resources === undefined) delete rendered.resources;
       return {
-        ...k8s.toJson_Container(container._toKube()),
+        ...rendered,
         podInjectPolicy: c.podInjectPolicy,
         upgradeStrategy: c.upgrade && { upgradeType: c.upgrade.upgradeType, hotUpgradeEmptyImage: c.upgrade.hotUpgradeEmptyImage },
         shareVolumePolicy: c.shareVolumes === undefined ? undefined : { type: c.shareVolumes ? 'enabled' : 'disabled' },
-        transferEnv: c.transferEnv?.map((t) => ({ ...t })),
+        shareVolumeDevicePolicy: c.shareVolumeDevices === undefined ? undefined : { type: c.shareVolumeDevices ? 'enabled' : 'disabled' },
+        transferEnv: c.transferEnv?.map((t) => ({
+          sourceContainerName: t.sourceContainerName,
+          sourceContainerNameFrom: t.sourceContainerNameFrom === undefined ? undefined : { fieldRef: { fieldPath: t.sourceContainerNameFrom } },
+          envName: t.envName,
+          envNames: t.envNames,
+        })),
+        resourcesPolicy: c.resourcesPolicy && {
+          targetContainersMode: c.resourcesPolicy.mode,
+          targetContainersNameRegex: c.resourcesPolicy.containers,
+          resourcesExpr: { requests: c.resourcesPolicy.requests, limits: c.resourcesPolicy.limits },
+        },
       };
     });
     const containers = render(p.containers);

@@ -47,6 +47,14 @@ export interface KindManifests {
   BroadcastJob: Manifest<'BroadcastJob', 'apps.kruise.io/v1alpha1' | 'apps.kruise.io/v1beta1', WithTemplate<kruise.BroadcastJobSpec>>;
   AdvancedCronJob: Manifest<'AdvancedCronJob', 'apps.kruise.io/v1alpha1' | 'apps.kruise.io/v1beta1', Plain<kruise.AdvancedCronJobSpec>>;
   PodUnavailableBudget: Manifest<'PodUnavailableBudget', 'policy.kruise.io/v1alpha1', Plain<kruisePolicy.PodUnavailableBudgetSpec>>;
+  WorkloadSpread: Manifest<'WorkloadSpread', 'apps.kruise.io/v1alpha1', Plain<kruise.WorkloadSpreadSpec>>;
+  PersistentPodState: Manifest<'PersistentPodState', 'apps.kruise.io/v1alpha1', Plain<kruise.PersistentPodStateSpec>>;
+  ImagePullJob: Manifest<'ImagePullJob', 'apps.kruise.io/v1alpha1' | 'apps.kruise.io/v1beta1', Plain<kruise.ImagePullJobSpec>>;
+  ImageListPullJob: Manifest<'ImageListPullJob', 'apps.kruise.io/v1alpha1' | 'apps.kruise.io/v1beta1', Plain<kruise.ImageListPullJobSpec>>;
+  PodProbeMarker: Manifest<'PodProbeMarker', 'apps.kruise.io/v1alpha1', Plain<kruise.PodProbeMarkerSpec>>;
+  ResourceDistribution: Manifest<'ResourceDistribution', 'apps.kruise.io/v1alpha1', Plain<kruise.ResourceDistributionSpec>>;
+  ContainerRecreateRequest: Manifest<'ContainerRecreateRequest', 'apps.kruise.io/v1alpha1', Plain<kruise.ContainerRecreateRequestSpec>>;
+  EphemeralJob: Manifest<'EphemeralJob', 'apps.kruise.io/v1alpha1', Plain<kruise.EphemeralJobSpec>>;
   Deployment: Manifest<'Deployment', 'apps/v1', Plain<k8s.DeploymentSpec>>;
   StatefulSet: Manifest<'StatefulSet', 'apps/v1', Plain<k8s.StatefulSetSpec>>;
   DaemonSet: Manifest<'DaemonSet', 'apps/v1', Plain<k8s.DaemonSetSpec>>;
@@ -68,6 +76,14 @@ export const KIND_NAMES: Readonly<Record<KindName, { group: string; kind: string
   BroadcastJob: { group: 'apps.kruise.io', kind: 'BroadcastJob' },
   AdvancedCronJob: { group: 'apps.kruise.io', kind: 'AdvancedCronJob' },
   PodUnavailableBudget: { group: 'policy.kruise.io', kind: 'PodUnavailableBudget' },
+  WorkloadSpread: { group: 'apps.kruise.io', kind: 'WorkloadSpread' },
+  PersistentPodState: { group: 'apps.kruise.io', kind: 'PersistentPodState' },
+  ImagePullJob: { group: 'apps.kruise.io', kind: 'ImagePullJob' },
+  ImageListPullJob: { group: 'apps.kruise.io', kind: 'ImageListPullJob' },
+  PodProbeMarker: { group: 'apps.kruise.io', kind: 'PodProbeMarker' },
+  ResourceDistribution: { group: 'apps.kruise.io', kind: 'ResourceDistribution' },
+  ContainerRecreateRequest: { group: 'apps.kruise.io', kind: 'ContainerRecreateRequest' },
+  EphemeralJob: { group: 'apps.kruise.io', kind: 'EphemeralJob' },
   Deployment: { group: 'apps', kind: 'Deployment' },
   StatefulSet: { group: 'apps', kind: 'StatefulSet' },
   DaemonSet: { group: 'apps', kind: 'DaemonSet' },

@@ -3,7 +3,11 @@
  * passes the CRD schemas and Kruise's webhook rules, and one broken case per rule of those
  * webhooks (pkg/webhook/<kind>/validating in Kruise v1.9.0).
  */
+import { Chart, Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
+import {
+  AdvancedCronJob, AdvancedDaemonSet, AdvancedStatefulSet, App, BroadcastJob, CronJobTemplate, PullCompletion, SidecarSet,
+} from '../../../dsl/index.js';
 import { checkRules } from '../../../dsl/rules.js';
 import { validateObjects } from '../../../engine/validate/index.js';
 import { renderFeatures } from '../../fixtures/features.js';
@@ -142,5 +146,78 @@ describe('Kruise webhook rules of the kinds beyond the workloads', () => {
         expect.objectContaining({ severity: 'warning', rule: 'kruise/managed-kind' }),
       ]);
     }
+  });
+});
+
+describe('the workloads\' new fields and versions', () => {
+  const one = (build: (chart: Chart) => void) => {
+    const app = new App({ acceptCdk8sPlusDefaults: true });
+    build(new Chart(app, 't', { namespace: 'team' }));
+    const r = app.render();
+    expect([...r.diagnostics, ...validateObjects(r.objects)]).toEqual([]);
+    return r.objects.map((o) => o.manifest as any);
+  };
+  const main = { name: 'main', image: 'registry.example.com/app:1.0.0' };
+
+  it('writes v1beta1 where Kruise 1.9 serves it and it is asked for; the defaults stay', () => {
+    const versions = one((c) => {
+      new AdvancedDaemonSet(c, 'ds', { metadata: { name: 'ds' }, containers: [main], apiVersion: 'apps.kruise.io/v1beta1' });
+      new BroadcastJob(c, 'bj', { metadata: { name: 'bj' }, containers: [main], apiVersion: 'apps.kruise.io/v1beta1' });
+      new SidecarSet(c, 'ss', { metadata: { name: 'ss' }, selector: { matchLabels: { app: 'web' } }, containers: [{ ...main, name: 'side' }], apiVersion: 'apps.kruise.io/v1beta1' });
+      new AdvancedStatefulSet(c, 'sts', { metadata: { name: 'sts' }, containers: [main], apiVersion: 'apps.kruise.io/v1alpha1' });
+      new AdvancedDaemonSet(c, 'ds0', { metadata: { name: 'ds0' }, containers: [main] });
+      new AdvancedStatefulSet(c, 'sts0', { metadata: { name: 'sts0' }, containers: [main] });
+    }).map((m) => `${m.kind} ${m.metadata.name} ${m.apiVersion}`);
+    expect(versions).toEqual(expect.arrayContaining([
+      'DaemonSet ds apps.kruise.io/v1beta1', 'BroadcastJob bj apps.kruise.io/v1beta1', 'SidecarSet ss apps.kruise.io/v1beta1',
+      'StatefulSet sts apps.kruise.io/v1alpha1', 'DaemonSet ds0 apps.kruise.io/v1alpha1', 'StatefulSet sts0 apps.kruise.io/v1beta1',
+    ]));
+  });
+
+  it('renders SidecarSet\'s shareVolumeDevicePolicy, transferEnv from a pod label, and resourcesPolicy', () => {
+    const [ss] = one((c) => new SidecarSet(c, 'ss', {
+      metadata: { name: 'log-shipper' }, selector: { matchLabels: { logging: 'on' } },
+      containers: [{
+        name: 'shipper', image: 'registry.example.com/shipper:2.0', shareVolumeDevices: true,
+        transferEnv: [{ sourceContainerNameFrom: "metadata.labels['example.com/main-container']", envNames: ['APP_NAME', 'APP_ENV'] }, { sourceContainerName: 'main', envName: 'TZ' }],
+        resourcesPolicy: { mode: 'sum', requests: { cpu: 'max(cpu*10%, 50m)', memory: '64Mi' }, limits: { memory: 'memory*25%' } },
+      }],
+    }));
+    expect(ss.spec.containers[0]).toMatchObject({
+      shareVolumeDevicePolicy: { type: 'enabled' },
+      transferEnv: [
+        { sourceContainerNameFrom: { fieldRef: { fieldPath: "metadata.labels['example.com/main-container']" } }, envNames: ['APP_NAME', 'APP_ENV'] },
+        { sourceContainerName: 'main', envName: 'TZ' },
+      ],
+      resourcesPolicy: { targetContainersMode: 'sum', resourcesExpr: { requests: { cpu: 'max(cpu*10%, 50m)', memory: '64Mi' }, limits: { memory: 'memory*25%' } } },
+    });
+    expect(ss.spec.containers[0].resources).toBeUndefined();
+  });
+
+  it('schedules an ImageListPullJob with an AdvancedCronJob, which then is v1beta1', () => {
+    const [acj] = one((c) => new AdvancedCronJob(c, 'nightly-pull', {
+      metadata: { name: 'nightly-pull' }, schedule: '0 2 * * *',
+      template: CronJobTemplate.imageListPullJob({ images: ['registry.example.com/shop/web:1.5.0'], parallelism: 5, completion: PullCompletion.always({ ttlAfterFinished: Duration.hours(1) }) }),
+    }));
+    expect(acj.apiVersion).toBe('apps.kruise.io/v1beta1');
+    expect(acj.spec.template).toEqual({
+      imageListPullJobTemplate: { spec: { images: ['registry.example.com/shop/web:1.5.0'], parallelism: 5, completionPolicy: { type: 'Always', ttlSecondsAfterFinished: 3600 } } },
+    });
+    const app = new App();
+    expect(() => new AdvancedCronJob(new Chart(app, 'x'), 'p', {
+      schedule: '@daily', apiVersion: 'apps.kruise.io/v1alpha1', template: CronJobTemplate.imageListPullJob({ images: ['a/b:1'] }),
+    })).toThrow('x/p: an imageListPullJob template needs apiVersion apps.kruise.io/v1beta1 (leave apiVersion unset)');
+  });
+
+  it('checks the ImageListPullJob inside a cron job with the same rules', () => {
+    const m = { apiVersion: 'apps.kruise.io/v1beta1', kind: 'AdvancedCronJob', metadata: { name: 'p' },
+      spec: { schedule: '@daily', template: { imageListPullJobTemplate: { spec: { images: ['a/b:1', 'a/b:1'], completionPolicy: { type: 'Always' } } } } } };
+    expect(checkRules(m)).toEqual([expect.objectContaining({ rule: 'ilpj/images', path: 'spec.template.imageListPullJobTemplate.spec.images[1]', message: '"a/b:1" is listed twice' })]);
+  });
+
+  it('rejects a resourcesPolicy that computes nothing', () => {
+    const m = { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'SidecarSet', metadata: { name: 's' },
+      spec: { selector: { matchLabels: { a: 'b' } }, containers: [{ name: 's', image: 'a/b:1', resourcesPolicy: { targetContainersMode: 'max', resourcesExpr: {} } }] } };
+    expect(checkRules(m)).toEqual([expect.objectContaining({ rule: 'sidecarset/resources-policy', path: 'spec.containers[0].resourcesPolicy.resourcesExpr' })]);
   });
 });
