@@ -10,7 +10,7 @@ import {
 } from '../../../dsl/index.js';
 import { checkRules } from '../../../dsl/rules.js';
 import { validateObjects } from '../../../engine/validate/index.js';
-import { renderFeatures } from '../../fixtures/features.js';
+import { FEATURE_RULE_CASES as cases, renderFeatures } from '../../fixtures/features.js';
 
 const rendered = renderFeatures();
 const byKind = (kind: string) => structuredClone(rendered.objects.find((o) => o.manifest.kind === kind)!.manifest) as any;
@@ -82,54 +82,6 @@ describe('typical objects', () => {
     });
   });
 });
-
-interface Case { kind: string; name: string; mutate: (m: any) => void; rule: string; path: string; message: RegExp; severity?: 'error' | 'warning' }
-
-const cases: Case[] = [
-  // WorkloadSpread
-  { kind: 'WorkloadSpread', name: 'no targetRef', mutate: (m) => delete m.spec.targetRef, rule: 'ws/target', path: 'spec.targetRef', message: /needs a targetRef/ },
-  { kind: 'WorkloadSpread', name: 'a DaemonSet target', mutate: (m) => Object.assign(m.spec.targetRef, { kind: 'DaemonSet' }), rule: 'ws/target-kind', path: 'spec.targetRef', message: /whitelist/, severity: 'warning' },
-  { kind: 'WorkloadSpread', name: 'no subsets', mutate: (m) => (m.spec.subsets = []), rule: 'ws/subsets', path: 'spec.subsets', message: /at least one subset/ },
-  { kind: 'WorkloadSpread', name: 'two subsets of one name', mutate: (m) => (m.spec.subsets[1].name = 'on-demand'), rule: 'ws/subset-name', path: 'spec.subsets[1].name', message: /used twice/ },
-  { kind: 'WorkloadSpread', name: 'a count and a percentage', mutate: (m) => { m.spec.scheduleStrategy = undefined; m.spec.subsets[1].maxReplicas = '50%'; }, rule: 'ws/max-replicas', path: 'spec.subsets[1].maxReplicas', message: /same type/ },
-  { kind: 'WorkloadSpread', name: 'percentages below 100% with a capped last subset',
-    mutate: (m) => { m.spec.scheduleStrategy = undefined; m.spec.subsets[0].maxReplicas = '30%'; m.spec.subsets[1].maxReplicas = '30%'; }, rule: 'ws/max-replicas', path: 'spec.subsets[0].maxReplicas', message: /add up to 100%, got 60%/ },
-  { kind: 'WorkloadSpread', name: 'percentages above 100%', mutate: (m) => { m.spec.subsets[0].maxReplicas = '80%'; m.spec.subsets[1].maxReplicas = '30%'; }, rule: 'ws/max-replicas', path: 'spec.subsets[1].maxReplicas', message: /more than 100% \(110%\)/ },
-  { kind: 'WorkloadSpread', name: 'a percentage for a StatefulSet', mutate: (m) => { Object.assign(m.spec.targetRef, { apiVersion: 'apps/v1', kind: 'StatefulSet' }); m.spec.subsets[0].maxReplicas = '50%'; }, rule: 'ws/max-replicas', path: 'spec.subsets[0].maxReplicas', message: /counts only/ },
-  { kind: 'WorkloadSpread', name: 'Adaptive with a capped last subset', mutate: (m) => (m.spec.subsets[1].maxReplicas = 4), rule: 'ws/schedule-strategy', path: 'spec.scheduleStrategy.adaptive', message: /last subset must not have maxReplicas/ },
-  { kind: 'WorkloadSpread', name: 'adaptive options with type Fixed', mutate: (m) => (m.spec.scheduleStrategy.type = 'Fixed'), rule: 'ws/schedule-strategy', path: 'spec.scheduleStrategy.type', message: /needs type: Adaptive/ },
-  { kind: 'WorkloadSpread', name: 'a reschedule window too long for two subsets', mutate: (m) => (m.spec.scheduleStrategy.adaptive.rescheduleCriticalSeconds = 300), rule: 'ws/schedule-strategy', path: 'spec.scheduleStrategy.adaptive.rescheduleCriticalSeconds', message: /between 0 and 295 with 2 subsets, got 300/ },
-  // PersistentPodState
-  { kind: 'PersistentPodState', name: 'no topology', mutate: (m) => { delete m.spec.requiredPersistentTopology; delete m.spec.preferredPersistentTopology; }, rule: 'pps/topology', path: 'spec', message: /keeps nothing/ },
-  { kind: 'PersistentPodState', name: 'a CloneSet target', mutate: (m) => Object.assign(m.spec.targetRef, { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet' }), rule: 'pps/target-kind', path: 'spec.targetRef', message: /whitelist/, severity: 'warning' },
-  // ImagePullJob, ImageListPullJob
-  { kind: 'ImagePullJob', name: 'an uppercase repository', mutate: (m) => (m.spec.image = 'registry.example.com/Shop/web:1'), rule: 'ipj/image', path: 'spec.image', message: /is not an image reference/ },
-  { kind: 'ImagePullJob', name: 'selector and podSelector', mutate: (m) => (m.spec.selector = { names: ['node-1'] }), rule: 'ipj/selector', path: 'spec.podSelector', message: /both set/ },
-  { kind: 'ImagePullJob', name: 'names and labels in one selector', mutate: (m) => { delete m.spec.podSelector; m.spec.selector = { names: ['a'], matchLabels: { x: 'y' } }; }, rule: 'ipj/selector', path: 'spec.selector', message: /both names and labels/ },
-  { kind: 'ImagePullJob', name: 'a percentage parallelism', mutate: (m) => (m.spec.parallelism = '50%'), rule: 'ipj/parallelism', path: 'spec.parallelism', message: /percentage is not supported/ },
-  { kind: 'ImagePullJob', name: 'a deadline below the default pull timeout', mutate: (m) => { delete m.spec.pullPolicy; m.spec.completionPolicy.activeDeadlineSeconds = 300; }, rule: 'ipj/deadline', path: 'spec.completionPolicy.activeDeadlineSeconds', message: /shorter than the pull timeout \(600 s, the default\)/ },
-  { kind: 'ImagePullJob', name: 'a ttl with Never', mutate: (m) => (m.spec.completionPolicy.type = 'Never'), rule: 'ipj/completion', path: 'spec.completionPolicy', message: /only with completionPolicy type Always/ },
-  { kind: 'ImageListPullJob', name: 'an image listed twice', mutate: (m) => m.spec.images.push(m.spec.images[0]), rule: 'ilpj/images', path: 'spec.images[2]', message: /listed twice/ },
-  { kind: 'ImageListPullJob', name: 'no images', mutate: (m) => (m.spec.images = []), rule: 'ilpj/images', path: 'spec.images', message: /no images/ },
-  // PodProbeMarker
-  { kind: 'PodProbeMarker', name: 'an empty selector', mutate: (m) => (m.spec.selector = {}), rule: 'ppm/selector', path: 'spec.selector', message: /empty selector/ },
-  { kind: 'PodProbeMarker', name: 'a probe named Ready', mutate: (m) => (m.spec.probes[0].name = 'Ready'), rule: 'ppm/probe-name', path: 'spec.probes[0].name', message: /pod condition Kubernetes or Kruise own/ },
-  { kind: 'PodProbeMarker', name: 'two probes of one name', mutate: (m) => (m.spec.probes[1].name = 'primary'), rule: 'ppm/probe-name', path: 'spec.probes[1].name', message: /used twice/ },
-  { kind: 'PodProbeMarker', name: 'an httpGet without scheme', mutate: (m) => delete m.spec.probes[1].probe.httpGet.scheme, rule: 'ppm/handler', path: 'spec.probes[1].probe.httpGet.scheme', message: /Kruise has no default/ },
-  { kind: 'PodProbeMarker', name: 'a probe that marks nothing', mutate: (m) => { delete m.spec.probes[1].markerPolicy; }, rule: 'ppm/marks', path: 'spec.probes[1]', message: /marks nothing/ },
-  { kind: 'PodProbeMarker', name: 'two policies for one state', mutate: (m) => (m.spec.probes[0].markerPolicy[1].state = 'Succeeded'), rule: 'ppm/marks', path: 'spec.probes[0].markerPolicy[1].state', message: /two marker policies/ },
-  { kind: 'PodProbeMarker', name: 'a bad label value', mutate: (m) => (m.spec.probes[0].markerPolicy[0].labels['db.example.com/role'] = 'pri mary'), rule: 'ppm/marks', path: 'spec.probes[0].markerPolicy[0].labels["db.example.com/role"]', message: /not a valid label/ },
-  // ResourceDistribution
-  { kind: 'ResourceDistribution', name: 'a Deployment as the resource', mutate: (m) => (m.spec.resource = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' } }), rule: 'rd/resource', path: 'spec.resource', message: /only Secrets and ConfigMaps \(v1\), not Deployment/ },
-  { kind: 'ResourceDistribution', name: 'a namespace included and excluded', mutate: (m) => (m.spec.targets.excludedNamespaces = { list: [{ name: 'team-a' }] }), rule: 'rd/targets', path: 'spec.targets.excludedNamespaces.list[0].name', message: /both included and excluded/ },
-  // ContainerRecreateRequest
-  { kind: 'ContainerRecreateRequest', name: 'a container named twice', mutate: (m) => m.spec.containers.push({ name: 'main' }), rule: 'crr/containers', path: 'spec.containers[1].name', message: /named twice/ },
-  { kind: 'ContainerRecreateRequest', name: 'a preStop given', mutate: (m) => (m.spec.containers[0].preStop = { exec: { command: ['x'] } }), rule: 'crr/containers', path: 'spec.containers[0].preStop', message: /filled in by Kruise/ },
-  { kind: 'ContainerRecreateRequest', name: 'a deadline below 3 s', mutate: (m) => (m.spec.activeDeadlineSeconds = 2), rule: 'crr/deadline', path: 'spec.activeDeadlineSeconds', message: /at least 3 s, got 2/ },
-  // EphemeralJob
-  { kind: 'EphemeralJob', name: 'no imagePullPolicy', mutate: (m) => delete m.spec.template.ephemeralContainers[0].imagePullPolicy, rule: 'ej/container', path: 'spec.template.ephemeralContainers[0].imagePullPolicy', message: /Kruise does not default/ },
-  { kind: 'EphemeralJob', name: 'ports on an ephemeral container', mutate: (m) => (m.spec.template.ephemeralContainers[0].ports = [{ containerPort: 80 }]), rule: 'ej/container', path: 'spec.template.ephemeralContainers[0].ports', message: /cannot be set on an ephemeral container/ },
-];
 
 describe('Kruise webhook rules of the kinds beyond the workloads', () => {
   it.each(cases)('$kind: $name', (c) => {
