@@ -9,7 +9,7 @@ export * from './diagnostics.js';
 export { checkRules } from './rules.js';
 export * from './workloads/common.js';
 export { Gate, Release, Step, ANNOTATION_RELEASE_PLAN, type ReleasePlanSpec, type StepSpec, type GateSpec, validateReleasePlan } from './release.js';
-export { KruiseWorkload, type KruiseWorkloadProps, type ReleasableProps } from './workloads/base.js';
+export { KruiseWorkload, type KruiseApiVersion, type KruiseWorkloadProps, type PodTemplateAsWritten, type ReleasableProps, type VersionedProps } from './workloads/base.js';
 export * from './workloads/cloneset.js';
 export * from './workloads/advanced-statefulset.js';
 export * from './workloads/advanced-daemonset.js';

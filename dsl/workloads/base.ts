@@ -36,8 +36,24 @@ export interface VersionedProps {
   readonly apiVersion?: KruiseApiVersion;
 }
 
+/** A pod template in Kubernetes' own JSON (as in a manifest). */
+export interface PodTemplateAsWritten {
+  readonly metadata?: { readonly labels?: Record<string, string>; readonly annotations?: Record<string, string> };
+  readonly spec: Record<string, unknown>;
+}
+
 /** Props every Kruise workload with a pod template accepts (all of cdk8s-plus's WorkloadProps). */
-export interface KruiseWorkloadProps extends kplus.WorkloadProps {}
+export interface KruiseWorkloadProps extends kplus.WorkloadProps {
+  /**
+   * The escape hatch for a pod template kept exactly as written, as `kgitops import` writes for
+   * existing YAML: cdk8s-plus would render the same pods with its own defaults (security
+   * context, resources, pull policy, ...), a new template, and every pod would restart once.
+   * With it, leave out `containers`, `volumes` and the other pod props (they would be ignored),
+   * and select the pods with `select: false` and `workload.select(kplus.LabelSelector.of(...))`.
+   * @default the template cdk8s-plus renders from the props
+   */
+  readonly podTemplate?: PodTemplateAsWritten;
+}
 
 /** Props of the workloads a release plan can drive. */
 export interface ReleasableProps {
@@ -62,9 +78,15 @@ export abstract class KruiseWorkload extends kplus.Workload implements IDeclared
   /** The underlying generated (L1) object; an escape hatch for fields this construct does not cover. */
   public readonly apiObject: ApiObject;
 
+  private readonly podTemplateAsWritten: PodTemplateAsWritten | undefined;
+
   protected constructor(scope: Construct, id: string, props: KruiseWorkloadProps, l1: L1Class) {
     super(scope, id, props);
-    notePodDefaults(this, props);
+    this.podTemplateAsWritten = props.podTemplate;
+    if (props.podTemplate && (props.containers?.length || props.initContainers?.length || props.volumes?.length)) {
+      throw new Error(`${this.node.path}: podTemplate is the whole pod template: leave out containers, initContainers and volumes`);
+    }
+    if (!props.podTemplate) notePodDefaults(this, props);
     const addressLabel = this.matchLabels[kplus.Pod.ADDRESS_LABEL];
     if (props.select === undefined && addressLabel !== undefined) noteSelectorLabel(this, kplus.Pod.ADDRESS_LABEL, addressLabel);
     this.apiObject = new l1(this, 'Resource', {
@@ -102,6 +124,7 @@ export abstract class KruiseWorkload extends kplus.Workload implements IDeclared
    * pod spec (Quantity objects, renamed fields such as setHostnameAsFqdn) here. @internal
    */
   protected _podTemplate(): { metadata: any; spec: any } {
+    if (this.podTemplateAsWritten) return structuredClone(this.podTemplateAsWritten) as { metadata: any; spec: any };
     const metadata = this.podMetadata.toJson();
     const template = k8s.toJson_PodTemplateSpec({ metadata, spec: this._toPodSpec() }) as { metadata: any; spec: any };
     if (Object.keys(template.metadata ?? {}).length === 0) delete template.metadata;

@@ -18,6 +18,7 @@ const MODULES: { commands: readonly string[]; load: () => Promise<Register> }[] 
   { commands: ['init'], load: async () => (await import('./init.js')).registerInit },
   { commands: ['synth'], load: async () => (await import('./synth.js')).registerSynth },
   { commands: ['validate'], load: async () => (await import('./validate.js')).registerValidate },
+  { commands: ['import'], load: async () => (await import('./import.js')).registerImport },
   { commands: ['diff'], load: async () => (await import('./diff.js')).registerDiff },
   { commands: ['policies'], load: async () => (await import('./policies.js')).registerPolicies },
   { commands: ['sync'], load: async () => (await import('./sync.js')).registerSync },
@@ -46,6 +47,8 @@ Start with:
   kgitops init my-repo                   a repo of your own that synthesizes at once
   kgitops synth examples                 synthesize and validate the example shop
   kgitops validate deploy/               validate existing YAML (kubectl manifests, Helm output)
+  kgitops import deploy/ -o lib/imported.ts
+                                          turn that YAML into TypeScript with the constructs
   kgitops sync --repo . --path examples --simulate --once
                                           apply it once to the built-in simulated cluster
   kgitops status --app shop --kubeconfig ~/.kube/config
