@@ -3,26 +3,16 @@
  * --out, reports on stderr (or JSON), leaves out server-set fields and says so, refuses to
  * overwrite, and exits 0 imported / 1 imported with invalid objects / 2 usage error.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runKgitops } from '../../fixtures/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WORK = mkdtempSync(join(tmpdir(), 'kgitops-import-'));
 afterAll(() => rmSync(WORK, { recursive: true, force: true }));
 
-interface Run { code: number; stdout: string; stderr: string }
-function kgitops(args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), ...args], { cwd: WORK }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-    child.stdin!.end(input ?? '');
-  });
-}
+const kgitops = (args: string[], input?: string) => runKgitops(WORK, args, input);
 
 // As `kubectl get -o yaml` prints it: server-set metadata and a status.
 const LIVE = `apiVersion: apps.kruise.io/v1alpha1

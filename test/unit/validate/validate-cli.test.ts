@@ -2,12 +2,12 @@
  * `kgitops validate` as a user runs it (a process per run) on existing YAML: each problem with
  * file and line (of the field), object, JSON path and hint; exit 0 / 1 / 2; -o json; standard input.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runKgitops } from '../../fixtures/cli.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { validateFiles } from '../../../engine/validate/existing.js';
@@ -17,16 +17,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WORK = mkdtempSync(join(tmpdir(), 'kgitops-validate-'));
 afterAll(() => rmSync(WORK, { recursive: true, force: true }));
 
-interface Run { code: number; stdout: string; stderr: string }
-function kgitops(args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), ...args], { cwd: WORK }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-    else child.stdin!.end();
-  });
-}
+const kgitops = (args: string[], input?: string) => runKgitops(WORK, args, input);
 function file(rel: string, text: string): string {
   const p = join(WORK, rel);
   mkdirSync(join(p, '..'), { recursive: true });
