@@ -93,11 +93,24 @@ export interface WindowGateSpec {
 
 export type GateSpec = PodsReadyGateSpec | BakeGateSpec | MetricGateSpec | HttpGateSpec | ApprovalGateSpec | WindowGateSpec;
 
+/**
+ * Pull the step's new images onto the nodes first, and move the partition only once they are
+ * there (an ImageListPullJob of the workload's images, on the nodes of the workload's pods).
+ */
+export interface PrepullSpec {
+  /** Give up (pause the release) if the pull has not finished after this long (seconds). @default 600 */
+  readonly timeoutSeconds: number;
+  /** Nodes pulling at once. @default 1 (Kruise's default) */
+  readonly parallelism?: number;
+}
+
 export interface StepSpec {
   /** Pods updated at the end of this step: a count or a percentage. */
   readonly target?: number | string;
   /** UnitedDeployment: target per subset (subsets not named keep what they have). */
   readonly subsets?: Record<string, number | string>;
+  /** Pre-download the new images before the partition moves. */
+  readonly prepull?: PrepullSpec;
   readonly gates: GateSpec[];
 }
 
@@ -209,11 +222,27 @@ export class Step {
     return new Step({ subsets: { ...targets }, gates: [] });
   }
 
-  private constructor(private readonly s: { target?: Target; subsets?: Record<string, Target>; gates: Gate[] }) {}
+  private constructor(private readonly s: { target?: Target; subsets?: Record<string, Target>; prepull?: PrepullSpec; gates: Gate[] }) {}
 
   /** Gates that must hold before the release leaves this step. */
   gate(...gates: Gate[]): Step {
     return new Step({ ...this.s, gates: [...this.s.gates, ...gates] });
+  }
+
+  /**
+   * Before this step moves the partition, pull the new template's images onto the nodes of the
+   * workload's pods (an ImageListPullJob; nodes that have them finish at once), so that in-place
+   * updates do not wait for the registry. The partition moves once the pull finished; if it has
+   * not after `timeout`, the release pauses. Needs Kruise's ImagePullJobGate and kruise-daemon
+   * (the Helm chart's defaults). Kruise picks which pods a step updates, so the pull covers the
+   * nodes of all the workload's pods: the first step that pulls does the work, later ones find
+   * the images there. Not for SidecarSets (their pods span namespaces).
+   */
+  prepull(options: { timeout?: Duration; parallelism?: number } = {}): Step {
+    return new Step({
+      ...this.s,
+      prepull: { timeoutSeconds: options.timeout ? seconds(options.timeout) : 600, ...(options.parallelism !== undefined ? { parallelism: options.parallelism } : {}) },
+    });
   }
 
   /** @internal */
@@ -226,6 +255,7 @@ export class Step {
     return {
       ...(this.s.target !== undefined ? { target: this.s.target } : {}),
       ...(this.s.subsets ? { subsets: this.s.subsets } : {}),
+      ...(this.s.prepull ? { prepull: this.s.prepull } : {}),
       gates: this.s.gates.map((g) => g.spec),
     };
   }
@@ -322,6 +352,15 @@ export function validateReleasePlan(plan: unknown, kind: string, subsets: string
       if (pct !== undefined) {
         if (pct < previous) out.push({ path: `${at}.target`, message: `steps must not go backwards (${s.target} after ${previous}%)` });
         previous = pct;
+      }
+    }
+    if (s.prepull !== undefined) {
+      if (kind === 'SidecarSet') out.push({ path: `${at}.prepull`, message: 'SidecarSet releases cannot pre-pull: their pods span namespaces, an ImageListPullJob covers one' });
+      if (typeof s.prepull?.timeoutSeconds !== 'number' || !(s.prepull.timeoutSeconds > 0)) {
+        out.push({ path: `${at}.prepull.timeoutSeconds`, message: `timeoutSeconds must be a positive number, got ${JSON.stringify(s.prepull?.timeoutSeconds)}` });
+      }
+      if (s.prepull?.parallelism !== undefined && !(Number.isInteger(s.prepull.parallelism) && s.prepull.parallelism > 0)) {
+        out.push({ path: `${at}.prepull.parallelism`, message: `parallelism must be a positive integer, got ${JSON.stringify(s.prepull.parallelism)}` });
       }
     }
     (s.gates ?? []).forEach((g, j) => out.push(...validateGate(g, `${at}.gates[${j}]`)));

@@ -11,13 +11,13 @@
  * any other way (kubectl annotate, an edit, another field manager) are skipped and reported.
  */
 import type { ReleasePlanSpec } from '../../dsl/release.js';
-import { ConflictError } from '../cluster/errors.js';
+import { ConflictError, TransientError } from '../cluster/errors.js';
 import { type Cluster, describeKey, type KubeObject, keyOf, type ObjectKey, objectId, type WatchHandle } from '../cluster/types.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../log.js';
 import { emptyMeasurementState as emptyMeasurement, measureHttp, measureMetric, recordMeasurement } from './gates/index.js';
 import type { Measurement } from './gates/types.js';
-import { decide, type Decision, gateKeys, type GitApproval, type Observation } from './machine.js';
+import { decide, type Decision, gateKeys, type GitApproval, type Observation, type PrepullObservation, type PrepullRequest } from './machine.js';
 import {
   ANNOTATION_TEMPLATE_REVISION, getPath, type PartitionValue, type ReleaseKind, releaseKind, scaleOf, setPath, strategyPaths,
 } from './plan.js';
@@ -299,10 +299,21 @@ export class ReleaseController {
       }
 
       // 2. Measurements that are due (metric, http), then the decision.
-      let d = decide({ plan: t.plan, kind: t.kind, state, observed: observe(t.kind, live), now, gitApprovals: t.gitApprovals[state.id] });
+      const observed: Observation = { ...observe(t.kind, live), prepull: await this.observePrepull(live, state) };
+      let d = decide({ plan: t.plan, kind: t.kind, state, observed, now, gitApprovals: t.gitApprovals[state.id] });
       if (d.measure.length && !abortReason) {
         state = await this.measure(d.state, t, d.measure);
-        d = decide({ plan: t.plan, kind: t.kind, state, observed: observe(t.kind, live), now: this.o.clock.now(), gitApprovals: t.gitApprovals[state.id] });
+        d = decide({ plan: t.plan, kind: t.kind, state, observed, now: this.o.clock.now(), gitApprovals: t.gitApprovals[state.id] });
+      }
+      if (d.prepull && !abortReason) {
+        // The step's image pre-download: create its job; a refusal (RBAC, Kruise's webhook) pauses the release.
+        const error = await this.createPrepull(live, t.kind, d.prepull, d.state);
+        if (error) {
+          const first = d.events;
+          const failed: PrepullObservation = { job: d.prepull.job, found: false, done: false, failed: 0, message: '', error };
+          d = decide({ plan: t.plan, kind: t.kind, state: d.state, observed: { ...observed, prepull: failed }, now, gitApprovals: t.gitApprovals[state.id] });
+          d = { ...d, events: [...first, ...d.events] };
+        }
       }
       state = d.state;
       events.push(...d.events);
@@ -330,6 +341,42 @@ export class ReleaseController {
       return;
     }
     throw new Error('the workload kept changing under us (5 conflicts in a row)');
+  }
+
+  /** The current step's pre-download job, while the step waits for it. */
+  private async observePrepull(live: KubeObject, state: ReleaseState): Promise<PrepullObservation | undefined> {
+    const p = state.prepull;
+    if (!p || p.step !== state.step || p.finishedAt || state.phase !== 'Progressing') return undefined;
+    const job = await this.o.cluster.get({ apiVersion: PREPULL_API_VERSION, kind: 'ImageListPullJob', name: p.job, namespace: live.metadata.namespace });
+    if (!job) return { job: p.job, found: false, done: false, failed: 0, message: 'the job is not there (yet)' };
+    const st = (job.status ?? {}) as { desired?: number; completed?: number; succeeded?: number; completionTime?: string; failedImageStatuses?: unknown[] };
+    const desired = st.desired ?? (job.spec as { images?: unknown[] } | undefined)?.images?.length ?? 0;
+    const failed = st.failedImageStatuses?.length ?? 0;
+    return {
+      job: p.job, found: true, failed,
+      done: st.completionTime !== undefined || (desired > 0 && (st.completed ?? 0) >= desired),
+      message: `${st.succeeded ?? 0}/${desired} image(s) pulled${failed ? `, ${failed} failed` : ''}`,
+    };
+  }
+
+  /**
+   * Creates the pre-download job: an ImageListPullJob of the template's images on the nodes of
+   * the workload's pods, owned by the workload (deleted with it) and gone an hour after it
+   * finished. Returns why it cannot be created, for the release to pause on; transient failures throw.
+   */
+  private async createPrepull(live: KubeObject, kind: ReleaseKind, req: PrepullRequest, state: ReleaseState): Promise<string | undefined> {
+    const job = prepullJob(live, kind, req, state);
+    if (!job) return `${describeKey(keyOf(live))} has no container images or no pod selector to pull for`;
+    try {
+      await this.o.cluster.apply(job, { fieldManager: RELEASE_FIELD_MANAGER, force: true });
+      return undefined;
+    } catch (e) {
+      if (e instanceof TransientError) throw e;
+      const hint = /KruiseDaemon|ImagePullJobGate|feature-gate/.test((e as Error).message)
+        ? ' (Kruise pre-downloads images only with kruise-daemon and its ImagePullJobGate feature gate: remove .prepull() from the plan, or enable them)'
+        : '';
+      return `creating ImageListPullJob ${job.metadata.name} failed: ${(e as Error).message}${hint}`;
+    }
   }
 
   /** Reports a state that cannot be read: once per workload and problem (log and Event). */
@@ -428,6 +475,44 @@ export function unreadableStateFix(live: KubeObject): string {
     + 'the engine then starts the release of git\'s template again from step 1, holding every pod not yet updated (kgitops abort can then roll it back)';
 }
 
+export const PREPULL_API_VERSION = 'apps.kruise.io/v1alpha1';
+
+/** The pod spec of a release's workload (a UnitedDeployment's is in its subset template). */
+function podSpecOf(live: KubeObject, kind: ReleaseKind): { containers?: { image?: string }[]; initContainers?: { image?: string }[] } | undefined {
+  if (kind === 'UnitedDeployment') {
+    const t = live.spec?.template ?? {};
+    const sub = t.cloneSetTemplate ?? t.advancedStatefulSetTemplate ?? t.statefulSetTemplate ?? t.deploymentTemplate;
+    return sub?.spec?.template?.spec;
+  }
+  return live.spec?.template?.spec;
+}
+
+/** The ImageListPullJob a release step creates (undefined if there is nothing to pull or no selector). */
+export function prepullJob(live: KubeObject, kind: ReleaseKind, req: PrepullRequest, state: ReleaseState): KubeObject | undefined {
+  const spec = podSpecOf(live, kind);
+  const images = [...new Set([...spec?.initContainers ?? [], ...spec?.containers ?? []].map((c) => c.image).filter((i): i is string => !!i))];
+  const selector = live.spec?.selector;
+  if (!images.length || !selector || (!selector.matchLabels && !selector.matchExpressions)) return undefined;
+  // One pull may take up to Kruise's default 10 minutes, but never longer than the step waits.
+  const pullTimeout = Math.min(600, req.timeoutSeconds);
+  return {
+    apiVersion: PREPULL_API_VERSION, kind: 'ImageListPullJob',
+    metadata: {
+      name: req.job, namespace: live.metadata.namespace,
+      labels: { 'app.kubernetes.io/managed-by': 'kgitops', 'kgitops.io/release-step': String(state.step + 1) },
+      annotations: { 'kgitops.io/release': state.id },
+      ownerReferences: live.metadata.uid ? [{ apiVersion: live.apiVersion, kind: live.kind, name: live.metadata.name, uid: live.metadata.uid }] : undefined,
+    },
+    spec: {
+      images, podSelector: { matchLabels: selector.matchLabels, matchExpressions: selector.matchExpressions },
+      ...(req.parallelism ? { parallelism: req.parallelism } : {}),
+      pullPolicy: { timeoutSeconds: pullTimeout },
+      imagePullPolicy: 'IfNotPresent',
+      completionPolicy: { type: 'Always', activeDeadlineSeconds: Math.max(req.timeoutSeconds, pullTimeout), ttlSecondsAfterFinished: 3600 },
+    },
+  } as KubeObject;
+}
+
 function holdFor(kind: ReleaseKind, live: KubeObject): PartitionValue {
   const scale = scaleOf(live);
   return kind === 'StatefulSet' ? scale.total : kind === 'UnitedDeployment' ? { ...scale.subsets } : '100%';
@@ -462,7 +547,8 @@ export function applyCommand(state: ReleaseState, c: ReleaseCommand, plan: Relea
       const gates = Object.fromEntries(Object.entries(state.gates).filter(([, g]) => g.status !== 'Failed' && g.status !== 'Inconclusive'));
       const message = `resumed by ${c.by}`;
       return {
-        state: record({ ...state, phase: 'Progressing', pause: undefined, gates, stepStartedAt: iso }, message),
+        // An unfinished image pre-download starts over too (the same job: what it pulled stays pulled).
+        state: record({ ...state, phase: 'Progressing', pause: undefined, gates, stepStartedAt: iso, prepull: state.prepull?.finishedAt ? state.prepull : undefined }, message),
         event: { type: 'Normal', reason: 'ReleaseResumed', message },
       };
     }

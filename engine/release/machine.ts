@@ -27,6 +27,29 @@ export interface Observation {
   readonly updatedReady: number;
   readonly partition: PartitionValue | undefined;
   readonly paused: boolean;
+  /** The current step's image pre-download job, as the engine last read it. */
+  readonly prepull?: PrepullObservation;
+}
+
+export interface PrepullObservation {
+  readonly job: string;
+  /** False: the job does not exist (not created yet, or deleted): create it (again). */
+  readonly found: boolean;
+  /** Kruise finished the job (every image pulled or given up on every node). */
+  readonly done: boolean;
+  /** Images that failed on some node (the pods pull them themselves then). */
+  readonly failed: number;
+  /** `2/3 images pulled`, for status and events. */
+  readonly message: string;
+  /** Creating the job failed for good (forbidden, rejected by Kruise's webhook): the release pauses. */
+  readonly error?: string;
+}
+
+/** What the controller must create before the step can go on. */
+export interface PrepullRequest {
+  readonly job: string;
+  readonly timeoutSeconds: number;
+  readonly parallelism?: number;
 }
 
 export interface GitApproval {
@@ -69,6 +92,14 @@ export interface Decision {
   readonly measure: string[];
   /** Roll back: re-apply the previous template (plan.onFailure = abort). */
   readonly abort?: { readonly reason: string };
+  /** Create (or re-create) the step's image pre-download job. */
+  readonly prepull?: PrepullRequest;
+}
+
+/** The pre-download job of a release's step: stable, so a crash and a replay create the same one. */
+export function prepullJobName(state: Pick<ReleaseState, 'id' | 'revision' | 'step'>): string {
+  const name = state.id.slice(state.id.indexOf('/') + 1, state.id.lastIndexOf('@'));
+  return `${name.slice(0, 40).replace(/[^a-z0-9-]/g, '-').replace(/-+$/, '')}-prepull-${state.revision.slice(0, 10)}-${state.step + 1}`;
 }
 
 const DEFAULT_PODS_TIMEOUT_S = 600;
@@ -133,6 +164,40 @@ export function decide(input: DecideInput): Decision {
     // Keep the workload paused (a UnitedDeployment has no paused flag: its partitions just stay).
     if (kind !== 'UnitedDeployment' && !observed.paused) write.paused = true;
     return { state, changed: false, write, events, measure: [] };
+  }
+
+  // Image pre-download first: the partition of this step moves only once the images are on the nodes.
+  const pre = step.prepull;
+  if (pre && !(state.prepull?.step === state.step && state.prepull.finishedAt)) {
+    const at = `step ${state.step + 1}/${plan.steps.length}`;
+    const request: PrepullRequest = { job: prepullJobName(state), timeoutSeconds: pre.timeoutSeconds, ...(pre.parallelism ? { parallelism: pre.parallelism } : {}) };
+    if (state.prepull?.step !== state.step) {
+      const message = `${at}: pulling the new images onto the nodes of the workload's pods before the partition moves (${request.job}, timeout ${formatSeconds(pre.timeoutSeconds)})`;
+      state = withTransition({ ...state, prepull: { step: state.step, job: request.job, startedAt: iso } }, { at: iso, step: state.step, reason: 'ReleasePrepulling', message });
+      events.push({ type: 'Normal', reason: 'ReleasePrepulling', message });
+      return { state, changed: true, write: {}, events, measure: [], prepull: request, wakeAt: now + pre.timeoutSeconds * 1000 };
+    }
+    const o = observed.prepull?.job === state.prepull.job ? observed.prepull : undefined;
+    const deadline = Date.parse(state.prepull.startedAt) + pre.timeoutSeconds * 1000;
+    const pauseFor = (reason: string): Decision => {
+      state = withTransition({ ...state, phase: 'Paused', pause: { reason, by: 'engine', at: iso } }, { at: iso, step: state.step, reason: 'ReleasePaused', message: reason });
+      events.push({ type: 'Warning', reason: 'ReleasePaused', message: reason });
+      return { state, changed: true, write: kind === 'UnitedDeployment' ? {} : { paused: true }, events, measure: [] };
+    };
+    if (o?.error) return pauseFor(`${at}: the image pre-download could not start: ${o.error}`);
+    if (o?.done) {
+      const message = `${at}: images pre-downloaded (${o.message}); moving the partition`;
+      // The step's gates count from here: the pull's time is not the pods' time.
+      state = withTransition({ ...state, prepull: { ...state.prepull, finishedAt: iso, message: o.message }, stepStartedAt: iso },
+        { at: iso, step: state.step, reason: 'ReleasePrepulled', message });
+      events.push({ type: o.failed ? 'Warning' : 'Normal', reason: 'ReleasePrepulled', message: o.failed ? `${message}; the pods pull the ${o.failed} failed image(s) themselves` : message });
+    } else if (now >= deadline) {
+      return pauseFor(`${at}: the image pre-download did not finish in ${formatSeconds(pre.timeoutSeconds)}: ${o?.message ?? 'no status from Kruise yet'} (job ${state.prepull.job}); resume to retry it`);
+    } else {
+      const message = `pulling images: ${o?.message ?? 'waiting for Kruise'}`;
+      if (state.prepull.message !== message) state = { ...state, prepull: { ...state.prepull, message } };
+      return { state, changed: state !== input.state, write: {}, events, measure: [], wakeAt: deadline, ...(o && !o.found ? { prepull: request } : {}) };
+    }
   }
 
   if (!samePartition(observed.partition, partition)) write.partition = partition;
@@ -250,7 +315,8 @@ export function decide(input: DecideInput): Decision {
     const message = `step ${next + 1}/${plan.steps.length}: ${plan.steps[next].target ?? JSON.stringify(plan.steps[next].subsets)} (${nextExpected} of ${observed.scale.total} pods); gates of step ${state.step + 1} passed: ${results.map((x) => describeGate(x.g)).join(', ')}`;
     state = withTransition({ ...state, step: next, stepStartedAt: iso, podsReadyAt: undefined, gates: {} }, { at: iso, step: next, reason: 'ReleaseStepAdvanced', message });
     events.push({ type: 'Normal', reason: 'ReleaseStepAdvanced', message });
-    return { state, changed: true, write: { ...write, partition: nextPartition }, events, measure: [] };
+    // A next step that pre-pulls moves its partition itself, once the images are there.
+    return { state, changed: true, write: plan.steps[next].prepull ? write : { ...write, partition: nextPartition }, events, measure: [] };
   }
 
   const wakes = results.map((x) => x.r.wakeAt).filter((x): x is number => x !== undefined);

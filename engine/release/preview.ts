@@ -22,6 +22,8 @@ export interface PreviewStep {
   readonly minSeconds: number;
   /** Gates that wait for a person or a clock (approval, window): no upper bound. */
   readonly waitsFor: string[];
+  /** The image pre-download before the step's partition moves: what is pulled, and its timeout. */
+  readonly prepull?: { readonly images: string[]; readonly timeoutSeconds: number; readonly parallelism?: number };
 }
 
 export interface ReleasePreview {
@@ -69,10 +71,18 @@ export function scaleFromSpec(o: KubeObject, assumed: { nodes?: number; matchedP
   }
 }
 
+/** The images of a workload's pod template (a UnitedDeployment's subset template), init containers first. */
+function templateImages(o: KubeObject): string[] {
+  const t = o.spec?.template ?? {};
+  const spec = (t.cloneSetTemplate ?? t.advancedStatefulSetTemplate ?? t.statefulSetTemplate ?? t.deploymentTemplate)?.spec?.template?.spec ?? t.spec;
+  return [...new Set([...spec?.initContainers ?? [], ...spec?.containers ?? []].map((c: { image?: string }) => c.image).filter((i): i is string => !!i))];
+}
+
 export function previewRelease(o: KubeObject, scale: Scale, scaleSource: string): ReleasePreview | undefined {
   const kind = releaseKind(o);
   const plan = kind ? readPlan(o) : undefined;
   if (!kind || !plan) return undefined;
+  const images = templateImages(o);
   let partition = holdPartition(kind, scale);
   let before = 0;
   const steps: PreviewStep[] = plan.steps.map((s, index) => {
@@ -84,6 +94,7 @@ export function previewRelease(o: KubeObject, scale: Scale, scaleSource: string)
       partition, updated, added: updated - before, gates: s.gates.map(describeGate),
       minSeconds: gates.reduce((a, g) => a + gateMinSeconds(g), 0),
       waitsFor: gates.filter((g) => g.type === 'approval' || g.type === 'window').map(describeGate),
+      ...(s.prepull ? { prepull: { images, timeoutSeconds: s.prepull.timeoutSeconds, ...(s.prepull.parallelism ? { parallelism: s.prepull.parallelism } : {}) } } : {}),
     };
     before = updated;
     return step;
@@ -101,6 +112,9 @@ function partitionText(p: PartitionValue): string {
 export function formatPreview(p: ReleasePreview): string {
   const lines = [`${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name}: ${p.steps.length} step(s) over ${p.scale.total} ${p.kind === 'DaemonSet' ? 'node(s)' : 'pod(s)'} (${p.scaleSource})`];
   for (const s of p.steps) {
+    if (s.prepull) {
+      lines.push(`  step ${s.index + 1}: first pre-download ${s.prepull.images.join(', ')} onto the nodes of the ${p.kind}'s pods (ImageListPullJob${s.prepull.parallelism ? `, ${s.prepull.parallelism} node(s) at a time` : ''}; pause after ${formatSeconds(s.prepull.timeoutSeconds)})`);
+    }
     lines.push(`  step ${s.index + 1}: ${s.target.padEnd(6)} partition ${partitionText(s.partition).padEnd(8)} ${String(s.updated).padStart(3)} updated (+${s.added})  gates: ${s.gates.join(', ') || 'none'}${s.minSeconds ? `  >= ${formatSeconds(s.minSeconds)}` : ''}`);
   }
   if (p.always.length) lines.push(`  every step: ${p.always.join(', ')}`);

@@ -57,6 +57,8 @@ export interface ReleaseState {
   readonly stepStartedAt: string;
   /** When this step's pods were first all updated and ready (bake counts from here). */
   readonly podsReadyAt?: string;
+  /** The image pre-download of a step (Step.prepull): its job, and when it finished. */
+  readonly prepull?: { readonly step: number; readonly job: string; readonly startedAt: string; readonly finishedAt?: string; readonly message?: string };
   /** Gate states of the current step, by key (`<step>/<index>` or `always/<index>`). */
   readonly gates: Record<string, GateState>;
   readonly approvals: Approval[];
@@ -119,6 +121,9 @@ function stateProblem(v: unknown): string | undefined {
   const badApproval = v.approvals.findIndex((a: unknown) => !isObject(a) || !Number.isInteger(a.step) || typeof a.by !== 'string');
   if (badApproval >= 0) return `.approvals[${badApproval}] is not an approval (step, by, at)`;
   if (v.pause !== undefined && (!isObject(v.pause) || typeof v.pause.reason !== 'string')) return '.pause is not a pause (reason, by, at)';
+  if (v.prepull !== undefined && (!isObject(v.prepull) || !Number.isInteger(v.prepull.step) || typeof v.prepull.job !== 'string' || !isIso(v.prepull.startedAt))) {
+    return '.prepull is not an image pre-download (step, job, startedAt)';
+  }
   if (v.commands !== undefined && (!Number.isInteger(v.commands) || v.commands < 0)) return `.commands is ${JSON.stringify(v.commands)}, not a count`;
   if (!Array.isArray(v.history) || v.history.some((t: unknown) => !isObject(t))) return '.history is not a list of transitions';
   return undefined;

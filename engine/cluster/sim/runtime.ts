@@ -24,6 +24,7 @@ import { unitedDeploymentController } from './controllers/uniteddeployment.js';
 import { broadcastJobController } from './controllers/broadcastjob.js';
 import { advancedCronJobController } from './controllers/advancedcronjob.js';
 import { deploymentController } from './controllers/deployment.js';
+import { imageListPullJobController } from './controllers/imagelistpulljob.js';
 
 export interface SimTiming {
   /** From a change to the controller's reconcile of it. */
@@ -36,6 +37,8 @@ export interface SimTiming {
   readonly inPlaceUpdateMs: number;
   /** How long a job pod runs before it completes. */
   readonly jobRunMs: number;
+  /** How long an ImageListPullJob takes to pull its images. @default jobRunMs */
+  readonly imagePullMs?: number;
 }
 
 export const DEFAULT_TIMING: SimTiming = {
@@ -81,6 +84,7 @@ export class Runtime {
       this.controllers.set('UnitedDeployment.apps.kruise.io', unitedDeploymentController);
       this.controllers.set('BroadcastJob.apps.kruise.io', broadcastJobController);
       this.controllers.set('AdvancedCronJob.apps.kruise.io', advancedCronJobController);
+      this.controllers.set('ImageListPullJob.apps.kruise.io', imageListPullJobController);
     }
     this.controllers.set('StatefulSet.apps', statefulSetController);
     this.controllers.set('Deployment.apps', deploymentController);

@@ -15,6 +15,7 @@ import type { Measurement } from '../../../engine/release/gates/types.js';
 import { ANNOTATION_TEMPLATE_REVISION } from '../../../engine/release/plan.js';
 import { ReleaseBench, render } from '../../fixtures/release-sim.js';
 import { inProgressReleases } from '../../../engine/release/start.js';
+import { formatPreview, previewRelease } from '../../../engine/release/preview.js';
 import { objectId } from '../../../engine/cluster/types.js';
 
 const benches: ReleaseBench[] = [];
@@ -321,5 +322,98 @@ describe('the other kinds on the simulated cluster', () => {
     expect(live.spec.updateStrategy.manualUpdate.partitions).toEqual({ 'zone-a': 0, 'zone-b': 0 });
     expect(live.status).toMatchObject({ updatedReplicas: 6, updatedReadyReplicas: 6 });
     expect(live.metadata.annotations![ANNOTATION_TEMPLATE_REVISION]).toBe(b.tracked!.revision);
+  });
+});
+
+describe('image pre-download steps (Step.prepull) on the simulated cluster', () => {
+  const prepulled = Release.steps(
+    Step.to('50%').prepull({ timeout: Duration.minutes(2), parallelism: 2 }).gate(Gate.podsReady()),
+    Step.to('100%').gate(Gate.podsReady()),
+  );
+
+  it('pulls the new images onto the pods\' nodes first, and moves the partition only when the pull finished', async () => {
+    const b = bench();
+    await b.deploy(web('registry.example.com/web:1', prepulled));
+    await b.runUntil(async () => (await images(b))['web:1'] === 10);
+    await b.deploy(web('registry.example.com/web:2', prepulled));
+    const key = b.tracked!.key;
+    const jobKey = { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'ImageListPullJob', namespace: 'shop', name: '' };
+    // The job appears and the partition stays at the hold while it runs (the simulated pull takes jobRunMs, 5 s).
+    await b.runUntil(async () => (await b.state())?.prepull !== undefined, { maxMs: 10_000 });
+    const s = (await b.state())!;
+    expect(s.prepull).toMatchObject({ step: 0, job: expect.stringMatching(/^web-prepull-[0-9a-f]{10}-1$/) });
+    const job = (await b.sim.get({ ...jobKey, name: s.prepull!.job }))!;
+    expect(job.spec).toEqual({
+      images: ['registry.example.com/web:2'], podSelector: { matchLabels: (await b.live()).spec.selector.matchLabels },
+      parallelism: 2, pullPolicy: { timeoutSeconds: 120 }, imagePullPolicy: 'IfNotPresent',
+      completionPolicy: { type: 'Always', activeDeadlineSeconds: 120, ttlSecondsAfterFinished: 3600 },
+    });
+    expect(job.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'CloneSet', name: 'web' })]);
+    expect((await b.live()).spec.updateStrategy.partition).toBe('100%');
+    expect(await images(b)).toEqual({ 'web:1': 10 });
+    // Then the step's partition, then the rest.
+    const trace = await runRelease(b);
+    checkInvariants(trace, 2);
+    const done = (await b.state())!;
+    expect(done.history.map((h) => h.reason)).toEqual(['ReleaseStarted', 'ReleasePrepulling', 'ReleasePrepulled', 'ReleaseStepAdvanced', 'ReleaseCompleted']);
+    const pulled = done.history.find((h) => h.reason === 'ReleasePrepulled')!;
+    const moved = trace.find((t) => t.partition === '50%')!;
+    expect(Date.parse(pulled.at)).toBeGreaterThanOrEqual(Date.parse(done.history[1]!.at) + 5000);
+    expect(moved.at).toBeGreaterThanOrEqual(Date.parse(pulled.at));
+    expect(pulled.message).toContain('1/1 image(s) pulled');
+    expect(b.sim.events(key).map((e) => e.reason)).toEqual(expect.arrayContaining(['ReleasePrepulling', 'ReleasePrepulled']));
+    expect(await images(b)).toEqual({ 'web:2': 10 });
+  });
+
+  it('pauses the release when the pull does not finish in time, and a resume retries it', async () => {
+    // A registry so slow that the pull takes 3 minutes: longer than the step waits (2).
+    const b = bench({ timing: { imagePullMs: 180_000 } });
+    await b.deploy(web('registry.example.com/web:1', prepulled));
+    await b.runUntil(async () => (await images(b))['web:1'] === 10);
+    await b.deploy(web('registry.example.com/web:2', prepulled));
+    await b.runUntil(async () => (await b.state())?.phase === 'Paused', { maxMs: 200_000 });
+    const s = (await b.state())!;
+    expect(s.pause!.reason).toMatch(/^step 1\/2: the image pre-download did not finish in 2m: 0\/1 image\(s\) pulled \(job web-prepull-[0-9a-f]{10}-1\); resume to retry it$/);
+    expect((await b.live()).spec.updateStrategy.partition).toBe('100%');
+    expect(await images(b)).toEqual({ 'web:1': 10 });
+    // Resumed: the same job (still pulling) gets another 2 minutes, and finishes in them.
+    await b.command('resume');
+    const trace = await runRelease(b);
+    checkInvariants(trace, 2);
+    expect(await images(b)).toEqual({ 'web:2': 10 });
+  });
+
+  it('survives a crash and restart after every write: one job, pulled once, no step skipped', async () => {
+    const b = bench();
+    await b.deploy(web('registry.example.com/web:1', prepulled));
+    await b.runUntil(async () => (await images(b))['web:1'] === 10);
+    await b.deploy(web('registry.example.com/web:2', prepulled));
+    const trace = await runRelease(b, { crashAfterEveryWrite: true });
+    checkInvariants(trace, 2);
+    expect(b.restarts).toBeGreaterThanOrEqual(3);
+    const s = (await b.state())!;
+    expect(s.history.filter((h) => h.reason === 'ReleasePrepulling')).toHaveLength(1);
+    expect(s.history.filter((h) => h.reason === 'ReleasePrepulled')).toHaveLength(1);
+    const jobs = b.sim.requests.filter((r) => r.kind === 'ImageListPullJob' && r.verb === 'apply' && r.wrote);
+    expect(new Set(jobs.map((r) => r.name)).size).toBe(1);
+    expect(await images(b)).toEqual({ 'web:2': 10 });
+  });
+
+  it('preview shows the pull before the step', () => {
+    const cs = web('registry.example.com/web:2', prepulled);
+    const p = previewRelease(cs, { total: 10 }, 'spec.replicas')!;
+    expect(p.steps[0]!.prepull).toEqual({ images: ['registry.example.com/web:2'], timeoutSeconds: 120, parallelism: 2 });
+    expect(p.steps[1]!.prepull).toBeUndefined();
+    expect(formatPreview(p).split('\n').slice(1, 3)).toEqual([
+      "  step 1: first pre-download registry.example.com/web:2 onto the nodes of the CloneSet's pods (ImageListPullJob, 2 node(s) at a time; pause after 2m)",
+      expect.stringMatching(/^ {2}step 1: 50% +partition 50% +5 updated \(\+5\) {2}gates: pods ready$/),
+    ]);
+  });
+
+  it('refuses a pre-download step in a SidecarSet plan at synth time', () => {
+    expect(() => render((c) => new SidecarSet(c, 'logs', {
+      metadata: { name: 'logs' }, selector: { matchLabels: { a: 'b' } }, containers: [{ name: 's', image: 'r/s:1' }],
+      release: Release.steps(Step.to('100%').prepull()),
+    }))).toThrow(/SidecarSet releases cannot pre-pull/);
   });
 });
