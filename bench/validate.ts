@@ -1,6 +1,7 @@
 /**
  * `kgitops validate` against kubeconform on the same files, in the same run, as users run them
- * (each a process of its own: wall time and peak RSS from /usr/bin/time). The files are
+ * (each a process of its own: wall time and peak RSS from /usr/bin/time): kgitops as installed
+ * from npm (dist/, built first), also with an empty validator cache and from a checkout (tsx). The files are
  * multi-document YAML of Kruise and core workloads (CloneSets, Advanced StatefulSets,
  * Deployments, Services, ConfigMaps), with a few objects broken on purpose (a string for an
  * integer, a misspelt field) that both tools must find. kubeconform gets the same schemas
@@ -23,6 +24,8 @@ const arg = (name: string, d: string) => {
 };
 const SIZES = arg('objects', '10000,50000').split(',').map(Number);
 const FILES = Number(arg('files', '100'));
+/** --keep: leave the generated files (to time other runs on them). */
+const KEEP = process.argv.includes('--keep');
 const say = (m: string) => process.stderr.write(`${m}\n`);
 
 /** One object per index, cycling through five kinds; every 997th and 1009th is broken. */
@@ -80,13 +83,18 @@ function kubeconformSchemas(dir: string): void {
   }
 }
 
-function timed(cmd: string, args: string[]): { wallS: number; rssMiB: number; stdout: string; code: number } {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, cwd: ROOT });
+function timed(cmd: string, args: string[], env: Record<string, string> = {}): { wallS: number; rssMiB: number; stdout: string; code: number } {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, cwd: ROOT, env: { ...process.env, ...env } });
   const last = r.stderr.trim().split('\n').at(-1)!.split(' ');
   return { wallS: Number(last[0]), rssMiB: Math.round(Number(last[1]) / 1024), stdout: r.stdout, code: r.status ?? -1 };
 }
 
+/** The CLI as `npm install kruise-gitops` runs it: the compiled JavaScript (built here, into dist/). */
+const INSTALLED = join(ROOT, 'dist/engine/cli/main.js');
+
 function main(): void {
+  say('building dist/ (npm run build) ...');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const kubeconform = execFileSync('bash', [join(ROOT, 'bench/kubeconform.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   const work = mkdtempSync(join(tmpdir(), 'kgitops-bench-validate-'));
   const lines: string[] = [`kgitops validate vs kubeconform v0.8.0 (-strict, same schemas), ${FILES} files, 2 cores; wall time and peak RSS per run:`];
@@ -103,10 +111,14 @@ function main(): void {
       }
       const expected = broken(n);
       say(`${n} objects written (${expected} broken); running kgitops validate ...`);
-      const kg = timed(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), 'validate', dir, '-o', 'json']);
+      // As installed from npm (the compiled dist/), first with an empty validator cache, then as every later run.
+      const cold = timed(process.execPath, [INSTALLED, 'validate', dir, '-o', 'json'], { XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'kgitops-bench-cache-')) });
+      const kg = timed(process.execPath, [INSTALLED, 'validate', dir, '-o', 'json']);
       const kgOut = JSON.parse(kg.stdout) as { summary: { objects: number; errors: number }; diagnostics: { severity: string; source?: string; rule: string }[] };
       const kgInvalid = new Set(kgOut.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.source?.split(':')[0]}|${d.rule}`)).size;
-      const kgBare = timed(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), 'validate', dir, '--no-policies', '-o', 'json']);
+      const kgBare = timed(process.execPath, [INSTALLED, 'validate', dir, '--no-policies', '-o', 'json']);
+      // From a checkout of kruise-gitops: the TypeScript sources through tsx.
+      const checkout = timed(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), 'validate', dir, '-o', 'json']);
       say('running kubeconform ...');
       const kc = timed(kubeconform, ['-strict', '-summary', '-output', 'json', '-n', '2',
         // Tried in order: a group's kinds, then the core ones.
@@ -114,15 +126,17 @@ function main(): void {
         '-schema-location', `${join(work, 'schemas')}/core/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json`, dir]);
       const kcOut = JSON.parse(kc.stdout) as { resources?: { status: string }[]; summary: { valid: number; invalid: number; errors: number; skipped: number } };
       lines.push(
-        `  ${n} objects: kgitops ${kg.wallS.toFixed(2)} s, ${kg.rssMiB} MiB (schemas, Kruise rules, policies; ${kgOut.summary.errors} errors in ${kgInvalid} file/rule pairs, ${expected} objects broken)`,
+        `  ${n} objects: kgitops ${kg.wallS.toFixed(2)} s, ${kg.rssMiB} MiB (installed; schemas, Kruise rules, policies; ${kgOut.summary.errors} errors in ${kgInvalid} file/rule pairs, ${expected} objects broken)`,
         `  ${' '.repeat(String(n).length)}          kgitops --no-policies ${kgBare.wallS.toFixed(2)} s, ${kgBare.rssMiB} MiB`,
+        `  ${' '.repeat(String(n).length)}          kgitops first run (empty validator cache) ${cold.wallS.toFixed(2)} s; from a checkout (tsx) ${checkout.wallS.toFixed(2)} s`,
         `  ${' '.repeat(String(n).length)}          kubeconform ${kc.wallS.toFixed(2)} s, ${kc.rssMiB} MiB (valid ${kcOut.summary.valid}, invalid ${kcOut.summary.invalid}, errors ${kcOut.summary.errors}, skipped ${kcOut.summary.skipped})`,
         `  ${' '.repeat(String(n).length)}          speed-up ${(kc.wallS / kg.wallS).toFixed(2)}x (with policies), ${(kc.wallS / kgBare.wallS).toFixed(2)}x (without)`,
       );
-      rmSync(dir, { recursive: true, force: true });
+      if (!KEEP) rmSync(dir, { recursive: true, force: true });
     }
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (KEEP) say(`kept the files in ${work}`);
+    else rmSync(work, { recursive: true, force: true });
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

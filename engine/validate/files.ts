@@ -10,6 +10,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import jsYaml from 'js-yaml';
+import { parseBlockYaml } from './block-yaml.js';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 
@@ -144,7 +145,8 @@ export function readManifests(text: string, file: string, o: { walked?: boolean 
     if (!json && onlyComments(doc.text)) continue;
     let value: unknown;
     try {
-      value = json ? JSON.parse(doc.text) : jsYaml.load(doc.text, { schema: jsYaml.CORE_SCHEMA });
+      // Block-style YAML (what kubectl and Helm write) by the fast reader, the rest by js-yaml: the same values.
+      value = json ? JSON.parse(doc.text) : (parseBlockYaml(doc.text) ?? { value: jsYaml.load(doc.text, { schema: jsYaml.CORE_SCHEMA }) }).value;
     } catch (e) {
       const mark = (e as { mark?: { line?: number } }).mark;
       const where = mark?.line !== undefined ? doc.line + mark.line : firstContentLine(doc);

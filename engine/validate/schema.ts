@@ -2,17 +2,47 @@
  * JSON Schema validation of manifests against schemas/ (OpenKruise CRDs with the Kubernetes
  * definitions plugged into their schemaless holes, and the core Kubernetes kinds).
  *
- * One Ajv instance per process; each kind's validator is compiled on first use and reused.
+ * One Ajv instance per process, created only when a validator must be compiled. Compiling a
+ * kind with a pod template takes the better part of a second, so each compiled validator is also
+ * kept on disk as code (Ajv's standalone output) under the cache directory, keyed by the schemas,
+ * Ajv's version and options: later processes load it in milliseconds. A cache that cannot be
+ * written (a read-only home, the sandbox) only costs the compile.
  */
-import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction, _ } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
+import standaloneCode from 'ajv/dist/standalone/index.js';
 import { type Diagnostic, joinPath } from '../../dsl/diagnostics.js';
 import { groupOf, kindInfo, kindVersions, SCHEMAS_DIR } from '../../dsl/kinds.js';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats?: unknown) => Ajv;
+const standalone = ((standaloneCode as unknown as { default?: unknown }).default ?? standaloneCode) as (ajv: Ajv, v: ValidateFunction) => string;
 
 const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
+const SCHEMA_FILES = ['kubernetes-v1.32.0.json', 'kruise-v1.9.0.json'];
+const AJV_OPTIONS = { allErrors: true, strict: false, validateFormats: true } as const;
+
+/** Every format the schemas use: ajv-formats' and three of Kubernetes' own. Compiled code gets them as `__formats`. */
+const FORMATS: Record<string, unknown> = {
+  ...fullFormats,
+  int32: { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= INT32.min && n <= INT32.max },
+  int64: { type: 'number', validate: (n: number) => Number.isInteger(n) },
+  double: { type: 'number', validate: () => true },
+};
+
+/** For Ajv's runtime helpers (ajv/dist/runtime/*) that compiled code requires. */
+const requireHere = createRequire(import.meta.url);
+/** Bump when the code written to the cache changes shape. */
+const CACHE_FORMAT = 1;
+
+function defaultValidatorCache(): string {
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kruise-gitops', 'validators');
+}
 
 /** Groups whose kinds we know completely: an unknown version or kind there is an error, not a warning. */
 const KNOWN_GROUPS = new Set(['apps.kruise.io', 'policy.kruise.io']);
@@ -21,23 +51,41 @@ export type SchemaDiagnostic = Omit<Diagnostic, 'object' | 'constructPath' | 'so
 
 export class SchemaValidator {
   private static shared?: SchemaValidator;
-  private readonly ajv: Ajv;
+  private ajv?: Ajv;
   private readonly validators = new Map<string, ValidateFunction>();
+  private readonly schemaTexts: string[];
+  /** The directory of this schema set's compiled validators (undefined: no cache). */
+  private readonly cacheDir: string | undefined;
 
   /** The process-wide validator (schemas are loaded once). */
   static get(): SchemaValidator {
     return (SchemaValidator.shared ??= new SchemaValidator(SCHEMAS_DIR));
   }
 
-  constructor(schemasDir: string) {
-    this.ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true, code: { optimize: 1 } });
-    addFormats(this.ajv);
-    this.ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= INT32.min && n <= INT32.max });
-    this.ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
-    this.ajv.addFormat('double', { type: 'number', validate: () => true });
-    for (const file of ['kubernetes-v1.32.0.json', 'kruise-v1.9.0.json']) {
-      this.ajv.addSchema(JSON.parse(readFileSync(`${schemasDir}${file}`, 'utf8')));
+  /** @param cache the validator cache directory, or false for none @default ~/.cache/kruise-gitops/validators */
+  constructor(schemasDir: string, o: { cache?: string | false } = {}) {
+    this.schemaTexts = SCHEMA_FILES.map((f) => readFileSync(`${schemasDir}${f}`, 'utf8'));
+    const root = o.cache ?? (process.env.KGITOPS_VALIDATOR_CACHE === 'off' ? false : defaultValidatorCache());
+    if (root === false) {
+      this.cacheDir = undefined;
+    } else {
+      const key = createHash('sha256');
+      for (const t of this.schemaTexts) key.update(t);
+      key.update(JSON.stringify({ ajv: (requireHere('ajv/package.json') as { version: string }).version, AJV_OPTIONS, CACHE_FORMAT }));
+      this.cacheDir = join(root, key.digest('hex').slice(0, 16));
     }
+  }
+
+  /** The Ajv instance with the schemas, made on the first compile (a cache hit needs none). */
+  private compiler(): Ajv {
+    if (!this.ajv) {
+      const ajv = new Ajv({ ...AJV_OPTIONS, code: { optimize: 1, source: this.cacheDir !== undefined, formats: _`__formats` } });
+      addFormats(ajv);
+      for (const [name, f] of Object.entries(FORMATS)) if (name === 'int32' || name === 'int64' || name === 'double') ajv.addFormat(name, f as never);
+      for (const t of this.schemaTexts) ajv.addSchema(JSON.parse(t));
+      this.ajv = ajv;
+    }
+    return this.ajv;
   }
 
   /** Validates one manifest; returns diagnostics with JSON paths (empty when valid). */
@@ -86,8 +134,43 @@ export class SchemaValidator {
   private validatorFor(ref: string): ValidateFunction {
     let v = this.validators.get(ref);
     if (!v) {
-      v = this.ajv.compile({ $ref: ref });
+      v = this.cached(ref) ?? this.compile(ref);
       this.validators.set(ref, v);
+    }
+    return v;
+  }
+
+  private cacheFile(ref: string): string | undefined {
+    return this.cacheDir && join(this.cacheDir, `${ref.replace(/[^A-Za-z0-9.-]+/g, '_')}.cjs`);
+  }
+
+  /** A validator compiled by an earlier process, if there is one. */
+  private cached(ref: string): ValidateFunction | undefined {
+    const file = this.cacheFile(ref);
+    if (!file) return undefined;
+    try {
+      const build = requireHere(file) as (formats: unknown, require: NodeRequire) => ValidateFunction;
+      return build(FORMATS, requireHere);
+    } catch {
+      return undefined; // not there (yet), or unreadable: compile it
+    }
+  }
+
+  private compile(ref: string): ValidateFunction {
+    const ajv = this.compiler();
+    const v = ajv.compile({ $ref: ref });
+    const file = this.cacheFile(ref);
+    if (file) {
+      try {
+        // Ajv's standalone CommonJS module, wrapped to take the formats and a require for its runtime helpers.
+        const code = `module.exports = function (__formats, require) {\nconst module = { exports: {} };\n${standalone(ajv, v)}\nreturn module.exports;\n};\n`;
+        mkdirSync(this.cacheDir!, { recursive: true });
+        const tmp = `${file}.${process.pid}.tmp`;
+        writeFileSync(tmp, code);
+        renameSync(tmp, file); // atomic: a concurrent process reads the old file or the new one
+      } catch {
+        // No cache here (read-only, full): this process keeps its compiled validator.
+      }
     }
     return v;
   }

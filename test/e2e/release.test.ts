@@ -38,7 +38,9 @@ if (p.web) {
   new CloneSet(chart, 'web', {
     metadata: { name: 'web' }, replicas: p.web.replicas, podMetadata: { labels: { app: 'web' } },
     updateStrategy: p.web.inPlace ? CloneSetUpdateStrategy.inPlaceIfPossible({ maxUnavailable: '50%' }) : CloneSetUpdateStrategy.reCreate({ maxUnavailable: '50%' }),
-    release: quick(...p.web.steps),
+    release: p.web.prepull
+      ? Release.steps(Step.to(p.web.steps[0]).prepull({ timeout: Duration.seconds(60) }).gate(Gate.podsReady()), Step.to('100%').gate(Gate.podsReady()))
+      : quick(...p.web.steps),
     containers: [{ name: 'main', image: p.web.image, securityContext: { ensureNonRoot: false, readOnlyRootFilesystem: false } }],
   });
 }
@@ -138,6 +140,34 @@ describe('releases with the real kruise-manager', () => {
         // Every transition is an Event on the workload.
         const events = (await e.cluster.list('v1', 'Event', { namespace: ns })).items.filter((x) => x.involvedObject.name === 'web').map((x) => x.reason);
         expect(events).toEqual(expect.arrayContaining(['ReleaseStarted', 'ReleaseStepAdvanced', 'ReleaseCompleted']));
+      } finally {
+        e.stop();
+        repo.remove();
+      }
+    }), 300_000);
+
+  it('a step that pre-pulls asks Kruise for an ImageListPullJob; refused (no kruise-daemon here), the release pauses with Kruise\'s reason and no pod moves', () =>
+    withNamespace(async (ns) => {
+      const repo = new GitApp(MAIN);
+      const e = engine(ns, repo);
+      try {
+        const web = (image: string) => ({ namespace: ns, web: { replicas: 4, image, steps: ['50%', '100%'], prepull: true } });
+        repo.commit(web('nginx:1.25.3'));
+        await sync(e);
+        await waitFor(async () => (await e.cluster.get(WEB(ns)))?.status?.readyReplicas === 4 || undefined, { timeoutMs: 120_000 });
+        repo.commit(web('nginx:1.25.4'));
+        await sync(e);
+        const state = await waitFor(async () => {
+          const s = await releaseState(e, WEB(ns));
+          return s?.phase === 'Paused' ? s : undefined;
+        }, { timeoutMs: 60_000, intervalMs: 500, message: 'the release pausing on the refused pull job' });
+        // The test cluster's kruise-manager runs with KruiseDaemon=false: its webhook refuses image pull jobs.
+        expect(state.pause!.reason).toMatch(/^step 1\/2: the image pre-download could not start: creating ImageListPullJob web-prepull-[0-9a-f]{10}-1 failed: .*feature-gate.*KruiseDaemon/);
+        expect(state.pause!.reason).toContain('remove .prepull() from the plan, or enable them');
+        const live = (await e.cluster.get(WEB(ns)))!;
+        expect(live.spec.updateStrategy.partition).toBe('100%');
+        expect(live.spec.updateStrategy.paused).toBe(true);
+        expect((await pods(e, ns, 'web')).map((p) => p.spec.containers[0].image)).toEqual(Array(4).fill('nginx:1.25.3'));
       } finally {
         e.stop();
         repo.remove();
