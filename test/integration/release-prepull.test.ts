@@ -52,13 +52,14 @@ describe('image pre-download on a real apiserver', () => {
         });
         expect(job.metadata.ownerReferences).toEqual([{ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name: 'web', uid: web.metadata.uid }]);
         expect(job.metadata.managedFields?.map((m) => m.manager)).toEqual(['kgitops-release']);
+        const asKruise = (status: Record<string, unknown>) => ({ apiVersion: jobKey.apiVersion, kind: jobKey.kind, metadata: { name: started.job, namespace: ns }, status }) as never;
         // Running: the hold stays, whatever else happens.
-        await cluster.applyStatus({ ...jobKey, metadata: { name: started.job, namespace: ns }, status: { desired: 2, active: 2, completed: 0, succeeded: 0 } } as never, { fieldManager: 'kruise-manager', force: true });
+        await cluster.applyStatus(asKruise({ desired: 2, active: 2, completed: 0, succeeded: 0 }), { fieldManager: 'kruise-manager', force: true });
         await releases.evaluate(key);
         expect((await cluster.get(key))!.spec.updateStrategy.partition).toBe('100%');
         expect((await state())!.prepull!.message).toBe('pulling images: 0/2 image(s) pulled');
         // Kruise finishes the job: the step's partition (25% of 4 pods: 3 kept) goes out.
-        await cluster.applyStatus({ ...jobKey, metadata: { name: started.job, namespace: ns }, status: { desired: 2, active: 0, completed: 2, succeeded: 2, completionTime: new Date().toISOString() } } as never, { fieldManager: 'kruise-manager', force: true });
+        await cluster.applyStatus(asKruise({ desired: 2, active: 0, completed: 2, succeeded: 2, completionTime: new Date().toISOString() }), { fieldManager: 'kruise-manager', force: true });
         await releases.evaluate(key);
         await waitFor(async () => ((await cluster.get(key))!.spec.updateStrategy.partition === '75%' || undefined), { timeoutMs: 15_000, message: 'the step\'s partition' });
         const s = (await state())!;
