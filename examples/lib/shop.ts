@@ -3,8 +3,8 @@ import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import {
-  AdvancedStatefulSet, CloneSet, CloneSetUpdateStrategy, Gate, PodManagement, PodUpdatePolicy, Release,
-  StatefulSetUpdateStrategy, Step, UnitedDeployment, UnitedDeploymentTemplate, UpdatePriority, kruisePolicy,
+  AdvancedStatefulSet, CloneSet, CloneSetUpdateStrategy, Gate, PodManagement, PodUpdatePolicy, ProtectedOperation, Release,
+  StatefulSetUpdateStrategy, Step, UnitedDeployment, UnitedDeploymentTemplate, UpdatePriority,
 } from 'kruise-gitops';
 
 /** The shop's Prometheus; metric gates query it. */
@@ -70,13 +70,7 @@ export class ShopChart extends Chart {
     storefront.exposeViaService({ name: 'storefront', ports: [{ port: 80, targetPort: 8080 }] });
     // At most one storefront pod down at a time, also during in-place updates and evictions
     // (Kruise's PodUnavailableBudget; policies/ require a budget above 3 replicas).
-    new kruisePolicy.PodUnavailableBudget(this, 'storefront-budget', {
-      metadata: { name: 'storefront', annotations: { 'kruise.io/pub-protect-operations': 'DELETE,EVICT,UPDATE' } },
-      spec: {
-        targetRef: { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', name: 'storefront' },
-        maxUnavailable: kruisePolicy.PodUnavailableBudgetSpecMaxUnavailable.fromNumber(1),
-      },
-    });
+    storefront.budget({ maxUnavailable: 1, protect: [ProtectedOperation.DELETE, ProtectedOperation.EVICT, ProtectedOperation.UPDATE] });
 
     // The cart runs in three zones, one CloneSet per zone; a release goes zone by zone, each zone
     // only after the previous one's pods are ready and have served for 15 minutes.
