@@ -543,7 +543,9 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
           `--health-probe-addr=127.0.0.1:${kruiseProbePort}`,
           '--enable-pprof=false',
           `--protection-log-path=${kruiseLogDir}`,
-          '--feature-gates=KruiseDaemon=false',
+          // As the Helm chart runs it: image pull jobs on. There is no kruise-daemon on kwok nodes, so
+          // NodeImage statuses (what the daemon pulled) come from the tests that need them.
+          '--feature-gates=KruiseDaemon=true,ImagePullJobGate=true',
         ],
         {
           KUBECONFIG: kubeconfigPath,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gitSource } from '../../engine/cli/sync.js';
 import { KubeCluster } from '../../engine/cluster/kube.js';
-import type { KubeObject, ObjectKey } from '../../engine/cluster/types.js';
+import { type KubeObject, keyOf, type ObjectKey } from '../../engine/cluster/types.js';
 import { realClock } from '../../engine/clock.js';
 import { loadConfig } from '../../engine/config.js';
 import { createLogger } from '../../engine/log.js';
@@ -105,6 +105,33 @@ async function record(e: Engine, key: ObjectKey, path: (o: KubeObject) => unknow
 
 const WEB = (ns: string) => ({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: ns, name: 'web' });
 
+const pullJobStatus = (o: KubeObject | undefined) => o?.status as { desired?: number; succeeded?: number } | undefined;
+
+/**
+ * What kruise-daemon does for image pulls, on the kwok nodes that have none: every image tag
+ * Kruise asks a node for (NodeImage spec) is reported pulled (NodeImage status), while `pull` is on.
+ */
+function playKruiseDaemon(cluster: KubeCluster): { pull: boolean; stop(): void } {
+  const daemon = { pull: true, stopped: false, stop() { this.stopped = true; } };
+  const tick = async () => {
+    if (daemon.pull) {
+      for (const n of (await cluster.list('apps.kruise.io/v1beta1', 'NodeImage', {})).items) {
+        const images = (n.spec?.images ?? {}) as Record<string, { tags?: { tag: string; version?: number }[] }>;
+        const imageStatuses = Object.fromEntries(Object.entries(images).map(([name, i]) => [name, {
+          tags: (i.tags ?? []).map((t) => ({ tag: t.tag, phase: 'Succeeded', version: t.version ?? 0, progress: 100, completionTime: new Date().toISOString() })),
+        }]));
+        const count = Object.values(imageStatuses).reduce((a, s) => a + s.tags.length, 0);
+        if (JSON.stringify(n.status?.imageStatuses ?? {}) === JSON.stringify(imageStatuses)) continue;
+        await cluster.applyStatus({ apiVersion: 'apps.kruise.io/v1beta1', kind: 'NodeImage', metadata: { name: n.metadata.name }, status: { desired: count, succeeded: count, imageStatuses } } as KubeObject,
+          { fieldManager: 'kruise-daemon', force: true }).catch(() => {});
+      }
+    }
+    if (!daemon.stopped) setTimeout(() => void tick(), 500);
+  };
+  void tick();
+  return daemon;
+}
+
 describe('releases with the real kruise-manager', () => {
   it('a 10-pod CloneSet goes 10% -> 50% -> 100%, each step gated on ready pods and a bake', () =>
     withNamespace(async (ns) => {
@@ -146,29 +173,40 @@ describe('releases with the real kruise-manager', () => {
       }
     }), 300_000);
 
-  it('a step that pre-pulls asks Kruise for an ImageListPullJob; refused (no kruise-daemon here), the release pauses with Kruise\'s reason and no pod moves', () =>
+  it('a step that pre-pulls waits for Kruise\'s ImageListPullJob (the test playing kruise-daemon on the kwok nodes), then moves the partition', () =>
     withNamespace(async (ns) => {
       const repo = new GitApp(MAIN);
       const e = engine(ns, repo);
+      const daemon = playKruiseDaemon(e.cluster);
       try {
         const web = (image: string) => ({ namespace: ns, web: { replicas: 4, image, steps: ['50%', '100%'], prepull: true } });
         repo.commit(web('nginx:1.25.3'));
         await sync(e);
         await waitFor(async () => (await e.cluster.get(WEB(ns)))?.status?.readyReplicas === 4 || undefined, { timeoutMs: 120_000 });
+        // kruise-manager makes a NodeImage per node 30 s after the node became Ready: pulls need them.
+        await waitFor(async () => ((await e.cluster.list('apps.kruise.io/v1beta1', 'NodeImage', {})).items.length >= 3 || undefined), { timeoutMs: 90_000, intervalMs: 1000, message: 'a NodeImage per kwok node' });
+        daemon.pull = false;
         repo.commit(web('nginx:1.25.4'));
         await sync(e);
-        const state = await waitFor(async () => {
-          const s = await releaseState(e, WEB(ns));
-          return s?.phase === 'Paused' ? s : undefined;
-        }, { timeoutMs: 60_000, intervalMs: 500, message: 'the release pausing on the refused pull job' });
-        // The test cluster's kruise-manager runs with KruiseDaemon=false: its webhook refuses image pull jobs.
-        expect(state.pause!.reason).toMatch(/^step 1\/2: the image pre-download could not start: creating ImageListPullJob web-prepull-[0-9a-f]{10}-1 failed: .*feature-gate.*KruiseDaemon/);
-        expect(state.pause!.reason).toContain('remove .prepull() from the plan, or enable them');
-        const live = (await e.cluster.get(WEB(ns)))!;
-        expect(live.spec.updateStrategy.partition).toBe('100%');
-        expect(live.spec.updateStrategy.paused).toBe(true);
+        const started = await waitFor(async () => (await releaseState(e, WEB(ns)))?.prepull, { timeoutMs: 30_000, message: 'the pre-download starting' });
+        // Kruise turns the list into an ImagePullJob and the job into NodeImage entries for the nodes of the pods.
+        const pullJob = await waitFor(async () => (await e.cluster.list('apps.kruise.io/v1beta1', 'ImagePullJob', { namespace: ns })).items.find((j) => j.spec.image === 'nginx:1.25.4'), { timeoutMs: 60_000, message: 'Kruise\'s ImagePullJob' });
+        await waitFor(async () => ((pullJobStatus(await e.cluster.get(keyOf(pullJob))))?.desired ?? 0) > 0 || undefined, { timeoutMs: 60_000, message: 'the ImagePullJob counting nodes' });
+        // Not pulled yet: no pod moves.
+        await new Promise((r) => setTimeout(r, 3000));
+        expect((await e.cluster.get(WEB(ns)))!.spec.updateStrategy.partition).toBe('100%');
         expect((await pods(e, ns, 'web')).map((p) => p.spec.containers[0].image)).toEqual(Array(4).fill('nginx:1.25.3'));
+        // The "daemon" reports the pulls done: Kruise completes the jobs, the engine moves the partition.
+        daemon.pull = true;
+        await waitFor(async () => (await releaseState(e, WEB(ns)))?.phase === 'Completed' || undefined, { timeoutMs: 150_000, intervalMs: 500, message: 'the release completing' });
+        const state = (await releaseState(e, WEB(ns)))!;
+        expect(state.prepull).toMatchObject({ step: 0, job: started.job, message: '1/1 image(s) pulled' });
+        expect(state.history.map((h) => h.reason)).toEqual(['ReleaseStarted', 'ReleasePrepulling', 'ReleasePrepulled', 'ReleaseStepAdvanced', 'ReleaseCompleted']);
+        const list = (await e.cluster.get({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'ImageListPullJob', namespace: ns, name: started.job }))!;
+        expect(list.status).toMatchObject({ desired: 1, completed: 1, succeeded: 1 });
+        expect((await pods(e, ns, 'web')).map((p) => p.spec.containers[0].image)).toEqual(Array(4).fill('nginx:1.25.4'));
       } finally {
+        daemon.stop();
         e.stop();
         repo.remove();
       }
