@@ -10,6 +10,7 @@ import {
   AdvancedDaemonSet, AdvancedStatefulSet, CloneSet, CloneSetUpdateStrategy, DaemonSetUpdateStrategy, Gate, PodManagement,
   PodUpdatePolicy, Release, SidecarSet, StatefulSetUpdateStrategy, Step, UnitedDeployment,
 } from '../../../dsl/index.js';
+import { ForbiddenError } from '../../../engine/cluster/errors.js';
 import type { KubeObject } from '../../../engine/cluster/types.js';
 import type { Measurement } from '../../../engine/release/gates/types.js';
 import { ANNOTATION_TEMPLATE_REVISION } from '../../../engine/release/plan.js';
@@ -377,6 +378,28 @@ describe('image pre-download steps (Step.prepull) on the simulated cluster', () 
     expect((await b.live()).spec.updateStrategy.partition).toBe('100%');
     expect(await images(b)).toEqual({ 'web:1': 10 });
     // Resumed: the same job (still pulling) gets another 2 minutes, and finishes in them.
+    await b.command('resume');
+    const trace = await runRelease(b);
+    checkInvariants(trace, 2);
+    expect(await images(b)).toEqual({ 'web:2': 10 });
+  });
+
+  it('a job the cluster refuses (RBAC, Kruise\'s webhook) pauses the release with the reason; nothing moves', async () => {
+    const b = bench();
+    await b.deploy(web('registry.example.com/web:1', prepulled));
+    await b.runUntil(async () => (await images(b))['web:1'] === 10);
+    const refused = b.sim.failNext({
+      verb: 'apply', kind: 'ImageListPullJob', times: Infinity,
+      error: new ForbiddenError({ verb: 'patch', resource: 'imagelistpulljobs', namespace: 'shop', name: 'x' }, 'User "system:serviceaccount:shop:deployer" cannot patch resource "imagelistpulljobs" in API group "apps.kruise.io" in the namespace "shop"'),
+    });
+    await b.deploy(web('registry.example.com/web:2', prepulled));
+    await b.runUntil(async () => (await b.state())?.phase === 'Paused', { maxMs: 30_000 });
+    const s = (await b.state())!;
+    expect(s.pause!.reason).toMatch(/^step 1\/2: the image pre-download could not start: creating ImageListPullJob web-prepull-[0-9a-f]{10}-1 failed: .*cannot patch resource "imagelistpulljobs"/);
+    expect((await b.live()).spec.updateStrategy).toMatchObject({ partition: '100%', paused: true });
+    expect(await images(b)).toEqual({ 'web:1': 10 });
+    // Granted: resume creates the job and the release goes on.
+    refused.cancel();
     await b.command('resume');
     const trace = await runRelease(b);
     checkInvariants(trace, 2);
