@@ -29,7 +29,7 @@ import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { ReleaseController, TrackedRelease } from './release/controller.js';
 import { ANNOTATION_RELEASE_PLAN } from '../dsl/release.js';
-import { releaseKind } from './release/plan.js';
+import { releaseKind, strategyPaths } from './release/plan.js';
 import type { GitApproval } from './release/machine.js';
 import { inProgressReleases, prepareRelease, type ReleasePreparation, startRelease } from './release/start.js';
 import { prepareSignatureTrust } from './release/approvers.js';
@@ -390,7 +390,12 @@ export class Reconciler {
           tracked.push(release.tracked);
           if (release.start) releaseStarts.set(objectId(keyOf(manifest)), release.start);
         }
-        desired.push({ manifest, id: objectId(keyOf(manifest)), hash: manifest.metadata.annotations!['kgitops.io/desired-hash'], constructPath: o.constructPath, source: o.source });
+        const paths = release ? strategyPaths(release.tracked.kind) : undefined;
+        desired.push({
+          manifest, id: objectId(keyOf(manifest)), hash: manifest.metadata.annotations!['kgitops.io/desired-hash'], constructPath: o.constructPath, source: o.source,
+          // The release's partition and paused are kgitops-release's: never git's drift.
+          ...(paths ? { ownedElsewhere: [paths.partition, ...(paths.paused ? [paths.paused] : [])] } : {}),
+        });
       } catch (e) {
         // A CRD defined in this very commit is not served yet: the apply creates it (and waits
         // until it is established and served) before it dry-runs objects of its kind. Their scope

@@ -106,11 +106,22 @@ function errorDiagnostic(p: PlannedObject | { desired: PlannedObject['desired'] 
   };
 }
 
-/** Strips what changes on every read, to compare a dry-run result with the live object. */
-function comparable(o: KubeObject): unknown {
+/**
+ * Strips what changes on every read, to compare a dry-run result with the live object, and the
+ * fields another of our managers owns. (Kruise's CloneSet webhook re-encodes every write and drops
+ * a `paused: false` that a release wrote: git's dry-run then "differs" from the live object in a
+ * field git never set, and re-applying it fought the release on every reconcile.)
+ */
+function comparable(o: KubeObject, ownedElsewhere: readonly (readonly string[])[] = []): unknown {
   const { managedFields: _m, resourceVersion: _r, generation: _g, ...metadata } = o.metadata;
   const { status: _s, ...rest } = o;
-  return { ...rest, metadata };
+  const out = ownedElsewhere.length ? structuredClone({ ...rest, metadata }) : { ...rest, metadata };
+  for (const path of ownedElsewhere) {
+    let parent: Record<string, unknown> | undefined = out as Record<string, unknown>;
+    for (const k of path.slice(0, -1)) parent = parent?.[k] as Record<string, unknown> | undefined;
+    if (parent && typeof parent === 'object') delete parent[path[path.length - 1]!];
+  }
+  return out;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -186,10 +197,11 @@ export async function applyPlan(planned: PlannedObject[], prune: PruneCandidate[
       try {
         d.result = await cluster.apply(p.desired.manifest, { fieldManager: FIELD_MANAGER, dryRun: true });
         if (p.action === 'verify' && p.live) {
-          if (sameJson(comparable(d.result), comparable(p.live))) {
+          const elsewhere = p.desired.ownedElsewhere ?? [];
+          if (sameJson(comparable(d.result, elsewhere), comparable(p.live, elsewhere))) {
             d.write = 'none';
           } else {
-            d.drift = { id: p.desired.id, fields: differingPaths(comparable(p.live), comparable(d.result)), managers: [] };
+            d.drift = { id: p.desired.id, fields: differingPaths(comparable(p.live, elsewhere), comparable(d.result, elsewhere)), managers: [] };
           }
         }
       } catch (e) {

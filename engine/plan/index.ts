@@ -25,6 +25,12 @@ export interface DesiredObject {
   readonly source?: string;
   /** Ids of desired objects that must be written before this one (cdk8s dependencies). */
   readonly dependsOn?: string[];
+  /**
+   * Fields of the live object that another of the engine's own field managers owns (a release's
+   * partition and paused): left out of the comparison that decides whether git's object must be
+   * written, so that they never count as drift.
+   */
+  readonly ownedElsewhere?: readonly (readonly string[])[];
 }
 
 export interface PlannedObject {

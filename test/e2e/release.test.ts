@@ -212,6 +212,38 @@ describe('releases with the real kruise-manager', () => {
       }
     }), 300_000);
 
+  it('a steady release makes no writes between steps: git\'s reconciles never take the release\'s paused or partition for drift', () =>
+    withNamespace(async (ns) => {
+      const repo = new GitApp(MAIN);
+      const e = engine(ns, repo);
+      try {
+        const web = (image: string) => ({ namespace: ns, bake: 30, web: { replicas: 4, image, inPlace: true, steps: ['50%', '100%'] } });
+        repo.commit(web('nginx:1.25.3'));
+        await sync(e);
+        await waitFor(async () => (await e.cluster.get(WEB(ns)))?.status?.readyReplicas === 4 || undefined, { timeoutMs: 120_000 });
+        repo.commit(web('nginx:1.25.4'));
+        await sync(e);
+        // Step 1 written (partition 50%, paused false by kgitops-release) and its pods ready: now it bakes.
+        await waitFor(async () => {
+          const live = await e.cluster.get(WEB(ns));
+          return live?.spec.updateStrategy.partition === '50%' && live.status?.updatedReadyReplicas === 2 ? live : undefined;
+        }, { timeoutMs: 60_000, intervalMs: 500, message: 'step 1 baking' });
+        const before = (await e.cluster.get(WEB(ns)))!.metadata.generation;
+        // Reconciles during the bake (the sync loop runs them every few seconds): no drift, no write.
+        for (let i = 0; i < 3; i++) {
+          const r = await e.reconciler.reconcile();
+          expect(r.message ?? '', `reconcile ${i + 1}`).not.toContain('drift');
+          expect(['Succeeded', 'NoChange']).toContain(r.result);
+          await new Promise((res) => setTimeout(res, 1500));
+        }
+        expect((await e.cluster.get(WEB(ns)))!.metadata.generation).toBe(before);
+        expect((await releaseState(e, WEB(ns)))!.step).toBe(0);
+      } finally {
+        e.stop();
+        repo.remove();
+      }
+    }), 300_000);
+
   it('an InPlaceIfPossible release updates the pods in place (same pods, new image)', () =>
     withNamespace(async (ns) => {
       const repo = new GitApp(MAIN);
