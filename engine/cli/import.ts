@@ -1,6 +1,6 @@
 /** `kgitops import <paths...> [-o file.ts]`: existing YAML as TypeScript with the kruise-gitops constructs. */
 import { existsSync, writeFileSync } from 'node:fs';
-import { basename, extname } from 'node:path';
+import { extname } from 'node:path';
 import type { Command } from 'commander';
 import { manifestFiles, PathError, readManifestFile } from '../validate/files.js';
 import { printFailure, reportError } from './errors.js';
@@ -87,13 +87,21 @@ async function runImport(paths: string[], opts: ImportFlags): Promise<number> {
     const [{ importManifests }, { validateObjects }] = await Promise.all([import('../import/index.js'), import('../validate/index.js')]);
     const started = performance.now();
     const names = files.map((f) => (f.file === '-' ? 'standard input' : f.file));
-    const result = importManifests(objects.map((o) => ({ manifest: o.manifest, source: `${o.file === '-' ? 'stdin' : basename(o.file) === o.file ? o.file : o.file}:${o.line}` })), {
+    const result = importManifests(objects.map((o) => ({ manifest: o.manifest, source: `${o.file === '-' ? 'stdin' : o.file}:${o.line}` })), {
       className: cls, files: names.length > 3 ? [`${names.length} files`] : names,
     });
     const invalid = validateObjects(objects.map((o) => ({ manifest: o.manifest, chart: o.file, constructPath: '', source: `${o.file}:${o.line}` })))
       .filter((d) => d.severity === 'error');
-    if (opts.out) writeFileSync(opts.out, result.code);
-    else process.stdout.write(result.code);
+    if (opts.out) {
+      try {
+        writeFileSync(opts.out, result.code);
+      } catch (e) {
+        printFailure(`cannot write ${opts.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check that its directory exists and is writable, or choose another --out', format, 'Usage');
+        return ExitCode.ERROR;
+      }
+    } else {
+      process.stdout.write(result.code);
+    }
     const constructs = result.objects.filter((o) => o.construct !== 'ApiObject').length;
     const patched = result.objects.filter((o) => o.patches.length > 0);
     const ms = Math.round(performance.now() - started);

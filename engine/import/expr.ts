@@ -22,10 +22,6 @@ export function obj(props: Record<string, Expr | undefined>): Expr {
   return { t: 'obj', props: Object.entries(props).filter((e): e is [string, Expr] => e[1] !== undefined) };
 }
 
-export function isEmptyObj(e: Expr): boolean {
-  return e.t === 'obj' && e.props.length === 0;
-}
-
 /** `Duration.seconds(90)` as `Duration.minutes(1.5)`? No: the largest unit that divides it exactly. */
 export function duration(seconds: number): Expr {
   if (seconds > 0 && seconds % 3600 === 0) return call('Duration.hours', lit(seconds / 3600));

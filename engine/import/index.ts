@@ -82,10 +82,10 @@ const WRITTEN_DEFAULTS: readonly { kind: string; path: string; value: unknown }[
   { kind: 'SidecarSet', path: '/spec/updateStrategy', value: { type: 'RollingUpdate' } },
   { kind: 'ImagePullJob', path: '/spec/completionPolicy', value: { type: 'Always' } },
   { kind: 'ImageListPullJob', path: '/spec/completionPolicy', value: { type: 'Always' } },
-  { kind: 'EphemeralJob', path: /* per container */ '', value: undefined },
 ];
 
 export function writtenDefault(kind: string, path: string, value: unknown): boolean {
+  // EphemeralJob writes the pull and message policies Kruise requires, per container.
   if (kind === 'EphemeralJob' && /^\/spec\/template\/ephemeralContainers\/\d+\/(imagePullPolicy|terminationMessagePolicy)$/.test(path)) return true;
   return WRITTEN_DEFAULTS.some((d) => d.kind === kind && d.path === path && equal(d.value, value));
 }

@@ -253,7 +253,7 @@ const CONVERTERS: Record<string, Converter> = {
         metadata: lit(md), ...version(m, 'apps.kruise.io/v1alpha1'),
         selector: lit(s.selector ?? {}), namespaceSelector: l(s.namespaceSelector), updateStrategy,
         injectionPaused: l(s.injectionStrategy?.paused), imagePullSecrets: s.imagePullSecrets ? lit(s.imagePullSecrets.map((x: Json) => x.name)) : undefined,
-        revisionHistoryLimit: l(s.revisionHistoryLimit), volumes: undefined,
+        revisionHistoryLimit: l(s.revisionHistoryLimit),
       }),
       calls,
       comments: [],

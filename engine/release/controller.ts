@@ -19,7 +19,7 @@ import { emptyMeasurementState as emptyMeasurement, measureHttp, measureMetric, 
 import type { Measurement } from './gates/types.js';
 import { decide, type Decision, gateKeys, type GitApproval, type Observation, type PrepullObservation, type PrepullRequest } from './machine.js';
 import {
-  ANNOTATION_TEMPLATE_REVISION, getPath, type PartitionValue, type ReleaseKind, releaseKind, scaleOf, setPath, strategyPaths,
+  ANNOTATION_TEMPLATE_REVISION, getPath, type PartitionValue, type ReleaseKind, releaseKind, scaleOf, setPath, strategyPaths, templateImages,
 } from './plan.js';
 import {
   ANNOTATION_RELEASE_PREVIOUS, ANNOTATION_RELEASE_STATE, isFinal, parseReleaseState, readReleaseState, RELEASE_FIELD_MANAGER, type ReleaseState,
@@ -307,7 +307,7 @@ export class ReleaseController {
       }
       if (d.prepull && !abortReason) {
         // The step's image pre-download: create its job; a refusal (RBAC, Kruise's webhook) pauses the release.
-        const error = await this.createPrepull(live, t.kind, d.prepull, d.state);
+        const error = await this.createPrepull(live, d.prepull, d.state);
         if (error) {
           const first = d.events;
           const failed: PrepullObservation = { job: d.prepull.job, found: false, done: false, failed: 0, message: '', error };
@@ -364,8 +364,8 @@ export class ReleaseController {
    * the workload's pods, owned by the workload (deleted with it) and gone an hour after it
    * finished. Returns why it cannot be created, for the release to pause on; transient failures throw.
    */
-  private async createPrepull(live: KubeObject, kind: ReleaseKind, req: PrepullRequest, state: ReleaseState): Promise<string | undefined> {
-    const job = prepullJob(live, kind, req, state);
+  private async createPrepull(live: KubeObject, req: PrepullRequest, state: ReleaseState): Promise<string | undefined> {
+    const job = prepullJob(live, req, state);
     if (!job) return `${describeKey(keyOf(live))} has no container images or no pod selector to pull for`;
     try {
       await this.o.cluster.apply(job, { fieldManager: RELEASE_FIELD_MANAGER, force: true });
@@ -477,20 +477,9 @@ export function unreadableStateFix(live: KubeObject): string {
 
 export const PREPULL_API_VERSION = 'apps.kruise.io/v1alpha1';
 
-/** The pod spec of a release's workload (a UnitedDeployment's is in its subset template). */
-function podSpecOf(live: KubeObject, kind: ReleaseKind): { containers?: { image?: string }[]; initContainers?: { image?: string }[] } | undefined {
-  if (kind === 'UnitedDeployment') {
-    const t = live.spec?.template ?? {};
-    const sub = t.cloneSetTemplate ?? t.advancedStatefulSetTemplate ?? t.statefulSetTemplate ?? t.deploymentTemplate;
-    return sub?.spec?.template?.spec;
-  }
-  return live.spec?.template?.spec;
-}
-
 /** The ImageListPullJob a release step creates (undefined if there is nothing to pull or no selector). */
-export function prepullJob(live: KubeObject, kind: ReleaseKind, req: PrepullRequest, state: ReleaseState): KubeObject | undefined {
-  const spec = podSpecOf(live, kind);
-  const images = [...new Set([...spec?.initContainers ?? [], ...spec?.containers ?? []].map((c) => c.image).filter((i): i is string => !!i))];
+export function prepullJob(live: KubeObject, req: PrepullRequest, state: ReleaseState): KubeObject | undefined {
+  const images = templateImages(live);
   const selector = live.spec?.selector;
   if (!images.length || !selector || (!selector.matchLabels && !selector.matchExpressions)) return undefined;
   // One pull may take up to Kruise's default 10 minutes, but never longer than the step waits.

@@ -32,6 +32,14 @@ export function rolloutParts(o: KubeObject): unknown {
   return o.spec?.template;
 }
 
+/** The images of a workload's pod template (a UnitedDeployment's subset template), init containers first. */
+export function templateImages(o: KubeObject): string[] {
+  const t = o.spec?.template ?? {};
+  const sub = t.cloneSetTemplate ?? t.advancedStatefulSetTemplate ?? t.statefulSetTemplate ?? t.deploymentTemplate;
+  const spec = (sub ? sub.spec?.template?.spec : t.spec) as { containers?: { image?: string }[]; initContainers?: { image?: string }[] } | undefined;
+  return [...new Set([...spec?.initContainers ?? [], ...spec?.containers ?? []].map((c) => c.image).filter((i): i is string => !!i))];
+}
+
 /** Content hash of the rollout parts: the release's revision. */
 export function revisionOf(o: KubeObject): string {
   return createHash('sha256').update(stableStringify(rolloutParts(o) ?? null)).digest('hex').slice(0, 10);

@@ -8,7 +8,9 @@ import { unitedDeploymentAllocation } from '../../dsl/arithmetic.js';
 import type { GateSpec } from '../../dsl/release.js';
 import type { KubeObject } from '../cluster/types.js';
 import { describeGate, formatSeconds } from './machine.js';
-import { expectedUpdated, holdPartition, type PartitionValue, readPlan, releaseKind, type ReleaseKind, type Scale, stepPartition, subsetNames } from './plan.js';
+import {
+  expectedUpdated, holdPartition, type PartitionValue, readPlan, releaseKind, type ReleaseKind, type Scale, stepPartition, subsetNames, templateImages,
+} from './plan.js';
 
 export interface PreviewStep {
   readonly index: number;
@@ -69,13 +71,6 @@ export function scaleFromSpec(o: KubeObject, assumed: { nodes?: number; matchedP
     }
     default: return { scale: { total: o.spec?.replicas ?? 1 }, source: 'spec.replicas' };
   }
-}
-
-/** The images of a workload's pod template (a UnitedDeployment's subset template), init containers first. */
-function templateImages(o: KubeObject): string[] {
-  const t = o.spec?.template ?? {};
-  const spec = (t.cloneSetTemplate ?? t.advancedStatefulSetTemplate ?? t.statefulSetTemplate ?? t.deploymentTemplate)?.spec?.template?.spec ?? t.spec;
-  return [...new Set([...spec?.initContainers ?? [], ...spec?.containers ?? []].map((c: { image?: string }) => c.image).filter((i): i is string => !!i))];
 }
 
 export function previewRelease(o: KubeObject, scale: Scale, scaleSource: string): ReleasePreview | undefined {

@@ -85,6 +85,9 @@ describe('kgitops import', () => {
   it('is a usage error without input, with a bad class name, or for a missing file', async () => {
     expect(await kgitops(['import'])).toMatchObject({ code: 2, stderr: expect.stringContaining('error: nothing to import') });
     expect(await kgitops(['import', 'live.yaml', '--class', 'my-chart'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--class my-chart: not a class name') });
+    const unwritable = await kgitops(['import', 'live.yaml', '-o', join(WORK, 'no-such-dir', 'x.ts')]);
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toBe(`error: cannot write ${join(WORK, 'no-such-dir', 'x.ts')}: ENOENT\nhint: check that its directory exists and is writable, or choose another --out\n`);
     const missing = await kgitops(['import', 'nope.yaml']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).not.toContain('    at ');
