@@ -22,7 +22,7 @@ import type { Logger } from './log.js';
 import { applyOrder, definesKind, describeOrder, type DesiredObject, plan as makePlan, type Plan, planRefusals } from './plan/index.js';
 import { describeSource, legacyAppName, sameSource } from './identity.js';
 import {
-  type ChangeCounts, type ConfigMapData, type DriftRecord, type HistoryEntry, type Inventory, type ObjectStatus, pushHistory,
+  type ChangeCounts, type ConfigMapData, type DriftRecord, type HeldBackWorkload, heldBackMessage, type HistoryEntry, type Inventory, type ObjectStatus, pushHistory,
   type StateProblem, type StateStore, type StatusSnapshot,
 } from './state.js';
 import { lstatSync } from 'node:fs';
@@ -81,6 +81,8 @@ export interface ReconcileResult {
   readonly order?: string[];
   /** Changes not written after their dry-run had passed, with the API's reason. */
   readonly notWritten?: { readonly id: string; readonly reason: string }[];
+  /** Workloads kept on their previous template by an aborted release (the app is OutOfSync). */
+  readonly heldBack?: HeldBackWorkload[];
 }
 
 interface SynthCacheEntry {
@@ -103,6 +105,11 @@ const NO_CHANGES: ChangeCounts = { created: 0, updated: 0, pruned: 0, unchanged:
  */
 export async function prepareForApply(cluster: Cluster, rendered: KubeObject, o: {
   id: string; defaultNamespace: string; releases: boolean; now: number; approvals: Record<string, GitApproval[]>;
+  /**
+   * Git's template even where an aborted release holds it off (what `kgitops diff --live`
+   * compares: the difference is real until a new commit). @default false: what the engine applies
+   */
+  declared?: boolean;
 }): Promise<{ manifest: KubeObject; release?: ReleasePreparation }> {
   const info = await cluster.resource(rendered.apiVersion, rendered.kind);
   let source = rendered;
@@ -110,7 +117,7 @@ export async function prepareForApply(cluster: Cluster, rendered: KubeObject, o:
   if (o.releases && rendered.metadata?.annotations?.[ANNOTATION_RELEASE_PLAN] !== undefined && releaseKind(rendered)) {
     const located = info.namespaced ? { ...source, metadata: { ...source.metadata, namespace: source.metadata.namespace ?? o.defaultNamespace } } : source;
     release = prepareRelease(located, await cluster.get(keyOf(located)), o.now, o.approvals);
-    if (release) source = release.desired;
+    if (release) source = o.declared && release.heldBack ? release.heldBack.declared : release.desired;
   }
   const manifest = prepareDesired(source, { id: o.id, namespaced: info.namespaced, defaultNamespace: o.defaultNamespace });
   return { manifest, ...(release ? { release } : {}) };
@@ -381,6 +388,7 @@ export class Reconciler {
     const discoveryErrors: Diagnostic[] = [];
     const releaseStarts = new Map<string, NonNullable<ReleasePreparation['start']>>();
     const tracked: TrackedRelease[] = [];
+    const heldWorkloads: HeldBackWorkload[] = [];
     for (const o of render.objects) {
       try {
         const { manifest, release } = await prepareForApply(this.cluster, o.manifest, {
@@ -388,6 +396,7 @@ export class Reconciler {
         });
         if (release) {
           tracked.push(release.tracked);
+          if (release.heldBack) heldWorkloads.push(release.heldBack.record);
           if (release.start) releaseStarts.set(objectId(keyOf(manifest)), release.start);
         }
         const paths = release ? strategyPaths(release.tracked.kind) : undefined;
@@ -480,7 +489,10 @@ export class Reconciler {
       const objects = this.health(desired, planned.members);
       const previous = state.data.status!;
       this.logHealthChanges(previous.objects, objects);
-      const status: StatusSnapshot = { ...previous, ...resolvedOnly(resolved), sync: 'Synced', objects, time: new Date(this.clock.now()).toISOString() };
+      const { heldBack: _h, ...rest } = previous;
+      const status: StatusSnapshot = {
+        ...rest, ...resolvedOnly(resolved), objects, time: new Date(this.clock.now()).toISOString(), ...this.syncOf(heldWorkloads, previous.heldBack?.length ? `in sync at commit ${short}` : previous.message),
+      };
       if (problems.length) {
         // Nothing to apply, but the parent needs repairing: rewrite it, and say so in its history.
         const entry: HistoryEntry = {
@@ -493,7 +505,10 @@ export class Reconciler {
         await writeState({ ...state.data, status }, state.groupKinds, state.namespaces).catch(() => {});
       }
       await this.releases?.track(tracked).catch((e) => this.log.error(`release tracking failed: ${(e as Error).message}`));
-      return done({ result: 'NoChange', commit: sha, message: 'in sync', changes: { ...NO_CHANGES, unchanged: desired.length }, drift: [], errors: [], objects, historyRewritten, ...repairs() });
+      return done({
+        result: 'NoChange', commit: sha, message: heldWorkloads.length ? heldBackMessage(heldWorkloads) : 'in sync', changes: { ...NO_CHANGES, unchanged: desired.length },
+        drift: [], errors: [], objects, historyRewritten, ...repairs(), ...(heldWorkloads.length ? { heldBack: heldWorkloads } : {}),
+      });
     }
 
     // 6. Apply. First widen the parent's group-kinds so that a crash mid-apply still finds every member.
@@ -563,6 +578,7 @@ export class Reconciler {
     const time = new Date(this.clock.now()).toISOString();
     const status: StatusSnapshot = {
       ...this.snapshot(ok ? sha : lastApplied, sha, ok ? 'Synced' : 'Failed', message, objects),
+      ...(ok ? this.syncOf(heldWorkloads, message) : {}),
       ...resolved,
       ...(outcome.errors.length ? { errors: outcome.errors } : {}),
     };
@@ -577,9 +593,19 @@ export class Reconciler {
     else for (const e of outcome.errors) this.log.error({ rule: e.rule }, e.message);
     await this.releases?.track(tracked).catch((e) => this.log.error(`release tracking failed: ${(e as Error).message}`));
     return done({
-      result, commit: sha, message, changes: counts, drift: outcome.drift, errors: outcome.errors, objects, historyRewritten, order, ...repairs(),
+      result, commit: sha, message: ok && heldWorkloads.length ? `${message}; ${heldBackMessage(heldWorkloads)}` : message, changes: counts, drift: outcome.drift, errors: outcome.errors, objects, historyRewritten, order, ...repairs(),
+      ...(ok && heldWorkloads.length ? { heldBack: heldWorkloads } : {}),
       ...(outcome.notWritten.length ? { notWritten: outcome.notWritten } : {}),
     });
+  }
+
+  /**
+   * Synced, or OutOfSync while aborted releases keep workloads on their previous template: git
+   * and the cluster differ until a new commit, and the status says so (with what to do).
+   */
+  private syncOf(held: readonly HeldBackWorkload[], message: string): Pick<StatusSnapshot, 'sync' | 'message' | 'heldBack'> {
+    if (!held.length) return { sync: 'Synced', message };
+    return { sync: 'OutOfSync', message: heldBackMessage(held), heldBack: [...held] };
   }
 
   /** True the first time a problem (by key) is seen since it was last forgotten: report it then. */

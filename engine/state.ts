@@ -51,6 +51,37 @@ export interface StatusSnapshot {
   readonly errors?: Diagnostic[];
   /** Warnings of the last attempt that decide what happens (approvals.yaml entries that do not count). */
   readonly warnings?: Diagnostic[];
+  /**
+   * Workloads that do not run git's template because their release of it was aborted: they keep
+   * the template of before until a new commit. While there are any, the app is OutOfSync.
+   */
+  readonly heldBack?: HeldBackWorkload[];
+}
+
+/** A workload kept on its previous template after an aborted release (see StatusSnapshot.heldBack). */
+export interface HeldBackWorkload {
+  /** objectId() of the workload. */
+  readonly id: string;
+  /** `CloneSet shop/web`. */
+  readonly workload: string;
+  /** The aborted release. */
+  readonly release: string;
+  /** The template revision git declares, which the cluster does not run. */
+  readonly declaredRevision: string;
+  /** The template revision the cluster runs (from before the release). */
+  readonly runningRevision: string;
+  /** Why it was aborted (the pause reason: a command, a failed gate). */
+  readonly reason?: string;
+}
+
+/** One line for the app's message: which workloads are held back, and what to do. */
+export function heldBackMessage(held: readonly HeldBackWorkload[]): string {
+  if (!held.length) return '';
+  const first = held[0]!;
+  const which = held.length === 1
+    ? `${first.workload} runs revision ${first.runningRevision}, not git's ${first.declaredRevision}: release ${first.release} was aborted${first.reason ? ` (${first.reason})` : ''}`
+    : `${held.length} workloads run their previous template, not git's, after aborted releases (${held.slice(0, 3).map((h) => h.workload).join(', ')}${held.length > 3 ? ', ...' : ''})`;
+  return `${which}; push a new commit (a fix, or a revert to the running version) to release again`;
 }
 
 export interface ChangeCounts {

@@ -50,7 +50,8 @@ export function registerStatus(program: Command): void {
     .description('Show the app\'s commit, sync state, per-object health and the last reconciles')
     .option('-o, --output <format>', 'text or json', parseFormat, 'text')
     .addHelpText('after', `
-Exit codes: 0 synced, 1 failed or never synced, 2 error (no usable kubeconfig, the cluster is
+Exit codes: 0 synced, 1 failed, never synced or out of sync (an aborted release keeps a workload
+on its previous template until a new commit), 2 error (no usable kubeconfig, the cluster is
 unreachable or refuses the credentials); with -o json an error is {"ok":false,"error":{...}}.
 
 Health: Current, Progressing, PausedAtPartition (a partition or paused holds the update, the
@@ -196,6 +197,10 @@ export function formatStatus(s: AppStatus): string {
   if (st?.attemptedCommit && st.attemptedCommit !== st.appliedCommit) out += `last attempt: commit ${st.attemptedCommit.slice(0, 12)}\n`;
   for (const e of st?.errors ?? []) out += `error: ${e.object ? `${e.object.kind} ${e.object.name}: ` : ''}${e.message}\n`;
   for (const w of st?.warnings ?? []) out += `warning: ${w.message}\n`;
+  for (const h of st?.heldBack ?? []) {
+    out += `held back: ${h.workload} runs revision ${h.runningRevision}, git declares ${h.declaredRevision}: release ${h.release} was aborted${h.reason ? ` (${h.reason})` : ''}\n`;
+  }
+  if (st?.heldBack?.length) out += '  to release again: push a new commit (a fix, or a revert to the running version); kgitops diff --live shows the difference\n';
   if (s.objects.length) {
     out += `\n${table([['KIND', 'NAMESPACE', 'NAME', 'HEALTH', 'MESSAGE'], ...s.objects.map((o) => [o.kind, o.namespace ?? '-', o.name, o.health, o.message])])}`;
   }

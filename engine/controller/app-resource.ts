@@ -110,6 +110,15 @@ export const ReleaseStatus = Type.Object({
   waitingOn: Type.Optional(Type.String({ description: 'What the step waits on: a gate, an approval, a window.' })),
 });
 
+export const HeldBack = Type.Object({
+  id: Type.String(),
+  workload: Type.String({ description: 'Kind namespace/name' }),
+  release: Type.String({ description: 'The aborted release.' }),
+  declaredRevision: Type.String({ description: 'The template revision git declares, which the cluster does not run.' }),
+  runningRevision: Type.String({ description: 'The template revision the cluster runs, from before the release.' }),
+  reason: Type.Optional(Type.String()),
+}, { description: 'A workload kept on its previous template after its release was aborted, until a new commit.' });
+
 export const AppStatus = Type.Object({
   observedGeneration: Type.Optional(Type.Integer()),
   conditions: Type.Optional(Type.Array(Condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })),
@@ -138,6 +147,7 @@ export const AppStatus = Type.Object({
   objects: Type.Optional(Type.Array(ObjectHealth)),
   history: Type.Optional(Type.Array(HistoryItem)),
   releases: Type.Optional(Type.Array(ReleaseStatus)),
+  heldBack: Type.Optional(Type.Array(HeldBack, { description: 'Workloads whose aborted release keeps git\'s template off the cluster: the App is OutOfSync until a new commit.' })),
   dependencies: Type.Optional(Type.Object({
     commit: Type.String(),
     files: Type.Array(Type.String(), { description: 'Files outside the app path the commit\'s synth read (repo-relative).' }),

@@ -42,6 +42,7 @@ export function stateOfApp(app: AppObject | undefined): ParentState {
     objects: (s.objects ?? []) as StatusSnapshot['objects'],
     ...(s.lastReconcile.errors?.length ? { errors: s.lastReconcile.errors.map((e) => ({ severity: 'error' as const, ...e })) } : {}),
     ...(s.warnings?.length ? { warnings: s.warnings.map((e) => ({ severity: 'warning' as const, ...e })) } : {}),
+    ...(s.heldBack?.length ? { heldBack: s.heldBack.map((h) => ({ ...h })) } : {}),
   } : undefined;
   const parent: KubeObject = {
     apiVersion: 'v1', kind: 'ConfigMap',
@@ -73,6 +74,8 @@ const STALLING = /^(synth|schema|policy|validate|typecheck|release\/approvals|ap
 /** kstatus conditions (Ready, Reconciling, Stalled) from what a reconcile found. */
 export function conditionsFor(o: {
   sync: string; health: string; message: string; errors: readonly { rule: string }[]; generation?: number; now: string; previous?: readonly AppCondition[];
+  /** Workloads an aborted release keeps on their previous template (Ready False, ReleaseAborted). */
+  heldBack?: number;
 }): AppCondition[] {
   const stalled = o.sync === 'Failed' && o.errors.length > 0 && o.errors.every((e) => STALLING.test(e.rule));
   const ready = o.sync === 'Synced' && o.health === 'Current';
@@ -80,7 +83,7 @@ export function conditionsFor(o: {
   const want: Omit<AppCondition, 'lastTransitionTime'>[] = [
     {
       type: 'Ready', status: ready ? 'True' : 'False',
-      reason: ready ? 'Succeeded' : o.sync === 'Suspended' ? 'Suspended' : o.sync === 'Failed' ? (stalled ? 'InvalidCommit' : 'ReconcileFailed') : progressing ? 'Progressing' : o.sync === 'Synced' ? `Health${o.health}` : o.sync,
+      reason: ready ? 'Succeeded' : o.sync === 'OutOfSync' && o.heldBack ? 'ReleaseAborted' : o.sync === 'Suspended' ? 'Suspended' : o.sync === 'Failed' ? (stalled ? 'InvalidCommit' : 'ReconcileFailed') : progressing ? 'Progressing' : o.sync === 'Synced' ? `Health${o.health}` : o.sync,
       message: o.message,
     },
     { type: 'Reconciling', status: progressing ? 'True' : 'False', reason: progressing ? 'Progressing' : 'Idle', message: progressing ? o.message : '' },
@@ -140,7 +143,10 @@ export class AppStateStore implements StateStore {
     const last = s.data.history[0];
     const status: AppStatus = {
       ...(this.last?.metadata.generation !== undefined ? { observedGeneration: this.last.metadata.generation } : {}),
-      conditions: conditionsFor({ sync: st?.sync ?? 'OutOfSync', health, message: st?.message ?? '', errors, generation: this.last?.metadata.generation, now, previous: this.last?.status?.conditions }),
+      conditions: conditionsFor({
+        sync: st?.sync ?? 'OutOfSync', health, message: st?.message ?? '', errors, generation: this.last?.metadata.generation, now, previous: this.last?.status?.conditions,
+        heldBack: st?.heldBack?.length ?? 0,
+      }),
       ...(st?.appliedCommit ? { appliedCommit: st.appliedCommit, commit: st.appliedCommit.slice(0, 12) } : {}),
       ...(st?.attemptedCommit ? { attemptedCommit: st.attemptedCommit } : {}),
       ...(st?.ref ? { ref: st.ref } : {}),
@@ -171,6 +177,7 @@ export class AppStateStore implements StateStore {
         ...(h.notWritten?.length ? { notWritten: h.notWritten.map((n) => ({ ...n })) } : {}),
       })),
       ...(this.o.dependencies?.() ? { dependencies: this.o.dependencies!() } : {}),
+      ...(st?.heldBack?.length ? { heldBack: st.heldBack.map((h) => ({ ...h })) } : {}),
     };
     const written = await this.o.cluster.applyStatus({
       apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: this.o.name, namespace: this.o.namespace }, status,

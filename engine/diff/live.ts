@@ -3,7 +3,8 @@
  * preparation as the engine's apply (ApplySet labels, desired hash, release-owned fields left
  * out) and a server-side-apply dry-run as field manager `kgitops`; the result is compared with
  * the live object, so defaults, webhooks and other managers' fields count as the cluster has
- * them. Objects in the app's ApplySet inventory that the head no longer has would be pruned.
+ * them. Where an aborted release keeps a workload on its previous template, git's template is
+ * compared (and a warning says why they differ). Objects in the app's ApplySet inventory that the head no longer has would be pruned.
  */
 import { objectRef, type RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
@@ -68,7 +69,17 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
     const problems: Diagnostic[] = [];
     for (const o of h.objects) {
       try {
-        const { manifest } = await prepareForApply(cluster, o.manifest as KubeObject, { id, defaultNamespace: options.namespace, releases: true, now: Date.now(), approvals: {} });
+        // Git's template, also where an aborted release keeps the previous one on the cluster:
+        // that difference lasts until a new commit, and the diff shows it.
+        const { manifest, release } = await prepareForApply(cluster, o.manifest as KubeObject, { id, defaultNamespace: options.namespace, releases: true, now: Date.now(), approvals: {}, declared: true });
+        if (release?.heldBack) {
+          const h = release.heldBack.record;
+          problems.push({
+            severity: 'warning', rule: 'release/aborted', object: objectRef(o.manifest), constructPath: o.constructPath, ...(o.source ? { source: o.source } : {}),
+            message: `${h.workload} runs revision ${h.runningRevision}, not git's ${h.declaredRevision}: release ${h.release} was aborted${h.reason ? ` (${h.reason})` : ''}; the engine keeps the previous template`,
+            hint: 'push a new commit (a fix, or a revert to the running version) to release again',
+          });
+        }
         const live = await cluster.get(keyOf(manifest));
         const result = await cluster.apply(manifest, { fieldManager: 'kgitops', dryRun: true });
         if (live) liveObjects.push({ ...o, manifest: comparable(live)! });

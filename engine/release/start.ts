@@ -14,7 +14,8 @@
 import { createHash } from 'node:crypto';
 import { ANNOTATION_RELEASE_PLAN } from '../../dsl/release.js';
 import { stableStringify } from '../apply/applyset.js';
-import { type Cluster, type KubeObject, keyOfObjectId } from '../cluster/types.js';
+import { type Cluster, describeKey, type KubeObject, keyOf, keyOfObjectId, objectId } from '../cluster/types.js';
+import type { HeldBackWorkload } from '../state.js';
 import type { GitApproval } from './machine.js';
 import {
   ANNOTATION_TEMPLATE_REVISION, getPath, holdPartition, type ReleaseKind, releaseId, releaseKind, readPlan, revisionOf, rolloutParts, scaleOf,
@@ -34,6 +35,11 @@ export interface ReleasePreparation {
   readonly unreadable?: string;
   /** Written (by kgitops-release) right before the git apply: starts a release. */
   readonly start?: { readonly write: KubeObject; readonly id: string; readonly superseded?: string; readonly message: string };
+  /**
+   * Set while this revision's release is aborted: `desired` carries the previous template, and
+   * `declared` is what git says (for `kgitops diff --live`, which shows the difference).
+   */
+  readonly heldBack?: { readonly record: HeldBackWorkload; readonly declared: KubeObject };
   readonly tracked: TrackedRelease;
 }
 
@@ -62,7 +68,11 @@ export function prepareRelease(desired: KubeObject, live: KubeObject | undefined
   const id = releaseId(desired, revision);
   const liveRevision = live.metadata.annotations?.[ANNOTATION_TEMPLATE_REVISION];
   if (state?.phase === 'Aborted' && state.revision === revision && state.previousRevision) {
-    return { desired: withPreviousTemplate(out, live, kind, state), tracked };
+    const record: HeldBackWorkload = {
+      id: objectId(keyOf(out)), workload: describeKey(keyOf(out)), release: state.id, declaredRevision: revision, runningRevision: state.previousRevision,
+      ...(state.pause?.reason ? { reason: state.pause.reason } : {}),
+    };
+    return { desired: withPreviousTemplate(out, live, kind, state), tracked, heldBack: { record, declared: out } };
   }
   // The state was removed (the fix for one that could not be read) while pods are held: the
   // release of this template starts again from step 1.

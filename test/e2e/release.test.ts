@@ -16,6 +16,9 @@ import { createLogger } from '../../engine/log.js';
 import { Reconciler } from '../../engine/reconciler.js';
 import { ReleaseController } from '../../engine/release/controller.js';
 import { ANNOTATION_RELEASE_STATE, parseReleaseState, type ReleaseState } from '../../engine/release/state.js';
+import { issueCommand } from '../../engine/release/commands.js';
+import { formatStatus, readStatus } from '../../engine/cli/status.js';
+import { diffLive } from '../../engine/diff/live.js';
 import { GitApp } from '../fixtures/git-app.js';
 import { kubeconfigPath, waitFor, withNamespace } from '../cluster/harness.js';
 
@@ -238,6 +241,57 @@ describe('releases with the real kruise-manager', () => {
         }
         expect((await e.cluster.get(WEB(ns)))!.metadata.generation).toBe(before);
         expect((await releaseState(e, WEB(ns)))!.step).toBe(0);
+      } finally {
+        e.stop();
+        repo.remove();
+      }
+    }), 300_000);
+
+  it('after an abort, git and the cluster differ until a new commit: the reconcile, status and diff --live say so', () =>
+    withNamespace(async (ns) => {
+      const repo = new GitApp(MAIN);
+      const e = engine(ns, repo);
+      try {
+        const web = (image: string) => ({ namespace: ns, bake: 600, web: { replicas: 4, image, inPlace: true, steps: ['50%', '100%'] } });
+        repo.commit(web('nginx:1.25.3'));
+        await sync(e);
+        await waitFor(async () => (await e.cluster.get(WEB(ns)))?.status?.readyReplicas === 4 || undefined, { timeoutMs: 120_000 });
+        repo.commit(web('nginx:1.25.4'));
+        await sync(e);
+        await waitFor(async () => (await e.cluster.get(WEB(ns)))?.status?.updatedReadyReplicas === 2 || undefined, { timeoutMs: 60_000, intervalMs: 500, message: 'step 1 baking' });
+        await issueCommand(e.cluster, WEB(ns), { action: 'abort', note: 'e2e' }, Date.now());
+        await waitFor(async () => (await releaseState(e, WEB(ns)))?.phase === 'Aborted' || undefined, { timeoutMs: 30_000, intervalMs: 500 });
+        // The engine re-applies the previous template (the release controller asks for this reconcile).
+        const rolledBack = await e.reconciler.reconcile();
+        expect(rolledBack.result).toBe('Succeeded');
+        await waitFor(async () => {
+          const images = (await pods(e, ns, 'web')).map((p) => p.spec.containers[0].image);
+          return images.length === 4 && images.every((i) => i === 'nginx:1.25.3') || undefined;
+        }, { timeoutMs: 90_000, intervalMs: 1000, message: 'every pod back on 1.25.3' });
+        // The same commit again: nothing to write, and still not in sync.
+        const again = await e.reconciler.reconcile();
+        expect(['Succeeded', 'NoChange']).toContain(again.result);
+        expect(again.changes).toMatchObject({ created: 0, updated: 0, driftCorrected: 0 });
+        expect(again.heldBack?.map((h) => h.workload)).toEqual([`CloneSet ${ns}/web`]);
+        expect(again.message).toMatch(/CloneSet .*\/web runs revision \w+, not git's \w+: release .* was aborted.*push a new commit/);
+        const config = loadConfig({ repo: repo.dir, app: 'shop', namespace: ns, cacheDir: CACHE });
+        const status = await readStatus(e.cluster, 'shop', config.parentNamespace);
+        expect(status.status?.sync).toBe('OutOfSync');
+        expect(status.status?.heldBack?.[0]).toMatchObject({ workload: `CloneSet ${ns}/web`, release: expect.any(String) });
+        expect(formatStatus(status)).toContain('held back: CloneSet');
+        const diff = await diffLive({ dir: repo.dir, head: 'HEAD', app: 'shop', namespace: ns, parentNamespace: config.parentNamespace, cluster: e.cluster, policies: false, cacheDir: CACHE });
+        const changed = diff.objects.find((o) => o.object.kind === 'CloneSet');
+        expect(changed?.change, JSON.stringify([diff.objects.map((o) => [o.object.kind, o.change]), diff.head])).toBe('changed');
+        expect(JSON.stringify(changed)).toContain('nginx:1.25.4');
+        expect(diff.head.diagnostics.map((d) => d.rule)).toContain('release/aborted');
+        // A new commit releases again, and the difference is gone.
+        repo.commit(web('nginx:1.25.5'));
+        const next = await e.reconciler.reconcile();
+        expect(next.result).toBe('Succeeded');
+        expect(next.heldBack).toBeUndefined();
+        const after = await readStatus(e.cluster, 'shop', config.parentNamespace);
+        expect(after.status?.sync).toBe('Synced');
+        expect(after.status?.heldBack).toBeUndefined();
       } finally {
         e.stop();
         repo.remove();

@@ -40,9 +40,11 @@ describe('the App resource', () => {
         inventory: { size: 1, groupKinds: ['ConfigMap'], namespaces: ['other'], entries: [{ id: 'ConfigMap/team-a/settings', v: 'v1', hash: 'h', resourceVersion: '7' }] },
         objects: [{ id: 'ConfigMap/team-a/settings', apiVersion: 'v1', kind: 'ConfigMap', name: 'settings', namespace: 'team-a', health: 'Current', message: 'exists' }],
         history: [{ commit: 'a'.repeat(40), time: '2026-12-01T00:00:00Z', durationMs: 5, result: 'Succeeded', message: 'ok', changes: { created: 1, updated: 0, pruned: 0, unchanged: 0, driftCorrected: 0 } }],
+        heldBack: [{ id: 'CloneSet.apps.kruise.io/team-a/web', workload: 'CloneSet team-a/web', release: 'web-1', declaredRevision: 'b', runningRevision: 'a' }],
       },
     } as AppObject;
     const s = stateOfApp(app);
+    expect(s.data.status?.heldBack).toEqual(app.status!.heldBack);
     expect(s).toMatchObject({ exists: true, inventoryReadable: true, groupKinds: ['ConfigMap'], namespaces: ['other'], problems: [] });
     expect(s.data.inventory).toEqual({ 'ConfigMap/team-a/settings': { apiVersion: 'v1', hash: 'h', resourceVersion: '7' } });
     expect(s.data.status).toMatchObject({ sync: 'Synced', appliedCommit: 'a'.repeat(40) });
@@ -56,6 +58,8 @@ describe('the App resource', () => {
     expect(by(conditionsFor({ sync: 'Synced', health: 'Progressing', message: 'rolling', errors: [], now }))).toMatchObject({ Ready: 'False/Progressing', Reconciling: 'True/Progressing' });
     expect(by(conditionsFor({ sync: 'Failed', health: 'Current', message: 'bad', errors: [{ rule: 'schema/unknown-field' }], now }))).toMatchObject({ Ready: 'False/InvalidCommit', Stalled: 'True/InvalidCommit' });
     expect(by(conditionsFor({ sync: 'Failed', health: 'Current', message: '503', errors: [{ rule: 'apply/failed' }], now }))).toMatchObject({ Ready: 'False/ReconcileFailed', Stalled: 'False/Idle' });
+    // An aborted release keeps a workload off git's template: not Ready, and not stalled (a new commit fixes it).
+    expect(by(conditionsFor({ sync: 'OutOfSync', health: 'Current', message: 'held back', errors: [], now, heldBack: 1 }))).toEqual({ Ready: 'False/ReleaseAborted', Reconciling: 'False/Idle', Stalled: 'False/Idle' });
     // The transition time stays while the status does not change.
     const later = conditionsFor({ sync: 'Synced', health: 'Current', message: 'ok', errors: [], now: '2026-12-02T00:00:00Z', previous: conditionsFor({ sync: 'Synced', health: 'Current', message: 'ok', errors: [], now }) });
     expect(later.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe(now);
