@@ -1,12 +1,15 @@
 /** `kgitops controller`: reconcile every App resource of the cluster, each as its own ServiceAccount. */
-import { homedir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { KubeCluster } from '../cluster/kube.js';
 import type { Cluster } from '../cluster/types.js';
 import { realClock } from '../clock.js';
 import { ConfigError, sandboxConfig } from '../config.js';
-import { Controller } from '../controller/controller.js';
+import { Controller, type ControllerOptions } from '../controller/controller.js';
+import { DEFAULT_LEASE_TIMING } from '../controller/lease.js';
+import { parseGoDuration } from '../../dsl/cron.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { DEFAULT_WEBHOOK_HOST, startWebhookServer } from '../source/webhook.js';
 import { ExitCode } from './output.js';
@@ -27,6 +30,13 @@ export interface ControllerFlags extends SandboxFlags {
   webhookHost?: string;
   typecheck?: boolean;
   logFormat: LogFormat;
+  leaderElect?: boolean;
+  shards?: string;
+  leaseNamespace?: string;
+  replicaId?: string;
+  leaseDuration?: string;
+  renewDeadline?: string;
+  retryPeriod?: string;
 }
 
 export function registerController(program: Command): void {
@@ -44,6 +54,13 @@ export function registerController(program: Command): void {
     .option('--no-typecheck', 'do not type-check each commit\'s app before running it')
     .option('--webhook-port <port>', 'serve push webhooks for every App on this port (/hooks/github, /hooks/gitlab, /hooks/generic)')
     .option('--webhook-host <addr>', `address the webhooks listen on (default ${DEFAULT_WEBHOOK_HOST}; 0.0.0.0 in a pod)`)
+    .option('--leader-elect', 'run as one of several replicas: Apps are held through Leases, and a dead replica\'s are taken over')
+    .option('--shards <n>', 'split the Apps into n shards held by the replicas (implies --leader-elect; the same n on every replica)', '1')
+    .option('--lease-namespace <ns>', 'where the Leases live (default: $POD_NAMESPACE, else kgitops-system)')
+    .option('--replica-id <id>', 'this replica\'s name in the Leases (default: $POD_NAME or the host name, and a random suffix)')
+    .option('--lease-duration <d>', 'how long a Lease lasts without renewal', '15s')
+    .option('--renew-deadline <d>', 'give a Lease up when it could not be renewed for this long', '10s')
+    .option('--retry-period <d>', 'how often Leases are renewed or tried', '2s')
     .option('--log-format <format>', 'text or json', 'text')
     .addHelpText('after', `
 Apps are namespaced: the namespace is the tenant. Every read and write of an App's objects
@@ -53,6 +70,12 @@ State lives in each App's status (inventory, history, conditions Ready/Reconcili
 
   kubectl get apps.kgitops.io -A
   kubectl wait --for=condition=Ready apps.kgitops.io/shop -n team-a
+
+High availability: run several replicas with --leader-elect (one holds every App, the others
+stand by) or --shards n (the Apps are split by a stable hash into n shards, each held by one
+replica through a Lease kgitops-shard-<i>; a replica joining or dying moves only whole shards).
+A replica that dies is replaced within the lease duration; one stopped with SIGTERM hands its
+shards over at once. kgitops status shows the replica of each App.
 
 Install the CRD and the controller's RBAC with: kgitops install | kubectl apply -f -
 The webhook secret is read from KGITOPS_WEBHOOK_SECRET; it is never logged.`)
@@ -65,7 +88,9 @@ async function runController(opts: ControllerFlags): Promise<number> {
   const log = createLogger({ format: opts.logFormat });
   let cluster: Cluster;
   let concurrency: number | undefined;
+  let sharding: ControllerOptions['sharding'];
   try {
+    sharding = shardingOf(opts);
     if (opts.concurrency !== undefined) {
       concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`--concurrency: "${opts.concurrency}" is not a positive whole number`, 'e.g. --concurrency 4');
@@ -75,12 +100,13 @@ async function runController(opts: ControllerFlags): Promise<number> {
       cluster = new SimCluster({ clock: realClock });
       log.warn('SIMULATION: the cluster is simulated in this process; nothing reaches a real cluster, and RBAC is not enforced');
     } else {
-      cluster = await KubeCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context, component: 'kgitops-controller' });
+      cluster = await KubeCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context, component: 'kgitops-controller', ...(sharding ? { instance: sharding.identity } : {}) });
     }
   } catch (e) {
     return reportError(e);
   }
   const controller = new Controller({
+    ...(sharding ? { sharding } : {}),
     cluster, clock: realClock, log,
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
     ...(opts.defaultServiceAccount ? { defaultServiceAccount: opts.defaultServiceAccount } : {}),
@@ -112,7 +138,10 @@ async function runController(opts: ControllerFlags): Promise<number> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  log.info({ cluster: cluster.name, namespace: opts.namespace ?? '(all)', defaultServiceAccount: opts.defaultServiceAccount ?? '(none)' }, 'kgitops controller starting');
+  log.info({
+    cluster: cluster.name, namespace: opts.namespace ?? '(all)', defaultServiceAccount: opts.defaultServiceAccount ?? '(none)',
+    ...(sharding ? { replica: sharding.identity, shards: sharding.shards, leases: sharding.namespace } : {}),
+  }, 'kgitops controller starting');
   try {
     await controller.run();
   } catch (e) {
@@ -122,4 +151,27 @@ async function runController(opts: ControllerFlags): Promise<number> {
   await webhook?.close();
   log.info('stopped');
   return ExitCode.OK;
+}
+
+/** The Lease settings of --leader-elect / --shards, checked. */
+function shardingOf(opts: ControllerFlags): ControllerOptions['sharding'] {
+  const shards = Number(opts.shards ?? '1');
+  if (!Number.isInteger(shards) || shards < 1 || shards > 1024) throw new ConfigError(`--shards: "${opts.shards}" is not a whole number from 1 to 1024`, 'e.g. --shards 8 (the same on every replica)');
+  if (!opts.leaderElect && shards === 1) return undefined;
+  const duration = (flag: string, v: string | undefined, d: number) => {
+    if (v === undefined) return d;
+    const seconds = parseGoDuration(v);
+    if (seconds === undefined || seconds <= 0) throw new ConfigError(`${flag}: "${v}" is not a duration`, 'e.g. 15s, 500ms, 1m');
+    return Math.round(seconds * 1000);
+  };
+  const timing = {
+    leaseDurationMs: duration('--lease-duration', opts.leaseDuration, DEFAULT_LEASE_TIMING.leaseDurationMs),
+    renewDeadlineMs: duration('--renew-deadline', opts.renewDeadline, DEFAULT_LEASE_TIMING.renewDeadlineMs),
+    retryPeriodMs: duration('--retry-period', opts.retryPeriod, DEFAULT_LEASE_TIMING.retryPeriodMs),
+  };
+  // As controller-runtime: otherwise a holder could still be acting when another replica takes over.
+  if (timing.renewDeadlineMs >= timing.leaseDurationMs) throw new ConfigError('--renew-deadline must be shorter than --lease-duration', 'e.g. --lease-duration 15s --renew-deadline 10s');
+  if (timing.retryPeriodMs >= timing.renewDeadlineMs) throw new ConfigError('--retry-period must be shorter than --renew-deadline', 'e.g. --renew-deadline 10s --retry-period 2s');
+  const identity = opts.replicaId ?? `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
+  return { namespace: opts.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'kgitops-system', identity, shards, timing };
 }

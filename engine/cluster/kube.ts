@@ -33,6 +33,11 @@ export interface KubeClusterOptions {
   /** Component name in Events and the user agent. @default kgitops */
   readonly component?: string;
   /**
+   * This process among several of the component (a controller replica): in the user agent and
+   * Events' reportingInstance, so that the apiserver's audit log says which replica wrote.
+   */
+  readonly instance?: string;
+  /**
    * Act as this identity on every request (Impersonate-User/-Group headers): the controller
    * reads and writes an App's objects as the App's ServiceAccount, so RBAC decides what a
    * tenant's commit may do. Our own credentials need the `impersonate` verb on it.
@@ -326,7 +331,7 @@ export class KubeCluster implements Cluster {
         namespace: involved.metadata.namespace, uid: involved.metadata.uid, resourceVersion: involved.metadata.resourceVersion,
       },
       type: e.type, reason: e.reason, message: e.message.slice(0, 1024),
-      source: { component }, reportingComponent: component, reportingInstance: component,
+      source: { component }, reportingComponent: component, reportingInstance: this.options.instance ? `${component}-${this.options.instance}`.slice(0, 128) : component,
       firstTimestamp: now, lastTimestamp: now, count: 1,
     };
     try {
@@ -421,7 +426,7 @@ export class KubeCluster implements Cluster {
         protocol: this.server.protocol,
         hostname: this.server.hostname,
         port: this.server.port || (this.server.protocol === 'http:' ? 80 : 443),
-        headers: { ...opts.headers, 'User-Agent': `${this.component}/0.1.0` },
+        headers: { ...opts.headers, 'User-Agent': `${this.component}/0.1.0${this.options.instance ? ` (${this.options.instance})` : ''}` },
       };
     })();
     this.shared.baseOptions.catch(() => { this.shared.baseOptions = undefined; });

@@ -130,6 +130,10 @@ export const AppStatus = Type.Object({
   health: Type.Optional(Type.String()),
   release: Type.Optional(Type.String({ description: 'Releases in progress, in one phrase (printer column).' })),
   serviceAccount: Type.Optional(Type.String({ description: 'The identity the last reconcile acted as.' })),
+  heldBy: Type.Optional(Type.Object({
+    replica: Type.String({ description: 'The controller replica that reconciles the App.' }),
+    shard: Type.Integer({ description: 'The App\'s shard (a Lease kgitops-shard-<n> in the controller\'s namespace).' }),
+  })),
   message: Type.Optional(Type.String()),
   lastReconcile: Type.Optional(Type.Object({
     time: Type.String(), commit: Type.Optional(Type.String()), result: Type.String(), durationMs: Type.Integer(), message: Type.String(),

@@ -111,6 +111,8 @@ export interface AppStateStoreOptions {
   readonly name: string;
   /** Who the App's objects are read and written as (for the status). */
   readonly serviceAccount: string;
+  /** The replica (and its shard) that reconciles the App, when the controller runs sharded. */
+  readonly heldBy?: () => { replica: string; shard: number };
   /** Files outside the app path the last render read (engine/source/affects), kept with the state. */
   readonly dependencies?: () => AppStatus['dependencies'] | undefined;
 }
@@ -153,6 +155,7 @@ export class AppStateStore implements StateStore {
       sync: st?.sync ?? 'OutOfSync',
       health,
       serviceAccount: this.o.serviceAccount,
+      ...(this.o.heldBy ? { heldBy: this.o.heldBy() } : {}),
       message: st?.message ?? '',
       lastReconcile: {
         time: st?.time ?? now, ...(st?.attemptedCommit ? { commit: st.attemptedCommit } : {}),

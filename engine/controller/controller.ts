@@ -38,6 +38,8 @@ import { AppStateStore, writeAppCondition, writeAppReleases } from './app-state.
 import { type FollowingSource, RepoSources } from './sources.js';
 import { commitAffects } from '../source/affects.js';
 import { WorkQueue } from './queue.js';
+import type { LeaseTiming } from './lease.js';
+import { ShardManager } from './shards.js';
 
 export const FINALIZER_MANAGER = 'kgitops-finalizer';
 const DEFAULT_INTERVAL_MS = 5 * 60_000;
@@ -64,6 +66,20 @@ export interface ControllerOptions {
   readonly backoff?: { readonly baseMs?: number; readonly maxMs?: number };
   /** Called after every reconcile (tests, benchmarks, metrics). */
   readonly onReconciled?: (key: string, r: ReconcileResult) => void;
+  /**
+   * High availability: the Apps split into shards held through Leases (shards.ts), so that
+   * several replicas share them and take over a dead one's. Absent: this process reconciles
+   * every App (one replica only).
+   */
+  readonly sharding?: {
+    /** Where the Leases live: the controller's namespace. */
+    readonly namespace: string;
+    /** Unique per replica. */
+    readonly identity: string;
+    /** @default 1 (one replica active, the others standing by) */
+    readonly shards?: number;
+    readonly timing?: LeaseTiming;
+  };
 }
 
 /** What the controller keeps per App between reconciles. */
@@ -106,10 +122,26 @@ export class Controller {
   private readonly known = new Map<string, AppObject>();
   /** When each queued App was asked for (performance.now()): its reconcile fetches unless a fetch started since. */
   private readonly askedAt = new Map<string, number>();
+  /** Apps being processed now: a lost shard aborts theirs and waits for them. */
+  private readonly inFlight = new Map<string, { readonly abort: AbortController; readonly done: Promise<void> }>();
+  private readonly shards?: ShardManager;
 
   constructor(private readonly o: ControllerOptions) {
     this.queue = new WorkQueue(o.clock, o.backoff);
     this.sources = new RepoSources({ cacheDir: join(o.cacheDir, 'git'), log: (line) => o.log.warn(line) });
+    if (o.sharding) {
+      this.shards = new ShardManager({
+        cluster: o.cluster, namespace: o.sharding.namespace, identity: o.sharding.identity, shards: o.sharding.shards ?? 1,
+        clock: o.clock, log: o.log, ...(o.sharding.timing ? { timing: o.sharding.timing } : {}),
+        onAcquired: (shard) => { for (const key of this.known.keys()) if (this.shards!.shardOf(key) === shard) this.enqueue(key); },
+        onLost: (shard) => this.releaseShard(shard),
+      });
+    }
+  }
+
+  /** The replica and the shards it holds (undefined without sharding). */
+  get sharding(): { identity: string; shards: number[]; replicas: number } | undefined {
+    return this.shards ? { identity: this.shards.identity, shards: this.shards.held(), replicas: this.shards.replicaCount } : undefined;
   }
 
   /** Apps waiting for a worker. */
@@ -146,6 +178,7 @@ export class Controller {
     const hold = setInterval(() => {}, 1 << 30);
     try {
       await this.listAndWatch();
+      await this.shards?.start();
       await this.queue.run(this.o.concurrency ?? availableParallelism(), (key) => this.process(key));
     } finally {
       clearInterval(hold);
@@ -159,7 +192,33 @@ export class Controller {
     this.watch?.stop();
     this.queue.shutDown();
     for (const rt of this.runtimes.values()) this.teardown(rt);
+    // The shards go back at once (after their Apps stopped): the other replicas need not wait for them to expire.
+    await this.shards?.stop();
     this.warm?.close();
+  }
+
+  /** A shard lost or given up: its Apps leave the queue, their reconciles are aborted and awaited. */
+  private async releaseShard(shard: number): Promise<void> {
+    const keys = new Set([...this.known.keys(), ...this.runtimes.keys(), ...this.inFlight.keys()].filter((k) => this.shards!.shardOf(k) === shard));
+    for (const key of keys) {
+      this.queue.remove(key);
+      this.inFlight.get(key)?.abort.abort(new Error(`shard ${shard} is no longer held by this replica`));
+    }
+    await Promise.all([...keys].map((k) => this.inFlight.get(k)?.done));
+    for (const key of keys) {
+      const rt = this.runtimes.get(key);
+      if (rt) this.teardown(rt);
+      this.queue.remove(key);
+    }
+  }
+
+  /** The cluster for an App's writes: each write first checks that this replica holds its shard. */
+  private writer(key: string): Cluster {
+    return this.fence(this.o.cluster, key);
+  }
+
+  private fence(cluster: Cluster, key: string): Cluster {
+    return this.shards ? fenced(cluster, () => this.shards!.owns(key), () => `${this.shards!.identity} does not hold shard ${this.shards!.shardOf(key)} of App ${key}`) : cluster;
   }
 
   /**
@@ -272,9 +331,27 @@ export class Controller {
     if (this.runtimes.get(rt.key) === rt) this.runtimes.delete(rt.key);
   }
 
-  /** One work item: everything the controller does for one App, once. */
+  /** One work item, while this replica holds the App's shard (another replica's Apps are not ours to touch). */
   private async process(key: string): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || (this.shards && !this.shards.owns(key))) return;
+    const abort = new AbortController();
+    const stop = () => abort.abort(this.abort.signal.reason);
+    this.abort.signal.addEventListener('abort', stop, { once: true });
+    let finish!: () => void;
+    this.inFlight.set(key, { abort, done: new Promise<void>((r) => { finish = r; }) });
+    try {
+      await this.processOwned(key, abort.signal);
+    } finally {
+      this.abort.signal.removeEventListener('abort', stop);
+      this.inFlight.delete(key);
+      finish();
+      // Lost meanwhile: nothing of it stays queued here.
+      if (this.shards && !this.shards.owns(key)) this.queue.remove(key);
+    }
+  }
+
+  /** Everything the controller does for one App, once. */
+  private async processOwned(key: string, signal: AbortSignal): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string];
     let app: AppObject | undefined;
     try {
@@ -301,7 +378,7 @@ export class Controller {
         const rt = this.runtimes.get(key);
         if (rt) this.teardown(rt);
         if (app.status?.sync !== 'Suspended' || app.status.observedGeneration !== app.metadata.generation) {
-          await writeAppCondition(this.o.cluster, app, { sync: 'Suspended', message: 'suspended: no reconciles and no release steps until spec.suspend is false' });
+          await writeAppCondition(this.writer(key), app, { sync: 'Suspended', message: 'suspended: no reconciles and no release steps until spec.suspend is false' });
           await this.event(app, { type: 'Normal', reason: 'Suspended', message: 'reconciles and releases stopped (spec.suspend)' });
         }
         return;
@@ -309,7 +386,7 @@ export class Controller {
       const rt = await this.runtimeFor(app, log);
       rt.notBefore = this.askedAt.get(key);
       this.askedAt.delete(key);
-      const r = await rt.reconciler.reconcile(this.abort.signal);
+      const r = await rt.reconciler.reconcile(signal);
       this.o.onReconciled?.(key, r);
       await this.reportResult(app, rt, r);
       if (r.result === 'Failed' && !stalled(r)) {
@@ -323,9 +400,13 @@ export class Controller {
       if (e instanceof AppProblem) {
         log.error(e.message);
         const d: Diagnostic = { severity: 'error', rule: e.rule, message: e.message, hint: e.hint };
-        await writeAppCondition(this.o.cluster, app, { sync: 'Failed', message: `${e.message}; ${e.hint}`, errors: [d], stalled: true }).catch(() => {});
+        await writeAppCondition(this.writer(key), app, { sync: 'Failed', message: `${e.message}; ${e.hint}`, errors: [d], stalled: true }).catch(() => {});
         await this.event(app, { type: 'Warning', reason: 'InvalidApp', message: `${e.message}; ${e.hint}` });
         return; // a change to the App (or its ServiceAccount's creation, on the next resync) brings it back
+      }
+      if (e instanceof NotShardHolderError) {
+        log.info(`stopped: ${e.message}`);
+        return; // the holder of the shard carries on
       }
       log.error(`reconcile failed: ${(e as Error).message}`);
       this.queue.addRateLimited(key);
@@ -350,7 +431,7 @@ export class Controller {
 
     const identity = this.identityOf(app);
     if (identity.user) await this.checkServiceAccount(app);
-    const cluster = withEventMirror(identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster, (e) => void this.event(app, e));
+    const cluster = withEventMirror(this.fence(identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster, key), (e) => void this.event(app, e));
     if (isLocalRepo(app.spec.source.repo) && !this.o.allowLocalRepos) {
       throw new AppProblem('app/local-repo', `spec.source.repo "${app.spec.source.repo}" is a path on the controller's disk`, 'use a git URL (https://, ssh:// or git@host:path); local paths are for tests (--allow-local-repos)');
     }
@@ -372,7 +453,10 @@ export class Controller {
         this.scheduleReleaseWrite(rt);
       },
     });
-    const store = new AppStateStore({ cluster: this.o.cluster, namespace: app.metadata.namespace, name: app.metadata.name, serviceAccount: identity.describe });
+    const store = new AppStateStore({
+      cluster: this.writer(key), namespace: app.metadata.namespace, name: app.metadata.name, serviceAccount: identity.describe,
+      ...(this.shards ? { heldBy: () => ({ replica: this.shards!.identity, shard: this.shards!.shardOf(key) }) } : {}),
+    });
     const reconciler = new Reconciler(config, cluster, source, this.o.clock, log, releases, {
       store, warm: this.warm, sandbox: this.sandbox,
       unchanged: async ({ rendered, next, path, inputs }) => {
@@ -437,7 +521,7 @@ export class Controller {
   }
 
   private async addFinalizer(app: AppObject): Promise<void> {
-    await this.o.cluster.apply({
+    await this.writer(appKey(app)).apply({
       apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: app.metadata.name, namespace: app.metadata.namespace, finalizers: [APP_FINALIZER] },
     }, { fieldManager: FINALIZER_MANAGER });
   }
@@ -454,10 +538,10 @@ export class Controller {
     if (!(app.metadata.finalizers ?? []).includes(APP_FINALIZER)) return;
     const entries = app.status?.inventory?.entries ?? [];
     if (app.spec.prune?.enabled !== false && entries.length) {
-      let cluster: Cluster = this.o.cluster;
+      let cluster: Cluster = this.writer(key);
       try {
         const identity = this.identityOf(app);
-        if (identity.user) cluster = impersonate(this.o.cluster, identity.user);
+        if (identity.user) cluster = this.fence(impersonate(this.o.cluster, identity.user), key);
       } catch (e) {
         log.warn(`deleting the App's objects as the controller: ${(e as Error).message}`);
       }
@@ -479,7 +563,7 @@ export class Controller {
         const message = `deleting the App: ${failed.length} object(s) could not be pruned (${failed.slice(0, 3).join('; ')}); retrying`;
         log.error(message);
         await this.event(app, { type: 'Warning', reason: 'PruneFailed', message });
-        await writeAppCondition(this.o.cluster, app, { sync: 'Failed', message }).catch(() => {});
+        await writeAppCondition(this.writer(key), app, { sync: 'Failed', message }).catch(() => {});
         this.queue.addRateLimited(key);
         return;
       }
@@ -489,7 +573,7 @@ export class Controller {
       log.info(`App deleted: ${entries.length} object(s) orphaned (spec.prune.enabled: false)`);
       await this.event(app, { type: 'Normal', reason: 'Orphaned', message: `App deleted: ${entries.length} object(s) left in place (spec.prune.enabled: false)` });
     }
-    await this.o.cluster.apply({
+    await this.writer(key).apply({
       apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: app.metadata.name, namespace: app.metadata.namespace, finalizers: [] },
     }, { fieldManager: FINALIZER_MANAGER });
     this.queue.remove(key);
@@ -516,13 +600,13 @@ export class Controller {
       const list = [...rt.releaseStates.values()];
       // Finished releases are reported once, then leave the status.
       for (const [k, r] of rt.releaseStates) if (r.phase !== 'Progressing' && r.phase !== 'Paused') rt.releaseStates.delete(k);
-      writeAppReleases(this.o.cluster, { namespace, name }, list).catch((e) => this.o.log.warn({ app: rt.key }, `could not record the releases on the App: ${(e as Error).message}`));
+      writeAppReleases(this.writer(rt.key), { namespace, name }, list).catch((e) => this.o.log.warn({ app: rt.key }, `could not record the releases on the App: ${(e as Error).message}`));
     }, 500);
     rt.releaseWrite.unref?.();
   }
 
   private event(app: AppObject, e: EventInput): Promise<void> {
-    return this.o.cluster.event(app as unknown as KubeObject, e, 'kgitops-controller');
+    return this.writer(appKey(app)).event(app as unknown as KubeObject, e, 'kgitops-controller');
   }
 }
 
@@ -565,6 +649,24 @@ function impersonate(cluster: Cluster, user: string): Cluster {
   if (typeof kube.impersonating === 'function') return kube.impersonating({ user });
   // The simulated cluster has no RBAC: it acts as anyone, and says it is a simulation everywhere.
   return cluster;
+}
+
+/** Thrown by a write for an App whose shard this replica does not hold (any more). */
+export class NotShardHolderError extends Error {}
+
+/**
+ * A cluster whose writes check `mayWrite` first: a replica that lost an App's shard (its lease
+ * not renewed within the deadline) writes nothing more for it, even from a reconcile in flight.
+ * Events are dropped silently (they never throw).
+ */
+function fenced(cluster: Cluster, mayWrite: () => boolean, why: () => string): Cluster {
+  const f = Object.create(cluster) as Cluster;
+  const check = () => { if (!mayWrite()) throw new NotShardHolderError(why()); };
+  f.apply = async (obj, options) => { if (!options.dryRun) check(); return cluster.apply(obj, options); };
+  f.applyStatus = async (obj, options) => { if (!options.dryRun) check(); return cluster.applyStatus(obj, options); };
+  f.delete = async (key, options) => { check(); return cluster.delete(key, options); };
+  f.event = async (involved, e, component) => { if (mayWrite()) await cluster.event(involved, e, component); };
+  return f;
 }
 
 /** The App's cluster, whose release Events also land on the App (release transitions are App events too). */

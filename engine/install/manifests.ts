@@ -31,7 +31,7 @@ export const CONTROLLER_RULES = [
   { apiGroups: [APP_GROUP], resources: [APP_PLURAL], verbs: ['get', 'list', 'watch', 'patch'] },
   { apiGroups: [APP_GROUP], resources: [`${APP_PLURAL}/status`], verbs: ['get', 'patch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'create', 'patch'] },
   { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'impersonate'] },
 ];
 
@@ -49,7 +49,8 @@ export function installObjects(o: InstallOptions): { objects: RenderedObject[]; 
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CONTROLLER_NAME },
     subjects: [{ kind: 'ServiceAccount', name: CONTROLLER_NAME, namespace: ns }],
   } as never);
-  const args = ['controller', '--cache-dir', '/var/cache/kgitops', '--webhook-port', String(WEBHOOK_PORT), '--webhook-host', '0.0.0.0', '--log-format', 'json',
+  // --leader-elect: a rolling update (or a second replica) never has two controllers acting on one App.
+  const args = ['controller', '--leader-elect', '--cache-dir', '/var/cache/kgitops', '--webhook-port', String(WEBHOOK_PORT), '--webhook-host', '0.0.0.0', '--log-format', 'json',
     ...(o.defaultServiceAccount ? ['--default-service-account', o.defaultServiceAccount] : [])];
   new ApiObject(chart, 'deployment', {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: CONTROLLER_NAME, namespace: ns, labels },
@@ -64,7 +65,12 @@ export function installObjects(o: InstallOptions): { objects: RenderedObject[]; 
           containers: [{
             name: 'controller', image: o.image, args,
             ports: [{ name: 'webhook', containerPort: WEBHOOK_PORT }],
-            ...(o.webhookSecretName ? { env: [{ name: 'KGITOPS_WEBHOOK_SECRET', valueFrom: { secretKeyRef: { name: o.webhookSecretName, key: 'secret' } } }] } : {}),
+            env: [
+              // The replica's name in the Leases, and where they live.
+              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              ...(o.webhookSecretName ? [{ name: 'KGITOPS_WEBHOOK_SECRET', valueFrom: { secretKeyRef: { name: o.webhookSecretName, key: 'secret' } } }] : []),
+            ],
             // Until /healthz and /readyz exist (the scale issue), the webhook port answering is the probe.
             readinessProbe: { tcpSocket: { port: 'webhook' }, periodSeconds: 10 },
             livenessProbe: { tcpSocket: { port: 'webhook' }, initialDelaySeconds: 30, periodSeconds: 20 },

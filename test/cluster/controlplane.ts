@@ -398,9 +398,19 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
 
     // --- credentials: an admin bearer token (system:masters) and a service-account signing key
     const token = crypto.randomBytes(24).toString('hex');
-    fs.writeFileSync(path.join(stateDir, 'tokens.csv'), `${token},kgitops-admin,kgitops-admin,"system:masters"\n`, {
+    // A second admin, whose writes (only) the apiserver's audit log records: tests that must know
+    // who wrote what (which controller replica) connect as it, with kubeconfig-audited.
+    const auditedToken = crypto.randomBytes(24).toString('hex');
+    fs.writeFileSync(path.join(stateDir, 'tokens.csv'), `${token},kgitops-admin,kgitops-admin,"system:masters"\n${auditedToken},kgitops-audited,kgitops-audited,"system:masters"\n`, {
       mode: 0o600,
     });
+    fs.writeFileSync(path.join(stateDir, 'audit-policy.yaml'), YAML.stringify({
+      apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'],
+      rules: [
+        { level: 'Metadata', users: ['kgitops-audited'], verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'] },
+        { level: 'None' },
+      ],
+    }));
     const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     const saKey = path.join(stateDir, 'sa.key');
     fs.writeFileSync(saKey, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
@@ -443,6 +453,9 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
       '--allow-privileged=true',
       '--enable-priority-and-fairness=false',
       '--profiling=false',
+      `--audit-policy-file=${path.join(stateDir, 'audit-policy.yaml')}`,
+      `--audit-log-path=${path.join(stateDir, 'audit.log')}`,
+      '--audit-log-format=json',
     ]);
     const auth = { Authorization: `Bearer ${token}` };
     await until('kube-apiserver /readyz', ['etcd', 'kube-apiserver'], async () => {
@@ -451,6 +464,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
     });
     const caFile = path.join(certDir, 'apiserver.crt');
     writeKubeconfig(kubeconfigPath, server, caFile, token);
+    writeKubeconfig(path.join(stateDir, 'kubeconfig-audited'), server, caFile, auditedToken);
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(kubeconfigPath);
 

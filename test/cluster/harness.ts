@@ -9,6 +9,7 @@
 //       ...
 //     }));
 import * as crypto from 'node:crypto';
+import { dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterEach, beforeEach, expect, inject } from 'vitest';
 import './context.js';
@@ -33,6 +34,18 @@ export function cluster(): ClusterContext {
 /** Path of the admin kubeconfig (token auth, CA file); usable by any Kubernetes client. */
 export function kubeconfigPath(): string {
   return cluster().kubeconfigPath;
+}
+
+/**
+ * A second admin kubeconfig, whose every write the apiserver's audit log (auditLogPath(), JSON
+ * lines) records with its user agent: for tests that must know who wrote what.
+ */
+export function auditedKubeconfigPath(): string {
+  return join(dirname(kubeconfigPath()), 'kubeconfig-audited');
+}
+
+export function auditLogPath(): string {
+  return join(dirname(kubeconfigPath()), 'audit.log');
 }
 
 /** A fresh KubeConfig loaded from the shared control plane's kubeconfig. */
