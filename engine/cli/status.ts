@@ -43,6 +43,8 @@ export interface AppStatus {
   readonly source?: AppSource;
   /** Damaged keys of the parent, as read now (the engine repairs them on its next reconcile). */
   readonly problems: StateProblem[];
+  /** The controller replica holding the App, and its shard (sharded controllers). */
+  readonly heldBy?: { readonly replica: string; readonly shard: number };
 }
 
 export function registerStatus(program: Command): void {
@@ -70,7 +72,8 @@ export async function readStatus(cluster: Cluster, app: string, parentNamespace:
 
 /** The same for an App resource of the controller: its state is in its status. */
 export async function readAppStatus(cluster: Cluster, app: AppObject): Promise<AppStatus> {
-  return statusFrom(cluster, `${app.metadata.namespace}/${app.metadata.name}`, stateOfApp(app), appApplySetId(app.metadata.namespace, app.metadata.name));
+  const s = await statusFrom(cluster, `${app.metadata.namespace}/${app.metadata.name}`, stateOfApp(app), appApplySetId(app.metadata.namespace, app.metadata.name));
+  return app.status?.heldBy ? { ...s, heldBy: { ...app.status.heldBy } } : s;
 }
 
 async function statusFrom(cluster: Cluster, app: string, state: ParentState, id: string): Promise<AppStatus> {
@@ -125,6 +128,9 @@ export interface AppRow {
   readonly release: string;
   readonly ready: string;
   readonly message: string;
+  /** The controller replica that holds the App (sharded controllers), and its shard. */
+  readonly replica?: string;
+  readonly shard?: number;
 }
 
 /** The Apps of the cluster (or one namespace); undefined when the cluster serves no Apps (no controller installed). */
@@ -143,12 +149,16 @@ export function appRow(a: AppObject): AppRow {
   return {
     namespace: a.metadata.namespace, name: a.metadata.name, commit: s.commit ?? '-', sync: s.sync ?? 'Unknown', health: s.health ?? 'Unknown',
     release: s.release || '-', ready: s.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown', message: s.message ?? '',
+    ...(s.heldBy ? { replica: s.heldBy.replica, shard: s.heldBy.shard } : {}),
   };
 }
 
 export function formatApps(rows: readonly AppRow[], simulated: boolean): string {
+  // The replica column only when a sharded controller wrote one.
+  const sharded = rows.some((r) => r.replica);
+  const head = ['NAMESPACE', 'APP', 'COMMIT', 'SYNC', 'HEALTH', 'RELEASE', ...(sharded ? ['REPLICA'] : []), 'MESSAGE'];
   return (simulated ? 'SIMULATION: this cluster is simulated in-process\n' : '')
-    + table([['NAMESPACE', 'APP', 'COMMIT', 'SYNC', 'HEALTH', 'RELEASE', 'MESSAGE'], ...rows.map((r) => [r.namespace, r.name, r.commit, r.sync, r.health, r.release, r.message.slice(0, 80)])]);
+    + table([head, ...rows.map((r) => [r.namespace, r.name, r.commit, r.sync, r.health, r.release, ...(sharded ? [r.replica ? `${r.replica} (shard ${r.shard})` : '-'] : []), r.message.slice(0, 80)])]);
 }
 
 async function runStatus(opts: ConfigFlags & { output: OutputFormat }): Promise<number> {
@@ -192,6 +202,7 @@ export function formatStatus(s: AppStatus): string {
     [s.app, s.cluster, st?.appliedCommit?.slice(0, 12) ?? '-', st?.sync ?? 'Unknown', s.health, st?.message ?? 'never synced'],
   ]);
   if (s.source) out += `source: ${describeSource(s.source)}\n`;
+  if (s.heldBy) out += `held by: controller replica ${s.heldBy.replica} (shard ${s.heldBy.shard})\n`;
   if (st?.ref || st?.defaultBranch) out += `ref: ${describeRef(st)}\n`;
   for (const p of s.problems) out += `damaged state: ${p.message}\n  fix: ${p.fix}\n`;
   if (st?.attemptedCommit && st.attemptedCommit !== st.appliedCommit) out += `last attempt: commit ${st.attemptedCommit.slice(0, 12)}\n`;
