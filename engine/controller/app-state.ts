@@ -12,6 +12,7 @@ import { type ParentState, readParent } from '../apply/applyset.js';
 import type { Cluster, KubeObject } from '../cluster/types.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { worstHealth } from '../health/index.js';
+import { appSource } from '../identity.js';
 import type { ConfigMapData, StateStore, StatusSnapshot } from '../state.js';
 import {
   APP_API_VERSION, APP_KIND, type AppCondition, type AppObject, type AppStatus, appApplySetId, type ReleaseStatus,
@@ -59,7 +60,10 @@ export function stateOfApp(app: AppObject | undefined): ParentState {
   const read = readParent(parent);
   // The App names its state: what a problem message calls "ConfigMap ns/name" is its status.
   const problems = read.problems.map((p) => ({ ...p, message: p.message.replace(`ConfigMap ${app.metadata.namespace}/${app.metadata.name}`, `App ${app.metadata.namespace}/${app.metadata.name} status`) }));
-  return { ...read, problems };
+  // The App is its own identity: its state is always its current spec's (no parent of another
+  // app to refuse, and no earlier engine's to adopt; a changed spec.source is the App's to make).
+  const repo = app.spec?.source?.repo;
+  return { ...read, problems, ...(typeof repo === 'string' ? { source: appSource(repo, app.spec.source.path ?? '.') } : {}) };
 }
 
 const errorOf = (d: Diagnostic) => ({

@@ -42,7 +42,14 @@ import type { LeaseTiming } from './lease.js';
 import { ShardManager } from './shards.js';
 
 export const FINALIZER_MANAGER = 'kgitops-finalizer';
+/**
+ * Set on an App to ask for a reconcile now (as Flux's reconcile.fluxcd.io/requestedAt): a push
+ * that reached another replica is passed on this way; `kubectl annotate` works as well.
+ */
+export const ANNOTATION_RECONCILE_REQUESTED = 'kgitops.io/reconcile-requested-at';
 const DEFAULT_INTERVAL_MS = 5 * 60_000;
+/** How soon an App whose objects are still progressing is looked at again (its health, its Ready). */
+const SETTLING_RECHECK_MS = 5_000;
 
 export interface ControllerOptions {
   /** The controller's own identity: Apps, their status, Events, and impersonation of ServiceAccounts. */
@@ -229,6 +236,9 @@ export class Controller {
    * synth, to record the new commit). Resolves with the Apps asked for, touched ones first.
    */
   async onPush(event: PushEvent): Promise<string[]> {
+    // Sharded: the push reached this replica, but other replicas hold some of its Apps. They
+    // learn of it from an annotation on those Apps (their watch sees it, and they reconcile).
+    if (this.shards) await this.forwardPush(event);
     const matching = [...this.runtimes.values()].filter((rt) => {
       if (!repoMatches(rt.repo, event.repository)) return false;
       const followed = rt.followedRef();
@@ -250,6 +260,17 @@ export class Controller {
     this.o.log.info({ repository: event.repository, ref: event.ref, apps: keys.length, touched: touched.length },
       keys.length ? `webhook push: reconciling ${touched.length ? `first ${touched.join(', ')}` : 'no App it touches'}${untouched.length ? `, then ${untouched.length} App(s) it does not touch` : ''}` : 'webhook push: no App follows it');
     return keys;
+  }
+
+  /** Asks the holders of the push's Apps that are not ours to reconcile them (ANNOTATION_RECONCILE_REQUESTED). */
+  private async forwardPush(event: PushEvent): Promise<void> {
+    const at = new Date(this.o.clock.now()).toISOString();
+    const others = [...this.known.entries()].filter(([key, app]) => !this.shards!.owns(key) && repoMatches(canonicalRepo(app.spec?.source?.repo ?? ''), event.repository)
+      && !(event.ref && app.spec.source.ref && !refMatches(app.spec.source.ref, event.ref)));
+    await Promise.all(others.map(([key, app]) => this.o.cluster.apply({
+      apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: app.metadata.name, namespace: app.metadata.namespace, annotations: { [ANNOTATION_RECONCILE_REQUESTED]: at } },
+    }, { fieldManager: 'kgitops-webhook', force: true }).catch((e) => this.o.log.warn({ app: key }, `could not pass the push on to the App's replica: ${(e as Error).message}`))));
+    if (others.length) this.o.log.info({ apps: others.length }, `webhook push: asked the replicas holding ${others.length} other App(s) to reconcile them`);
   }
 
   /** Whether the commit the push brought can change the App's render (unknown: yes). */
@@ -313,7 +334,8 @@ export class Controller {
     const before = this.known.get(key);
     this.known.set(key, app);
     if (before && before.metadata.generation === app.metadata.generation && !!before.metadata.deletionTimestamp === !!app.metadata.deletionTimestamp
-      && (before.metadata.finalizers ?? []).join() === (app.metadata.finalizers ?? []).join()) return;
+      && (before.metadata.finalizers ?? []).join() === (app.metadata.finalizers ?? []).join()
+      && before.metadata.annotations?.[ANNOTATION_RECONCILE_REQUESTED] === app.metadata.annotations?.[ANNOTATION_RECONCILE_REQUESTED]) return;
     this.enqueue(key);
   }
 
@@ -394,7 +416,10 @@ export class Controller {
         log.info(`retrying in ${Math.round(delay / 1000)} s (${this.queue.retries(key)} failure(s) in a row)`);
       } else {
         this.queue.forget(key);
-        this.queue.addAfter(key, rt.config.intervalMs);
+        // The App's health is recorded by reconciles: while objects are still becoming ready,
+        // look again soon rather than report Progressing until the next interval.
+        const settling = r.result !== 'Failed' && r.objects.some((o) => o.health === 'Progressing' || o.health === 'Missing');
+        this.queue.addAfter(key, settling ? Math.min(rt.config.intervalMs, SETTLING_RECHECK_MS) : rt.config.intervalMs);
       }
     } catch (e) {
       if (e instanceof AppProblem) {

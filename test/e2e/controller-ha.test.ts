@@ -10,6 +10,7 @@
  * that held the App's shard Lease at that moment, as the Lease's own audited writes say.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,7 @@ app.synth();
 
 interface AuditEvent {
   verb: string;
+  requestURI: string;
   user: { username: string };
   userAgent?: string;
   objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string };
@@ -92,10 +94,14 @@ it('three replicas, three shards: the holder of a release\'s App is killed mid-r
 
     const procs = new Map<string, ChildProcess>();
     const logs = new Map<string, string>();
+    // r0 also serves push webhooks: a push for Apps of other replicas is passed on to them.
+    const hookPort = 20_000 + Math.floor(Math.random() * 20_000);
+    const secret = 'ha-test-webhook-secret';
     const start = (id: string) => {
       const child = spawn(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), 'controller', '--kubeconfig', auditedKubeconfigPath(), '-n', ns,
         '--shards', String(SHARDS), '--lease-namespace', ns, '--replica-id', id, '--allow-local-repos', '--allow-controller-identity',
-        '--no-typecheck', '--concurrency', '2', '--cache-dir', join(CACHE, id), '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        '--no-typecheck', '--concurrency', '2', '--cache-dir', join(CACHE, id), '--log-format', 'json',
+        ...(id === 'r0' ? ['--webhook-port', String(hookPort)] : [])], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, KGITOPS_WEBHOOK_SECRET: secret } });
       logs.set(id, '');
       child.stderr!.on('data', (d: Buffer) => { const s = logs.get(id)!; if (s.length < 2_000_000) logs.set(id, s + d.toString()); });
       procs.set(id, child);
@@ -110,7 +116,8 @@ it('three replicas, three shards: the holder of a release\'s App is killed mid-r
       for (const a of APPS) {
         await admin.apply({
           apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: a, namespace: ns },
-          spec: { source: { repo: repoDir, path: `apps/${a}`, interval: '5s' } },
+          // No polling to speak of: the push is what brings the next commit.
+          spec: { source: { repo: repoDir, path: `apps/${a}`, interval: '1h' } },
         } as KubeObject, { fieldManager: 'test' });
       }
       const t0 = Date.now();
@@ -130,7 +137,17 @@ it('three replicas, three shards: the holder of a release\'s App is killed mid-r
       const rv = (await admin.list(web.apiVersion, web.kind, { namespace: ns })).resourceVersion;
       watch = await admin.watch(web.apiVersion, web.kind, { namespace: ns, resourceVersion: rv }, (e) => { if (e.object.metadata.name === 'web') versions.push(e.object); });
       write('web', { image: 'nginx:1.25.1' });
-      commit('web 1.25.1');
+      write('a1', { v: '2' });
+      const pushed = commit('web 1.25.1, a1 v2');
+      const body = JSON.stringify({ ref: 'refs/heads/main', after: pushed, repository: repoDir });
+      const sig = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+      const hook = await fetch(`http://127.0.0.1:${hookPort}/hooks/generic`, { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'X-Signature-256': sig } });
+      expect(hook.status).toBe(202);
+      // Every App, whichever replica holds it, moves to the pushed commit.
+      await waitFor(async () => {
+        for (const a of APPS) if ((await appOf(a))?.status?.appliedCommit !== pushed) return undefined;
+        return true;
+      }, { timeoutMs: 60_000, intervalMs: 500, message: 'every App at the pushed commit' });
       // Mid-release (step 1 reached), kill web's holder.
       await waitFor(async () => ((stateOf(await admin.get(web))?.step ?? 0) >= 1 ? true : undefined), { timeoutMs: 90_000, intervalMs: 250, message: 'the release at step 2' });
       const victim = (await appOf('web'))!.status!.heldBy!.replica;
@@ -185,7 +202,11 @@ it('three replicas, three shards: the holder of a release\'s App is killed mid-r
       };
       let checked = 0;
       const byReplica = new Map<string, number>();
+      // A push that reached r0 was passed on to the other replicas' Apps (an annotation, not a reconcile).
+      const forwarded = events.filter((e) => e.requestURI.includes('fieldManager=kgitops-webhook'));
+      expect(forwarded.length).toBeGreaterThan(0);
       for (const e of events) {
+        if (forwarded.includes(e)) continue;
         const app = appOfWrite(e);
         const replica = replicaOf(e);
         if (!app || !replica) continue;
