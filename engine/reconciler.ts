@@ -83,6 +83,8 @@ export interface ReconcileResult {
   readonly notWritten?: { readonly id: string; readonly reason: string }[];
   /** Workloads kept on their previous template by an aborted release (the app is OutOfSync). */
   readonly heldBack?: HeldBackWorkload[];
+  /** How long the git fetch and the synth took (absent: not done in this reconcile). */
+  readonly timings?: { readonly fetchMs?: number; readonly synthMs?: number };
 }
 
 interface SynthCacheEntry {
@@ -241,14 +243,17 @@ export class Reconciler {
     this.approvalWarnings = [];
     // The ref the commit came through, once fetched (the remote's default branch when none is configured).
     let resolved: Pick<StatusSnapshot, 'ref' | 'defaultBranch'> = {};
+    const timings: { fetchMs?: number; synthMs?: number } = {};
     const done = (r: Omit<ReconcileResult, 'durationMs' | 'writes'>): ReconcileResult => ({
-      ...r, ...resolved, durationMs: this.clock.now() - started, writes, ...(this.approvalWarnings.length ? { warnings: this.approvalWarnings } : {}),
+      ...r, ...resolved, durationMs: this.clock.now() - started, writes, timings, ...(this.approvalWarnings.length ? { warnings: this.approvalWarnings } : {}),
     });
 
     // 1. Source
     let sha: string;
     try {
+      const fetchStarted = performance.now();
       const revision = await this.source.fetch();
+      timings.fetchMs = performance.now() - fetchStarted;
       sha = revision.sha;
       resolved = resolvedRef(revision);
     } catch (e) {
@@ -350,7 +355,9 @@ export class Reconciler {
       const previous = comparedWith ? await this.appliedObjects(comparedWith) : undefined;
       this.log.info({ commit: short }, 'synthesizing');
       try {
+        const synthStarted = performance.now();
         const { appDir, checkoutDir, result: r } = await this.synthCommit(sha, { previous });
+        timings.synthMs = performance.now() - synthStarted;
         if (sha === lastApplied && r.ok) this.applied = { sha, objects: r.objects };
         const approvals = await this.readApprovals(appDir, sha);
         const approvalWarnings = approvals.warnings.map((m): Diagnostic => ({ severity: 'warning', rule: 'release/approvals', message: m }));

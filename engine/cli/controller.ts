@@ -9,6 +9,8 @@ import { realClock } from '../clock.js';
 import { ConfigError, sandboxConfig } from '../config.js';
 import { Controller, type ControllerOptions } from '../controller/controller.js';
 import { DEFAULT_LEASE_TIMING } from '../controller/lease.js';
+import { EngineMetrics } from '../metrics/index.js';
+import { DEFAULT_METRICS_HOST, type MetricsServer, startMetricsServer } from '../metrics/server.js';
 import { parseGoDuration } from '../../dsl/cron.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { DEFAULT_WEBHOOK_HOST, startWebhookServer } from '../source/webhook.js';
@@ -37,6 +39,8 @@ export interface ControllerFlags extends SandboxFlags {
   leaseDuration?: string;
   renewDeadline?: string;
   retryPeriod?: string;
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 export function registerController(program: Command): void {
@@ -61,6 +65,8 @@ export function registerController(program: Command): void {
     .option('--lease-duration <d>', 'how long a Lease lasts without renewal', '15s')
     .option('--renew-deadline <d>', 'give a Lease up when it could not be renewed for this long', '10s')
     .option('--retry-period <d>', 'how often Leases are renewed or tried', '2s')
+    .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz and /readyz on this port')
+    .option('--metrics-host <addr>', `address the metrics listen on (default ${DEFAULT_METRICS_HOST}; 0.0.0.0 in a pod)`)
     .option('--log-format <format>', 'text or json', 'text')
     .addHelpText('after', `
 Apps are namespaced: the namespace is the tenant. Every read and write of an App's objects
@@ -89,6 +95,12 @@ async function runController(opts: ControllerFlags): Promise<number> {
   let cluster: Cluster;
   let concurrency: number | undefined;
   let sharding: ControllerOptions['sharding'];
+  let controller: Controller | undefined;
+  const metrics = opts.metricsPort !== undefined ? new EngineMetrics({
+    queueDepth: () => controller?.queueDepth ?? 0,
+    apps: () => controller?.heldApps() ?? [],
+    shardsHeld: () => controller?.sharding?.shards.length ?? 0,
+  }) : undefined;
   try {
     sharding = shardingOf(opts);
     if (opts.concurrency !== undefined) {
@@ -100,13 +112,16 @@ async function runController(opts: ControllerFlags): Promise<number> {
       cluster = new SimCluster({ clock: realClock });
       log.warn('SIMULATION: the cluster is simulated in this process; nothing reaches a real cluster, and RBAC is not enforced');
     } else {
-      cluster = await KubeCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context, component: 'kgitops-controller', ...(sharding ? { instance: sharding.identity } : {}) });
+      cluster = await KubeCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context, component: 'kgitops-controller', ...(sharding ? { instance: sharding.identity } : {}),
+        ...(metrics ? { observer: metrics.requestObserver } : {}),
+      });
     }
   } catch (e) {
     return reportError(e);
   }
-  const controller = new Controller({
+  controller = new Controller({
     ...(sharding ? { sharding } : {}),
+    ...(metrics ? { metrics } : {}),
     cluster, clock: realClock, log,
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
     ...(opts.defaultServiceAccount ? { defaultServiceAccount: opts.defaultServiceAccount } : {}),
@@ -132,6 +147,20 @@ async function runController(opts: ControllerFlags): Promise<number> {
       return ExitCode.ERROR;
     }
   }
+  let metricsServer: MetricsServer | undefined;
+  if (metrics) {
+    const port = Number(opts.metricsPort);
+    try {
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${opts.metricsPort}" is not a port`);
+      const c = controller;
+      metricsServer = await startMetricsServer({ port, host: opts.metricsHost ?? DEFAULT_METRICS_HOST, metrics, notReady: () => c.notReady() });
+      log.info({ address: metricsServer.address }, 'serving /metrics, /healthz and /readyz');
+    } catch (e) {
+      await webhook?.close();
+      printFailure(`cannot serve metrics on port ${opts.metricsPort}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'pick another --metrics-port', 'text', 'Config');
+      return ExitCode.ERROR;
+    }
+  }
   const stop = (sig: string) => {
     log.warn({ signal: sig }, 'stopping: finishing the requests in flight');
     void controller.stop();
@@ -146,9 +175,11 @@ async function runController(opts: ControllerFlags): Promise<number> {
     await controller.run();
   } catch (e) {
     await webhook?.close();
+    await metricsServer?.close();
     return reportError(e);
   }
   await webhook?.close();
+  await metricsServer?.close();
   log.info('stopped');
   return ExitCode.OK;
 }

@@ -38,6 +38,11 @@ export interface KubeClusterOptions {
    */
   readonly instance?: string;
   /**
+   * Called after every request attempt with its verb and HTTP status (0: no answer), and before
+   * every retry: what the engine's metrics count. Impersonating clusters share it.
+   */
+  readonly observer?: RequestObserver;
+  /**
    * Act as this identity on every request (Impersonate-User/-Group headers): the controller
    * reads and writes an App's objects as the App's ServiceAccount, so RBAC decides what a
    * tenant's commit may do. Our own credentials need the `impersonate` verb on it.
@@ -68,6 +73,11 @@ interface SharedConnection {
 interface HttpResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
 type ReqOpts = { method: string; path: string; body?: unknown; contentType?: string; info: RequestInfo; timeoutMs?: number };
+
+export interface RequestObserver {
+  onResponse(verb: string, code: number, ms: number): void;
+  onRetry(verb: string, code: number): void;
+}
 
 export class KubeCluster implements Cluster {
   readonly simulated = false;
@@ -450,16 +460,22 @@ export class KubeCluster implements Cluster {
   }
 
   private async json<T = any>(r: ReqOpts): Promise<T> {
+    const observer = this.options.observer;
+    const retry = observer ? { ...this.options.retry, onRetry: (e: TransientError, attempt: number, delay: number) => { observer.onRetry(r.info.verb, e.status); this.options.retry?.onRetry?.(e, attempt, delay); } } : this.options.retry;
     return withRetry(async () => {
       await this.slot();
+      const t0 = performance.now();
+      let code = 0;
       try {
         const res = await this.send(r);
+        code = res.status;
         if (res.status >= 200 && res.status < 300) return (res.body ? JSON.parse(res.body) : {}) as T;
         throw toApiError(res, r.info);
       } finally {
         this.release();
+        observer?.onResponse(r.info.verb, code, performance.now() - t0);
       }
-    }, this.options.retry);
+    }, retry);
   }
 
   private async send(r: ReqOpts): Promise<HttpResponse> {

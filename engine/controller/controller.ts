@@ -40,6 +40,8 @@ import { commitAffects } from '../source/affects.js';
 import { WorkQueue } from './queue.js';
 import type { LeaseTiming } from './lease.js';
 import { ShardManager } from './shards.js';
+import type { EngineMetrics } from '../metrics/index.js';
+import { gateKeys } from '../release/machine.js';
 
 export const FINALIZER_MANAGER = 'kgitops-finalizer';
 /**
@@ -73,6 +75,8 @@ export interface ControllerOptions {
   readonly backoff?: { readonly baseMs?: number; readonly maxMs?: number };
   /** Called after every reconcile (tests, benchmarks, metrics). */
   readonly onReconciled?: (key: string, r: ReconcileResult) => void;
+  /** Where reconciles, release transitions and gate evaluations are counted (/metrics). */
+  readonly metrics?: EngineMetrics;
   /**
    * High availability: the Apps split into shards held through Leases (shards.ts), so that
    * several replicas share them and take over a dead one's. Absent: this process reconciles
@@ -124,6 +128,7 @@ export class Controller {
   private warm?: WarmSynthPool;
   private watch?: WatchHandle;
   private stopped = false;
+  private started = false;
   private readonly abort = new AbortController();
   /** Apps last seen (by key) with their generation: a watch event with nothing new enqueues nothing twice. */
   private readonly known = new Map<string, AppObject>();
@@ -144,6 +149,19 @@ export class Controller {
         onLost: (shard) => this.releaseShard(shard),
       });
     }
+  }
+
+  /** Undefined once the controller works (Apps listed and watched, leases started); else why not (/readyz). */
+  notReady(): string | undefined {
+    if (this.stopped) return 'stopping';
+    if (!this.started) return 'starting: listing and watching Apps, taking leases';
+    return undefined;
+  }
+
+  /** The Apps this process holds, as their status last said (for the apps gauge). */
+  heldApps(): { sync: string; health: string }[] {
+    return [...this.known.entries()].filter(([k]) => !this.shards || this.shards.owns(k))
+      .map(([, a]) => ({ sync: a.status?.sync ?? 'Unknown', health: a.status?.health ?? 'Unknown' }));
   }
 
   /** The replica and the shards it holds (undefined without sharding). */
@@ -186,6 +204,7 @@ export class Controller {
     try {
       await this.listAndWatch();
       await this.shards?.start();
+      this.started = true;
       await this.queue.run(this.o.concurrency ?? availableParallelism(), (key) => this.process(key));
     } finally {
       clearInterval(hold);
@@ -410,6 +429,7 @@ export class Controller {
       this.askedAt.delete(key);
       const r = await rt.reconciler.reconcile(signal);
       this.o.onReconciled?.(key, r);
+      this.o.metrics?.reconciled(key, r);
       await this.reportResult(app, rt, r);
       if (r.result === 'Failed' && !stalled(r)) {
         const delay = this.queue.addRateLimited(key);
@@ -456,7 +476,10 @@ export class Controller {
 
     const identity = this.identityOf(app);
     if (identity.user) await this.checkServiceAccount(app);
-    const cluster = withEventMirror(this.fence(identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster, key), (e) => void this.event(app, e));
+    const cluster = withEventMirror(this.fence(identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster, key), (e) => {
+      this.o.metrics?.releaseSteps.inc({ reason: e.reason });
+      void this.event(app, e);
+    });
     if (isLocalRepo(app.spec.source.repo) && !this.o.allowLocalRepos) {
       throw new AppProblem('app/local-repo', `spec.source.repo "${app.spec.source.repo}" is a path on the controller's disk`, 'use a git URL (https://, ssh:// or git@host:path); local paths are for tests (--allow-local-repos)');
     }
@@ -467,9 +490,15 @@ export class Controller {
     const releases = new ReleaseController({
       cluster, clock: this.o.clock, log,
       requestReconcile: () => this.enqueue(key),
-      onEvaluated: (k, d) => {
+      onEvaluated: (k, d, plan) => {
         if (!d) return;
         const s = d.state;
+        if (plan && this.o.metrics) {
+          for (const [gk, g] of gateKeys(plan, s.step)) {
+            const status = s.gates[gk]?.status;
+            if (status) this.o.metrics.gateEvaluations.inc({ gate: g.type, result: status });
+          }
+        }
         const waiting = Object.entries(s.gates).find(([, g]) => g.status !== 'Passed');
         rt.releaseStates.set(`${k.kind} ${k.namespace ? `${k.namespace}/` : ''}${k.name}`, {
           id: s.id, workload: `${k.kind} ${k.namespace ? `${k.namespace}/` : ''}${k.name}`, step: s.step + 1, steps: s.steps, phase: s.pause ? 'Paused' : s.phase,

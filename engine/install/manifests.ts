@@ -25,6 +25,7 @@ export interface InstallOptions {
 
 export const CONTROLLER_NAME = 'kgitops-controller';
 const WEBHOOK_PORT = 8080;
+const METRICS_PORT = 9090;
 
 /** The ClusterRole's rules: nothing beyond what engine/controller calls with its own identity. */
 export const CONTROLLER_RULES = [
@@ -50,7 +51,8 @@ export function installObjects(o: InstallOptions): { objects: RenderedObject[]; 
     subjects: [{ kind: 'ServiceAccount', name: CONTROLLER_NAME, namespace: ns }],
   } as never);
   // --leader-elect: a rolling update (or a second replica) never has two controllers acting on one App.
-  const args = ['controller', '--leader-elect', '--cache-dir', '/var/cache/kgitops', '--webhook-port', String(WEBHOOK_PORT), '--webhook-host', '0.0.0.0', '--log-format', 'json',
+  const args = ['controller', '--leader-elect', '--cache-dir', '/var/cache/kgitops', '--webhook-port', String(WEBHOOK_PORT), '--webhook-host', '0.0.0.0',
+    '--metrics-port', String(METRICS_PORT), '--metrics-host', '0.0.0.0', '--log-format', 'json',
     ...(o.defaultServiceAccount ? ['--default-service-account', o.defaultServiceAccount] : [])];
   new ApiObject(chart, 'deployment', {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: CONTROLLER_NAME, namespace: ns, labels },
@@ -58,22 +60,22 @@ export function installObjects(o: InstallOptions): { objects: RenderedObject[]; 
       replicas: 1,
       selector: { matchLabels: { 'app.kubernetes.io/name': CONTROLLER_NAME } },
       template: {
-        metadata: { labels },
+        // The usual scrape annotations (Prometheus' kubernetes-pods job reads them).
+        metadata: { labels, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(METRICS_PORT), 'prometheus.io/path': '/metrics' } },
         spec: {
           serviceAccountName: CONTROLLER_NAME,
           securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [{
             name: 'controller', image: o.image, args,
-            ports: [{ name: 'webhook', containerPort: WEBHOOK_PORT }],
+            ports: [{ name: 'webhook', containerPort: WEBHOOK_PORT }, { name: 'metrics', containerPort: METRICS_PORT }],
             env: [
               // The replica's name in the Leases, and where they live.
               { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
               { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
               ...(o.webhookSecretName ? [{ name: 'KGITOPS_WEBHOOK_SECRET', valueFrom: { secretKeyRef: { name: o.webhookSecretName, key: 'secret' } } }] : []),
             ],
-            // Until /healthz and /readyz exist (the scale issue), the webhook port answering is the probe.
-            readinessProbe: { tcpSocket: { port: 'webhook' }, periodSeconds: 10 },
-            livenessProbe: { tcpSocket: { port: 'webhook' }, initialDelaySeconds: 30, periodSeconds: 20 },
+            readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 10 },
+            livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, initialDelaySeconds: 30, periodSeconds: 20 },
             resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '2', memory: '2Gi' } },
             // Restricted, except what the sandbox needs: bubblewrap makes an unprivileged user
             // namespace per synth, which the node must allow (kernel.unprivileged_userns_clone,

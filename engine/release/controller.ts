@@ -82,7 +82,7 @@ export interface ReleaseControllerOptions {
   readonly requestReconcile?: (reason: string) => void;
   readonly measurers?: Measurers;
   /** Called after every evaluation (tests, benchmarks). */
-  readonly onEvaluated?: (key: ObjectKey, d: Decision | undefined) => void;
+  readonly onEvaluated?: (key: ObjectKey, d: Decision | undefined, plan?: ReleasePlanSpec) => void;
 }
 
 /** What the controller sees of a workload: the counters its kind reports. */
@@ -337,7 +337,7 @@ export class ReleaseController {
         this.emit(written, undefined, events);
       }
       this.schedule(id, key, d.wakeAt);
-      this.o.onEvaluated?.(key, d);
+      this.o.onEvaluated?.(key, d, t.plan);
       return;
     }
     throw new Error('the workload kept changing under us (5 conflicts in a row)');
