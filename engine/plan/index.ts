@@ -136,6 +136,11 @@ const scopeKey = (groupKind: string, namespace: string | undefined) => `${groupK
  * ours, and any ApplySet parent, is reported and never written. A read RBAC refuses is reported
  * too: treating it as "absent" would create-or-overwrite an object we know nothing about.
  */
+/** Reads of objects that are not members yet, at once (the cluster client bounds them further). */
+const PLAN_READS_AT_ONCE = 16;
+/** This many objects of one kind in one namespace to read: one list instead. */
+const LIST_INSTEAD_OF_READS = 8;
+
 export async function plan(input: PlanInput): Promise<Plan> {
   const { cluster } = input;
   const { members, refused } = await listMembers(input);
@@ -144,6 +149,42 @@ export async function plan(input: PlanInput): Promise<Plan> {
   const forbidden: ForbiddenRead[] = [];
   const objects: PlannedObject[] = [];
   const scopesOfDesired = new Set<string>();
+  // Objects that are not (yet) members are read one by one: in parallel, a first apply of a
+  // thousand objects would otherwise wait on a thousand reads in a row.
+  const reads = new Map<string, Promise<{ live?: KubeObject; error?: unknown }>>();
+  let toRead = input.desired.filter((d) => d.manifest.metadata.labels?.[LABEL_ID] === undefined && !members.has(d.id));
+  // Many of one kind in one namespace (a first apply): one list instead of a read each. Where
+  // the list is refused (RBAC may allow get and not list), each is read by itself.
+  const byScope = new Map<string, DesiredObject[]>();
+  for (const d of toRead) {
+    const k = `${d.manifest.apiVersion}/${d.manifest.kind}/${d.manifest.metadata.namespace ?? ''}`;
+    byScope.set(k, [...(byScope.get(k) ?? []), d]);
+  }
+  const listed = new Set<string>();
+  await Promise.all([...byScope.values()].filter((ds) => ds.length >= LIST_INSTEAD_OF_READS).map(async (ds) => {
+    const m = ds[0]!.manifest;
+    try {
+      const { items } = await cluster.list(m.apiVersion, m.kind, m.metadata.namespace ? { namespace: m.metadata.namespace } : {});
+      const byName = new Map(items.map((o) => [o.metadata.name, o]));
+      for (const d of ds) {
+        reads.set(d.id, Promise.resolve({ live: byName.get(d.manifest.metadata.name) }));
+        listed.add(d.id);
+      }
+    } catch (error) {
+      if (error instanceof NotServedError) for (const d of ds) { reads.set(d.id, Promise.resolve({ error })); listed.add(d.id); }
+    }
+  }));
+  toRead = toRead.filter((d) => !listed.has(d.id));
+  let next = 0;
+  const slots = Array.from({ length: Math.min(PLAN_READS_AT_ONCE, toRead.length) }, async () => {
+    while (next < toRead.length) {
+      const d = toRead[next++]!;
+      const settled = cluster.get(keyOf(d.manifest)).then((live) => ({ live }), (error: unknown) => ({ error }));
+      reads.set(d.id, settled);
+      await settled;
+    }
+  });
+  await Promise.all(slots);
   for (const d of input.desired) {
     const stage = stageOf(d.manifest.kind);
     const scope = scopeKey(gkOf(d.manifest), d.manifest.metadata.namespace);
@@ -158,10 +199,10 @@ export async function plan(input: PlanInput): Promise<Plan> {
       objects.push({ desired: d, live: member, stage, ...decide(d, member, input.inventory[d.id]) });
       continue;
     }
-    let live: KubeObject | undefined;
-    try {
-      live = await cluster.get(keyOf(d.manifest));
-    } catch (e) {
+    const read = await reads.get(d.id)!;
+    const live = read.live;
+    if (read.error !== undefined) {
+      const e = read.error;
       if (e instanceof ForbiddenError) {
         forbidden.push({ desired: d, error: e });
         continue;
