@@ -41,6 +41,8 @@ export interface ControllerFlags extends SandboxFlags {
   retryPeriod?: string;
   metricsPort?: string;
   metricsHost?: string;
+  kubeQps?: string;
+  kubeBurst?: string;
 }
 
 export function registerController(program: Command): void {
@@ -65,6 +67,8 @@ export function registerController(program: Command): void {
     .option('--lease-duration <d>', 'how long a Lease lasts without renewal', '15s')
     .option('--renew-deadline <d>', 'give a Lease up when it could not be renewed for this long', '10s')
     .option('--retry-period <d>', 'how often Leases are renewed or tried', '2s')
+    .option('--kube-qps <n>', 'at most n Kubernetes API requests a second, after the burst (default: no limit but 16 in flight)')
+    .option('--kube-burst <n>', 'requests at once before --kube-qps applies (default: 2 × qps)')
     .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz and /readyz on this port')
     .option('--metrics-host <addr>', `address the metrics listen on (default ${DEFAULT_METRICS_HOST}; 0.0.0.0 in a pod)`)
     .option('--log-format <format>', 'text or json', 'text')
@@ -95,6 +99,8 @@ async function runController(opts: ControllerFlags): Promise<number> {
   let cluster: Cluster;
   let concurrency: number | undefined;
   let sharding: ControllerOptions['sharding'];
+  let qps: number | undefined;
+  let burst: number | undefined;
   let controller: Controller | undefined;
   const metrics = opts.metricsPort !== undefined ? new EngineMetrics({
     queueDepth: () => controller?.queueDepth ?? 0,
@@ -103,6 +109,14 @@ async function runController(opts: ControllerFlags): Promise<number> {
   }) : undefined;
   try {
     sharding = shardingOf(opts);
+    const count = (flag: string, v: string | undefined) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${flag}: "${v}" is not a positive number`, `e.g. ${flag} 50`);
+      return n;
+    };
+    qps = count('--kube-qps', opts.kubeQps);
+    burst = count('--kube-burst', opts.kubeBurst);
     if (opts.concurrency !== undefined) {
       concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`--concurrency: "${opts.concurrency}" is not a positive whole number`, 'e.g. --concurrency 4');
@@ -114,6 +128,7 @@ async function runController(opts: ControllerFlags): Promise<number> {
     } else {
       cluster = await KubeCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context, component: 'kgitops-controller', ...(sharding ? { instance: sharding.identity } : {}),
         ...(metrics ? { observer: metrics.requestObserver } : {}),
+        ...(qps ? { qps } : {}), ...(burst ? { burst } : {}),
       });
     }
   } catch (e) {

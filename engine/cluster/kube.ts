@@ -42,6 +42,10 @@ export interface KubeClusterOptions {
    * every retry: what the engine's metrics count. Impersonating clusters share it.
    */
   readonly observer?: RequestObserver;
+  /** Requests a second, client-side, once the burst is spent; unset or 0: no limit (the concurrency bound only). */
+  readonly qps?: number;
+  /** Requests at once before qps applies. @default 2 × qps */
+  readonly burst?: number;
   /**
    * Act as this identity on every request (Impersonate-User/-Group headers): the controller
    * reads and writes an App's objects as the App's ServiceAccount, so RBAC decides what a
@@ -68,6 +72,40 @@ interface SharedConnection {
   readonly discovery: Map<string, { readonly at: number; readonly resources: Promise<Map<string, ResourceInfo>> }>;
   inFlight: number;
   readonly waiting: (() => void)[];
+  /** Client-side rate limit (qps, burst), shared by every identity of the cluster. */
+  limiter?: TokenBucket;
+}
+
+/**
+ * client-go's token bucket: `burst` requests at once, then `qps` a second. Watches are not
+ * counted (they are long-lived), as client-go does not count them either.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last = performance.now();
+  private queue = Promise.resolve();
+
+  constructor(private readonly qps: number, private readonly burst: number) {
+    this.tokens = burst;
+  }
+
+  /** Resolves when the request may go. */
+  take(): Promise<void> {
+    const turn = this.queue.then(async () => {
+      for (;;) {
+        const now = performance.now();
+        this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
+        this.last = now;
+        if (this.tokens >= 1) {
+          this.tokens -= 1;
+          return;
+        }
+        await new Promise((r) => setTimeout(r, Math.ceil(((1 - this.tokens) / this.qps) * 1000)));
+      }
+    });
+    this.queue = turn;
+    return turn;
+  }
 }
 
 interface HttpResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -114,6 +152,7 @@ export class KubeCluster implements Cluster {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster; pass --kubeconfig and --context');
     this.server = new URL(cluster.server);
+    if (options.qps && options.qps > 0) this.shared.limiter = new TokenBucket(options.qps, Math.max(1, options.burst ?? options.qps * 2));
     this.name = kc.getCurrentContext() || cluster.name;
   }
 
@@ -463,6 +502,7 @@ export class KubeCluster implements Cluster {
     const observer = this.options.observer;
     const retry = observer ? { ...this.options.retry, onRetry: (e: TransientError, attempt: number, delay: number) => { observer.onRetry(r.info.verb, e.status); this.options.retry?.onRetry?.(e, attempt, delay); } } : this.options.retry;
     return withRetry(async () => {
+      await this.shared.limiter?.take();
       await this.slot();
       const t0 = performance.now();
       let code = 0;
