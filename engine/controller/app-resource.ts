@@ -37,6 +37,19 @@ export const AppSourceSpec = Type.Object({
   }, { description: 'Credentials for the repo. Never read from another namespace.' })),
 }, { description: 'Where the app comes from.' });
 
+export const NotificationSpec = Type.Object({
+  // Type.String with enum (not enumOf): the spec is checked with Value.Errors, which does not know Unsafe types.
+  type: Type.String({ enum: ['webhook', 'slack', 'github'], description: 'webhook: a POST of each event as JSON; slack: a Slack-compatible incoming webhook; github: commit statuses.' }),
+  url: Type.Optional(Type.String({ description: 'webhook: where events are POSTed.' })),
+  secretRef: Type.Optional(Type.Object({
+    name: Type.String({ minLength: 1 }),
+    key: Type.Optional(Type.String({ minLength: 1, description: 'Default: token (webhook: sent as a bearer token; github: the API token), address (slack: the incoming webhook URL).' })),
+  }, { description: 'A Secret in the App\'s namespace, read as the App\'s ServiceAccount.' })),
+  repo: Type.Optional(Type.String({ description: 'github: owner/name. Default: spec.source.repo, when it is on github.com.' })),
+  apiUrl: Type.Optional(Type.String({ description: 'github: the API. Default: https://api.github.com (GitHub Enterprise: https://host/api/v3).' })),
+  events: Type.Optional(Type.Array(Type.String({ enum: ['applied', 'failed', 'release'], description: 'applied: a commit with changes applied; failed: a reconcile failed; release: a release started, moved a step, paused, completed or was aborted.' }), { description: 'Default: all.' })),
+});
+
 export const AppSpec = Type.Object({
   source: AppSourceSpec,
   serviceAccountName: Type.Optional(Type.String({ minLength: 1, description: 'The ServiceAccount (in the App\'s namespace) every read and write of this App impersonates. Default: the controller\'s --default-service-account.' })),
@@ -47,6 +60,7 @@ export const AppSpec = Type.Object({
   })),
   suspend: Type.Optional(Type.Boolean({ description: 'Stop reconciles and releases until set back to false.' })),
   timeout: Type.Optional(duration('Longest a synth of one commit may take. Default: 120s.')),
+  notifications: Type.Optional(Type.Array(NotificationSpec, { description: 'Who hears of applied and failed commits and of release steps. Failed sends are retried with backoff.' })),
   approvers: Type.Optional(Type.Object({
     sshAllowedSigners: Type.Optional(Type.String({ description: 'Allowed-signers lines (git\'s ssh format) of who may approve release steps with signed commits in approvals.yaml. Unset: git approvals are off.' })),
   })),

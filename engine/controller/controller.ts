@@ -42,6 +42,7 @@ import type { LeaseTiming } from './lease.js';
 import { ShardManager } from './shards.js';
 import type { EngineMetrics } from '../metrics/index.js';
 import { gateKeys } from '../release/machine.js';
+import { type EventType, githubRepoOf, Notifier, type Receiver } from '../notify/index.js';
 
 export const FINALIZER_MANAGER = 'kgitops-finalizer';
 /**
@@ -107,6 +108,8 @@ interface AppRuntime {
   readonly source: FollowingSource;
   readonly followedRef: () => string | undefined;
   readonly releaseStates: Map<string, ReleaseStatus>;
+  /** spec.notifications, with their Secrets read. */
+  readonly notifier?: Notifier;
   releaseWrite?: ReturnType<typeof setTimeout>;
   lastEvent?: string;
   /** When this reconcile was asked for (see Controller.askedAt); undefined for a periodic one. */
@@ -367,6 +370,7 @@ export class Controller {
 
   private teardown(rt: AppRuntime): void {
     rt.releases.stop();
+    rt.notifier?.close();
     rt.reconciler.close();
     if (rt.releaseWrite) clearTimeout(rt.releaseWrite);
     if (this.runtimes.get(rt.key) === rt) this.runtimes.delete(rt.key);
@@ -476,14 +480,17 @@ export class Controller {
 
     const identity = this.identityOf(app);
     if (identity.user) await this.checkServiceAccount(app);
-    const cluster = withEventMirror(this.fence(identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster, key), (e) => {
+    const cluster = withEventMirror(this.fence(identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster, key), (e, workload) => {
       this.o.metrics?.releaseSteps.inc({ reason: e.reason });
+      const commit = this.known.get(key)?.status?.appliedCommit;
+      rt?.notifier?.notify({ type: 'release', app: key, workload, reason: e.reason, message: e.message, ...(commit ? { commit } : {}) });
       void this.event(app, e);
     });
     if (isLocalRepo(app.spec.source.repo) && !this.o.allowLocalRepos) {
       throw new AppProblem('app/local-repo', `spec.source.repo "${app.spec.source.repo}" is a path on the controller's disk`, 'use a git URL (https://, ssh:// or git@host:path); local paths are for tests (--allow-local-repos)');
     }
     const auth = await this.credentials(app, cluster);
+    const receivers = await this.receivers(app, cluster);
     const config = engineConfigOf(app, this.o);
     const source = this.sources.source({ url: config.repo, ref: config.ref, auth, authKey: auth ? `${key}@${app.metadata.resourceVersion}` : undefined, notBefore: () => rt?.notBefore });
     let rt!: AppRuntime;
@@ -522,6 +529,7 @@ export class Controller {
     rt = {
       key, specJson, identity: identity.describe, config, cluster, reconciler, releases, repo: canonicalRepo(config.repo), source,
       followedRef: () => source.followedRef(), releaseStates: new Map(),
+      ...(receivers.length ? { notifier: new Notifier({ receivers, clock: this.o.clock, log }) } : {}),
     };
     this.runtimes.set(key, rt);
     log.info({ repo: redactUrl(config.repo), path: config.path, as: identity.describe }, 'App runtime ready');
@@ -572,6 +580,52 @@ export class Controller {
     }
     if (text('token')) return { type: 'token', token: text('token')!, ...(text('username') ? { username: text('username')! } : {}) };
     throw new AppProblem('app/secret-empty', `Secret ${app.metadata.namespace}/${ref.name} has neither a key token nor identity`, 'put the https token in key token, or an SSH private key in key identity');
+  }
+
+  /**
+   * spec.notifications with their credentials, read as the App's identity from its namespace
+   * (as the repo credentials): the controller reads no tenant Secret itself.
+   */
+  private async receivers(app: AppObject, cluster: Cluster): Promise<Receiver[]> {
+    const out: Receiver[] = [];
+    for (const [i, n] of (app.spec.notifications ?? []).entries()) {
+      const where = `spec.notifications[${i}]`;
+      const secret = async (defaultKey: string): Promise<string | undefined> => {
+        if (!n.secretRef) return undefined;
+        const key = n.secretRef.key ?? defaultKey;
+        let s: KubeObject | undefined;
+        try {
+          s = await cluster.get({ apiVersion: 'v1', kind: 'Secret', namespace: app.metadata.namespace, name: n.secretRef.name });
+        } catch (e) {
+          throw new AppProblem('app/secret-unreadable', `cannot read Secret ${app.metadata.namespace}/${n.secretRef.name} (${where}.secretRef): ${(e as Error).message}`,
+            'let the App\'s ServiceAccount get that Secret (a Role with get on secrets, resourceNames: [the secret])');
+        }
+        const v = (s?.data as Record<string, string> | undefined)?.[key];
+        if (!v) throw new AppProblem('app/secret-missing', `Secret ${app.metadata.namespace}/${n.secretRef.name} (${where}.secretRef) ${s ? `has no key ${key}` : 'does not exist'}`, `create it with the key ${key}`);
+        return Buffer.from(v, 'base64').toString('utf8').trim();
+      };
+      const unknown = (n.events ?? []).find((e) => !['applied', 'failed', 'release'].includes(e));
+      if (unknown !== undefined) throw new AppProblem('app/invalid-spec', `${where}.events: "${unknown}" is not an event`, 'use applied, failed and release');
+      const events = n.events ? { events: n.events as EventType[] } : {};
+      if (n.type === 'webhook') {
+        if (!n.url) throw new AppProblem('app/invalid-spec', `${where}: a webhook needs url`, 'set url to where events are POSTed');
+        const token = await secret('token');
+        out.push({ type: 'webhook', url: n.url, ...(token ? { token } : {}), ...events });
+      } else if (n.type === 'slack') {
+        const url = n.url ?? await secret('address');
+        if (!url) throw new AppProblem('app/invalid-spec', `${where}: a slack notification needs secretRef (the incoming webhook URL, key address)`, 'put the URL in a Secret: it is the credential');
+        out.push({ type: 'slack', url, ...events });
+      } else if (n.type === 'github') {
+        const repo = n.repo ?? githubRepoOf(app.spec.source.repo);
+        if (!repo) throw new AppProblem('app/invalid-spec', `${where}: github needs repo (owner/name): spec.source.repo is not on github.com`, 'set repo: owner/name');
+        const token = await secret('token');
+        if (!token) throw new AppProblem('app/invalid-spec', `${where}: github needs secretRef (a token that may write commit statuses)`, 'create a Secret with key token and name it in secretRef');
+        out.push({ type: 'github', repo, token, apiUrl: n.apiUrl ?? 'https://api.github.com', ...events });
+      } else {
+        throw new AppProblem('app/invalid-spec', `${where}.type: "${n.type}" is not a notification type`, 'use webhook, slack or github');
+      }
+    }
+    return out;
   }
 
   private async addFinalizer(app: AppObject): Promise<void> {
@@ -643,6 +697,8 @@ export class Controller {
     const sig = `${e.reason}:${e.message}`;
     if (sig === rt.lastEvent) return;
     rt.lastEvent = sig;
+    if (r.result === 'Failed') rt.notifier?.notify({ type: 'failed', app: rt.key, message: e.message, ...(r.commit ? { commit: r.commit } : {}) });
+    else if (changed && r.commit) rt.notifier?.notify({ type: 'applied', app: rt.key, commit: r.commit, message: r.message });
     await this.event(app, e);
   }
 
@@ -724,11 +780,12 @@ function fenced(cluster: Cluster, mayWrite: () => boolean, why: () => string): C
 }
 
 /** The App's cluster, whose release Events also land on the App (release transitions are App events too). */
-function withEventMirror(cluster: Cluster, onEvent: (e: EventInput) => void): Cluster {
+function withEventMirror(cluster: Cluster, onEvent: (e: EventInput, workload: string) => void): Cluster {
   const mirrored = Object.create(cluster) as Cluster;
   mirrored.event = async (involved, e, component) => {
     await cluster.event(involved, e, component);
-    if (component === 'kgitops-release') onEvent({ ...e, message: `${involved.kind} ${involved.metadata.namespace ? `${involved.metadata.namespace}/` : ''}${involved.metadata.name}: ${e.message}` });
+    const workload = `${involved.kind} ${involved.metadata.namespace ? `${involved.metadata.namespace}/` : ''}${involved.metadata.name}`;
+    if (component === 'kgitops-release') onEvent({ ...e, message: `${workload}: ${e.message}` }, workload);
   };
   return mirrored;
 }

@@ -4,6 +4,8 @@
  * state, release transitions and gate evaluations, the queue; and /healthz, /readyz.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -43,7 +45,7 @@ async function query(url: string, q: string): Promise<{ metric: Record<string, s
   return body.data.result;
 }
 
-it('Prometheus scrapes the controller: reconciles, synths, fetches, API requests, Apps, releases and gates; /healthz and /readyz answer', () =>
+it('Prometheus scrapes the controller: reconciles, synths, fetches, API requests, Apps, releases and gates; /healthz and /readyz answer; notifications reach a webhook and GitHub statuses', () =>
   withNamespace(async (ns) => {
     const metrics = new EngineMetrics({ queueDepth: () => controller.queueDepth, apps: () => controller.heldApps() });
     const cluster = KubeCluster.load({ kubeconfig: kubeconfigPath(), observer: metrics.requestObserver });
@@ -61,9 +63,19 @@ it('Prometheus scrapes the controller: reconciles, synths, fetches, API requests
     };
     commit('nginx:1.25.0');
     const controller: Controller = new Controller({
-      cluster, clock: realClock, log: createLogger({ level: 'silent' }), cacheDir: CACHE, allowLocalRepos: true, allowControllerIdentity: true, namespace: ns,
+      cluster, clock: realClock, log: createLogger({ level: process.env.KGITOPS_TEST_LOG ? 'info' : 'silent' }), cacheDir: CACHE, allowLocalRepos: true, allowControllerIdentity: true, namespace: ns,
       sandbox: { unsafe: false, limits: {} }, typecheck: false, concurrency: 2, metrics,
     });
+    // Notifications go to a loopback receiver: a generic webhook, and GitHub statuses with a token from a Secret.
+    const received: { path: string; auth?: string; body: any }[] = [];
+    const hooks = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => { received.push({ path: req.url ?? '', auth: req.headers.authorization, body: JSON.parse(body) }); res.writeHead(201).end(); });
+    });
+    await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', () => r()));
+    const hooksUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}`;
+    await cluster.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gh', namespace: ns }, stringData: { token: 'ghs_notify_token' } } as KubeObject, { fieldManager: 'test' });
     const server = await startMetricsServer({ port: 0, metrics, notReady: () => controller.notReady() });
     const prom = await startPrometheus({ scrapeTargets: [server.address] });
     let running: Promise<void> | undefined;
@@ -77,7 +89,13 @@ it('Prometheus scrapes the controller: reconciles, synths, fetches, API requests
       running = controller.run();
       await cluster.apply({
         apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: 'shop', namespace: ns },
-        spec: { source: { repo, path: 'app', interval: '2s' } },
+        spec: {
+          source: { repo, path: 'app', interval: '2s' },
+          notifications: [
+            { type: 'webhook', url: `${hooksUrl}/hook` },
+            { type: 'github', repo: 'acme/shop', apiUrl: hooksUrl, secretRef: { name: 'gh' } },
+          ],
+        },
       } as KubeObject, { fieldManager: 'test' });
       await waitFor(async () => ((await fetch(`${base}/readyz`)).status === 200 || undefined), { timeoutMs: 30_000, message: '/readyz 200' });
       // A new image: a release starts and its approval gate is evaluated (and waits).
@@ -94,6 +112,15 @@ it('Prometheus scrapes the controller: reconciles, synths, fetches, API requests
       expect(await query(prom.url, 'kgitops_queue_depth')).toHaveLength(1);
       expect(await series('kgitops_apps')).toBe(1);
       expect(await series('kgitops_process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+      // Notifications: the applied commit and the release that started, to the webhook and as GitHub statuses.
+      await waitFor(async () => (received.some((r) => r.path === '/hook' && r.body.type === 'release' && r.body.reason === 'ReleaseStarted') || undefined), { timeoutMs: 20_000, message: 'the release notification' });
+      const hookTypes = received.filter((r) => r.path === '/hook').map((r) => r.body.type);
+      expect(hookTypes.filter((t) => t === 'applied').length).toBeGreaterThanOrEqual(2);
+      const statuses = received.filter((r) => r.path.startsWith('/repos/acme/shop/statuses/'));
+      expect(statuses.length).toBeGreaterThan(0);
+      expect(statuses.every((r) => r.auth === 'Bearer ghs_notify_token')).toBe(true);
+      expect(statuses.map((r) => r.body.context)).toContain(`kgitops/${ns}/shop`);
+      expect(statuses.map((r) => r.body.context)).toContain(`kgitops/${ns}/shop/release/${ns}/web`);
       // Bucket boundaries as declared, and the text format Prometheus parsed.
       const text = await (await fetch(`${base}/metrics`)).text();
       expect(text).toMatch(/^# TYPE kgitops_reconcile_duration_seconds histogram$/m);
@@ -103,6 +130,7 @@ it('Prometheus scrapes the controller: reconciles, synths, fetches, API requests
       await running?.catch(() => {});
       await prom.stop();
       await server.close();
+      hooks.close();
       await cluster.apply({ apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: 'shop', namespace: ns, finalizers: [] } } as KubeObject, { fieldManager: 'kgitops-finalizer' }).catch(() => {});
       rmSync(repo, { recursive: true, force: true });
     }

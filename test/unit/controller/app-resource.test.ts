@@ -24,6 +24,9 @@ describe('the App resource', () => {
     expect(specProblems(app({ source: { repo: 'x', interval: 'soon' } })).join()).toMatch(/spec\.source\.interval/);
     expect(specProblems(app({ source: {} })).join()).toMatch(/spec\.source\.repo/);
     expect(specProblems(app({ source: { repo: 'x' }, prune: { maxFraction: 2 } })).join()).toMatch(/spec\.prune\.maxFraction/);
+    const notifications = [{ type: 'webhook', url: 'https://hooks.example.com/x', events: ['applied', 'release'] }, { type: 'github', secretRef: { name: 'gh' } }];
+    expect(specProblems(app({ source: { repo: 'https://github.com/acme/shop' }, notifications }))).toEqual([]);
+    expect(specProblems(app({ source: { repo: 'x' }, notifications: [{ url: 'https://x' }] })).join()).toMatch(/spec\.notifications\.0\.type/);
   });
 
   it('an App is its own ApplySet parent, with a KEP-3659 id of its own', () => {
