@@ -106,6 +106,7 @@ async function runController(opts: ControllerFlags): Promise<number> {
     queueDepth: () => controller?.queueDepth ?? 0,
     apps: () => controller?.heldApps() ?? [],
     shardsHeld: () => controller?.sharding?.shards.length ?? 0,
+    sharedWatches: () => controller?.sharedWatches ?? 0,
   }) : undefined;
   try {
     sharding = shardingOf(opts);

@@ -40,6 +40,7 @@ import { commitAffects } from '../source/affects.js';
 import { WorkQueue } from './queue.js';
 import type { LeaseTiming } from './lease.js';
 import { ShardManager } from './shards.js';
+import { WatchHub } from './informers.js';
 import type { EngineMetrics } from '../metrics/index.js';
 import { gateKeys } from '../release/machine.js';
 import { type EventType, githubRepoOf, Notifier, type Receiver } from '../notify/index.js';
@@ -140,10 +141,12 @@ export class Controller {
   /** Apps being processed now: a lost shard aborts theirs and waits for them. */
   private readonly inFlight = new Map<string, { readonly abort: AbortController; readonly done: Promise<void> }>();
   private readonly shards?: ShardManager;
+  private readonly informers: WatchHub;
 
   constructor(private readonly o: ControllerOptions) {
     this.queue = new WorkQueue(o.clock, o.backoff);
     this.sources = new RepoSources({ cacheDir: join(o.cacheDir, 'git'), log: (line) => o.log.warn(line) });
+    this.informers = new WatchHub({ cluster: o.cluster, clock: o.clock, log: o.log });
     if (o.sharding) {
       this.shards = new ShardManager({
         cluster: o.cluster, namespace: o.sharding.namespace, identity: o.sharding.identity, shards: o.sharding.shards ?? 1,
@@ -165,6 +168,11 @@ export class Controller {
   heldApps(): { sync: string; health: string }[] {
     return [...this.known.entries()].filter(([k]) => !this.shards || this.shards.owns(k))
       .map(([, a]) => ({ sync: a.status?.sync ?? 'Unknown', health: a.status?.health ?? 'Unknown' }));
+  }
+
+  /** Watches shared by the Apps' release controllers (one per kind). */
+  get sharedWatches(): number {
+    return this.informers.size;
   }
 
   /** The replica and the shards it holds (undefined without sharding). */
@@ -221,6 +229,7 @@ export class Controller {
     this.watch?.stop();
     this.queue.shutDown();
     for (const rt of this.runtimes.values()) this.teardown(rt);
+    this.informers.stop();
     // The shards go back at once (after their Apps stopped): the other replicas need not wait for them to expire.
     await this.shards?.stop();
     this.warm?.close();
@@ -443,7 +452,9 @@ export class Controller {
         // The App's health is recorded by reconciles: while objects are still becoming ready,
         // look again soon rather than report Progressing until the next interval.
         const settling = r.result !== 'Failed' && r.objects.some((o) => o.health === 'Progressing' || o.health === 'Missing');
-        this.queue.addAfter(key, settling ? Math.min(rt.config.intervalMs, SETTLING_RECHECK_MS) : rt.config.intervalMs);
+        // A re-check of the same commit is cheap (its render is cached): it goes to the front.
+        if (settling) this.queue.addAfter(key, Math.min(rt.config.intervalMs, SETTLING_RECHECK_MS), true);
+        else this.queue.addAfter(key, rt.config.intervalMs);
       }
     } catch (e) {
       if (e instanceof AppProblem) {
@@ -496,6 +507,8 @@ export class Controller {
     let rt!: AppRuntime;
     const releases = new ReleaseController({
       cluster, clock: this.o.clock, log,
+      // One watch per kind for all the Apps of this replica (made as the controller: it only wakes the App's release controller up).
+      sharedWatch: (apiVersion, kind, namespace, onEvent, onRestart) => this.informers.subscribe(apiVersion, kind, namespace, onEvent, onRestart),
       requestReconcile: () => this.enqueue(key),
       onEvaluated: (k, d, plan) => {
         if (!d) return;

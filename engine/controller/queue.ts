@@ -62,17 +62,21 @@ export class WorkQueue {
     this.waiters.shift()?.();
   }
 
-  /** Adds the key after `ms`; an earlier pending addAfter of the same key wins. */
-  addAfter(key: string, ms: number): void {
+  /**
+   * Adds the key after `ms`; an earlier pending addAfter of the same key wins. `first`: at the
+   * front when it is due (a cheap re-check that must not wait behind a queue of long work).
+   */
+  addAfter(key: string, ms: number, first = false): void {
     if (this.shuttingDown) return;
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) return first ? this.addFirst(key) : this.add(key);
     const at = this.clock.now() + ms;
     const pending = this.timers.get(key);
     if (pending && pending.at <= at) return;
     pending?.timer.cancel();
     const timer = this.clock.setTimer(ms, () => {
       this.timers.delete(key);
-      this.add(key);
+      if (first) this.addFirst(key);
+      else this.add(key);
     });
     this.timers.set(key, { at, timer });
   }

@@ -34,6 +34,9 @@ export const CONTROLLER_RULES = [
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'create', 'patch'] },
   { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'impersonate'] },
+  // One watch per released kind for all Apps (engine/controller/informers.ts): it only wakes an
+  // App's release controller, which reads and writes as the App.
+  { apiGroups: ['apps.kruise.io'], resources: ['clonesets', 'statefulsets', 'daemonsets', 'sidecarsets', 'uniteddeployments'], verbs: ['list', 'watch'] },
 ];
 
 export function installObjects(o: InstallOptions): { objects: RenderedObject[]; diagnostics: Diagnostic[] } {

@@ -20,6 +20,8 @@ export interface MetricsSources {
   readonly apps?: () => readonly { readonly sync: string; readonly health: string }[];
   /** Shards held by this replica (sharded controllers). */
   readonly shardsHeld?: () => number;
+  /** Watches shared by the Apps' release controllers. */
+  readonly sharedWatches?: () => number;
 }
 
 export class EngineMetrics {
@@ -60,6 +62,9 @@ export class EngineMetrics {
         for (const c of counts.values()) this.set({ sync: c.sync, health: c.health }, c.n);
       },
     });
+    if (sources.sharedWatches) {
+      new Gauge({ name: 'kgitops_shared_watches', help: 'Watches shared by the release controllers of all Apps (one per kind)', registers, collect() { this.set(sources.sharedWatches!()); } });
+    }
     if (sources.shardsHeld) {
       new Gauge({ name: 'kgitops_shards_held', help: 'Shards (Leases) this replica holds', registers, collect() { this.set(sources.shardsHeld!()); } });
     }

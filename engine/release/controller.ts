@@ -12,7 +12,7 @@
  */
 import type { ReleasePlanSpec } from '../../dsl/release.js';
 import { ConflictError, TransientError } from '../cluster/errors.js';
-import { type Cluster, describeKey, type KubeObject, keyOf, type ObjectKey, objectId, type WatchHandle } from '../cluster/types.js';
+import { type Cluster, describeKey, type KubeObject, keyOf, type ObjectKey, objectId, type WatchEvent, type WatchHandle } from '../cluster/types.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../log.js';
 import { emptyMeasurementState as emptyMeasurement, measureHttp, measureMetric, recordMeasurement } from './gates/index.js';
@@ -83,6 +83,11 @@ export interface ReleaseControllerOptions {
   readonly measurers?: Measurers;
   /** Called after every evaluation (tests, benchmarks). */
   readonly onEvaluated?: (key: ObjectKey, d: Decision | undefined, plan?: ReleasePlanSpec) => void;
+  /**
+   * A watch shared with other Apps' release controllers (engine/controller/informers.ts).
+   * Absent, or when it rejects: this controller watches through its own cluster.
+   */
+  readonly sharedWatch?: (apiVersion: string, kind: string, namespace: string | undefined, onEvent: (e: WatchEvent) => void, onRestart: () => void) => Promise<WatchHandle>;
 }
 
 /** What the controller sees of a workload: the counters its kind reports. */
@@ -196,6 +201,19 @@ export class ReleaseController {
   }
 
   private async startWatch(scope: string, key: ObjectKey): Promise<void> {
+    if (this.o.sharedWatch) {
+      try {
+        const onEvent = (e: WatchEvent) => {
+          const id = objectId(keyOf(e.object));
+          if (this.tracked.has(id)) void this.evaluate(keyOf(e.object));
+        };
+        const onRestart = () => void Promise.all([...this.tracked.values()].map((t) => this.evaluate(t.key)));
+        this.watches.set(scope, await this.o.sharedWatch(key.apiVersion, key.kind, key.namespace, onEvent, onRestart));
+        return;
+      } catch (e) {
+        this.o.log.info({ scope, err: (e as Error).message }, 'the shared watch is not available; watching as this App');
+      }
+    }
     try {
       const handle = await this.o.cluster.watch(key.apiVersion, key.kind, { namespace: key.namespace }, (e) => {
         const id = objectId(keyOf(e.object));

@@ -31,6 +31,19 @@ describe('WorkQueue', () => {
     expect(await q.get()).toBe('b');
   });
 
+  it('addAfter with first: when due, the key goes before the keys already waiting (a re-check does not wait behind first syncs)', async () => {
+    const clock = new FakeClock(0);
+    const q = new WorkQueue(clock);
+    q.addAfter('recheck', 5_000, true);
+    q.addAfter('later', 5_000);
+    q.add('a'); q.add('b');
+    await clock.advance(5_000);
+    expect(await q.get()).toBe('recheck');
+    expect(await q.get()).toBe('a');
+    expect(await q.get()).toBe('b');
+    expect(await q.get()).toBe('later');
+  });
+
   it("backs off exponentially per key, capped, and forget resets it", async () => {
     const clock = new FakeClock(0);
     const q = new WorkQueue(clock, { baseMs: 100, maxMs: 1_000 });
