@@ -141,8 +141,16 @@ async function main(): Promise<void> {
       }
       latencies.push(Date.now() - sent);
     }
-    // Let the other Apps record the pushed commits before measuring the steady state.
-    await new Promise((x) => setTimeout(x, 20_000));
+    // Let every App record the pushed commits (every replica's queue empty three times in a row,
+    // 2 s apart) before measuring the steady state.
+    const settled = Date.now();
+    for (let quiet = 0; quiet < 3;) {
+      const depth = (await Promise.all(procs.map((p) => counter(p.metrics, 'kgitops_queue_depth')))).reduce((a, b) => a + b, 0);
+      quiet = depth === 0 ? quiet + 1 : 0;
+      await new Promise((x) => setTimeout(x, 2_000));
+    }
+    log(`queues empty ${s(Date.now() - settled)} after the last push`);
+    await new Promise((x) => setTimeout(x, 10_000));
 
     // Steady state.
     const before = await Promise.all(procs.map(async (p) => ({

@@ -364,9 +364,19 @@ export class Controller {
     const key = appKey(app);
     const before = this.known.get(key);
     this.known.set(key, app);
-    if (before && before.metadata.generation === app.metadata.generation && !!before.metadata.deletionTimestamp === !!app.metadata.deletionTimestamp
-      && (before.metadata.finalizers ?? []).join() === (app.metadata.finalizers ?? []).join()
-      && before.metadata.annotations?.[ANNOTATION_RECONCILE_REQUESTED] === app.metadata.annotations?.[ANNOTATION_RECONCILE_REQUESTED]) return;
+    const same = before && before.metadata.generation === app.metadata.generation && !!before.metadata.deletionTimestamp === !!app.metadata.deletionTimestamp
+      && (before.metadata.finalizers ?? []).join() === (app.metadata.finalizers ?? []).join();
+    const requested = before && before.metadata.annotations?.[ANNOTATION_RECONCILE_REQUESTED] !== app.metadata.annotations?.[ANNOTATION_RECONCILE_REQUESTED];
+    if (same && !requested) return;
+    const rt = this.runtimes.get(key);
+    if (same && requested && rt && (!this.shards || this.shards.owns(key))) {
+      // A push passed on by another replica: as onPush, an App the commit touches goes first
+      // (the Apps of one repo share one fetch for this check).
+      const asked = performance.now();
+      if (!this.askedAt.has(key)) this.askedAt.set(key, asked);
+      void this.touchedByPush(rt, asked).then((touched) => (touched ? this.queue.addFirst(key) : this.enqueue(key)));
+      return;
+    }
     this.enqueue(key);
   }
 

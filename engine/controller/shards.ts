@@ -61,6 +61,10 @@ export class ShardManager {
   private stopped = false;
   private running?: Promise<void>;
   private replicas = 1;
+  /** Shards being given up: not taken again until their Lease is released. */
+  private readonly releasing = new Set<number>();
+  /** Shards being stopped or given up. */
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly o: ShardOptions) {
     this.timing = o.timing ?? DEFAULT_LEASE_TIMING;
@@ -107,7 +111,8 @@ export class ShardManager {
     this.stopped = true;
     this.timer?.cancel();
     await this.running?.catch(() => {});
-    for (const s of [...this.owned]) await this.giveUp(s, 'stopping');
+    await Promise.all([...this.owned].map((s) => this.giveUp(s, 'stopping')));
+    await Promise.all([...this.pending]);
     await this.member.release();
   }
 
@@ -141,17 +146,17 @@ export class ShardManager {
         this.o.log.warn({ shard: s }, `renewing shard ${s} failed: ${(e as Error).message}`);
         return lease.held();
       });
-      if (!ok || !lease.held()) await this.lose(s);
+      if (!ok || !lease.held()) this.lose(s);
     }
     const share = Math.ceil(this.o.shards / this.replicas);
     // Surplus: the highest shards go (any choice moves the same number of Apps).
-    for (const s of [...this.owned].sort((a, b) => b - a).slice(0, Math.max(0, this.owned.size - share))) await this.giveUp(s, `rebalancing: ${this.replicas} replicas, a share of ${share} shard(s)`);
+    for (const s of [...this.owned].sort((a, b) => b - a).slice(0, Math.max(0, this.owned.size - share))) this.giveUp(s, `rebalancing: ${this.replicas} replicas, a share of ${share} shard(s)`);
     // Our share. Not in the first round: the other replicas' announcements may not be visible yet.
     if (this.ticks === 1 && this.o.shards > 1) return;
     const start = shardOf(this.o.identity, this.o.shards);
     for (let k = 0; k < this.o.shards && this.owned.size < share && !this.stopped; k++) {
       const s = (start + k) % this.o.shards;
-      if (this.owned.has(s)) continue;
+      if (this.owned.has(s) || this.releasing.has(s)) continue;
       const lease = this.leases[s]!;
       const got = await lease.tryAcquireOrRenew().catch(() => false);
       if (!got) continue;
@@ -161,17 +166,36 @@ export class ShardManager {
     }
   }
 
-  private async lose(s: number): Promise<void> {
+  /**
+   * Neither waits in the round: stopping a shard's Apps can take as long as a synth, and the
+   * other shards' renewals must not wait for it. The shard is no longer owned at once, so the
+   * fence stops its writes meanwhile.
+   */
+  private lose(s: number): void {
     this.owned.delete(s);
     this.leases[s]!.drop();
     this.o.log.warn({ shard: s }, `lost shard ${s}: its lease was not renewed in time; its Apps stop here`);
-    await this.o.onLost(s);
+    this.track(this.o.onLost(s));
   }
 
-  private async giveUp(s: number, why: string): Promise<void> {
+  /** Stops the shard's Apps, then releases its Lease (another replica may take it at once). */
+  private giveUp(s: number, why: string): Promise<void> {
     this.owned.delete(s);
-    await this.o.onLost(s);
-    await this.leases[s]!.release();
-    this.o.log.info({ shard: s }, `gave up shard ${s} (${why})`);
+    this.releasing.add(s);
+    return this.track((async () => {
+      try {
+        await this.o.onLost(s);
+        await this.leases[s]!.release();
+        this.o.log.info({ shard: s }, `gave up shard ${s} (${why})`);
+      } finally {
+        this.releasing.delete(s);
+      }
+    })());
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    const t = p.catch((e) => this.o.log.warn(`stopping a shard's Apps: ${(e as Error).message}`)).finally(() => this.pending.delete(t));
+    this.pending.add(t);
+    return t;
   }
 }
