@@ -74,14 +74,22 @@ export interface HeldBackWorkload {
   readonly reason?: string;
 }
 
+/** What one held-back workload runs instead of git's template, and why. */
+export function describeHeldBack(h: HeldBackWorkload): string {
+  return `${h.workload} runs revision ${h.runningRevision}, not git's ${h.declaredRevision}: release ${h.release} was aborted${h.reason ? ` (${h.reason})` : ''}`;
+}
+
+/** What to do about a held-back workload. */
+export const HELD_BACK_FIX = 'push a new commit (a fix, or a revert to the running version) to release again';
+
 /** One line for the app's message: which workloads are held back, and what to do. */
 export function heldBackMessage(held: readonly HeldBackWorkload[]): string {
   if (!held.length) return '';
   const first = held[0]!;
   const which = held.length === 1
-    ? `${first.workload} runs revision ${first.runningRevision}, not git's ${first.declaredRevision}: release ${first.release} was aborted${first.reason ? ` (${first.reason})` : ''}`
+    ? describeHeldBack(first)
     : `${held.length} workloads run their previous template, not git's, after aborted releases (${held.slice(0, 3).map((h) => h.workload).join(', ')}${held.length > 3 ? ', ...' : ''})`;
-  return `${which}; push a new commit (a fix, or a revert to the running version) to release again`;
+  return `${which}; ${HELD_BACK_FIX}`;
 }
 
 export interface ChangeCounts {

@@ -10,7 +10,7 @@ import { stateOfApp } from '../controller/app-state.js';
 import { type Cluster, keyOf, objectId } from '../cluster/types.js';
 import { type ConfigFlags, loadConfig } from '../config.js';
 import { assessHealth, worstHealth } from '../health/index.js';
-import type { AppSource, HistoryEntry, ObjectStatus, StateProblem, StatusSnapshot } from '../state.js';
+import { type AppSource, describeHeldBack, HELD_BACK_FIX, type HistoryEntry, type ObjectStatus, type StateProblem, type StatusSnapshot } from '../state.js';
 import { ANNOTATION_RELEASE_STATE, readReleaseState } from '../release/state.js';
 import { describeRef, describeSource } from '../identity.js';
 import { ExitCode, type OutputFormat, parseFormat, table } from './output.js';
@@ -208,10 +208,8 @@ export function formatStatus(s: AppStatus): string {
   if (st?.attemptedCommit && st.attemptedCommit !== st.appliedCommit) out += `last attempt: commit ${st.attemptedCommit.slice(0, 12)}\n`;
   for (const e of st?.errors ?? []) out += `error: ${e.object ? `${e.object.kind} ${e.object.name}: ` : ''}${e.message}\n`;
   for (const w of st?.warnings ?? []) out += `warning: ${w.message}\n`;
-  for (const h of st?.heldBack ?? []) {
-    out += `held back: ${h.workload} runs revision ${h.runningRevision}, git declares ${h.declaredRevision}: release ${h.release} was aborted${h.reason ? ` (${h.reason})` : ''}\n`;
-  }
-  if (st?.heldBack?.length) out += '  to release again: push a new commit (a fix, or a revert to the running version); kgitops diff --live shows the difference\n';
+  for (const h of st?.heldBack ?? []) out += `held back: ${describeHeldBack(h)}\n`;
+  if (st?.heldBack?.length) out += `  fix: ${HELD_BACK_FIX}; kgitops diff --live shows the difference\n`;
   if (s.objects.length) {
     out += `\n${table([['KIND', 'NAMESPACE', 'NAME', 'HEALTH', 'MESSAGE'], ...s.objects.map((o) => [o.kind, o.namespace ?? '-', o.name, o.health, o.message])])}`;
   }

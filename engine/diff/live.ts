@@ -14,6 +14,7 @@ import { KubeCluster } from '../cluster/kube.js';
 import { type Cluster, describeKey, keyOf, type KubeObject, objectId } from '../cluster/types.js';
 import { startPolicies } from '../policy/host.js';
 import { prepareForApply } from '../reconciler.js';
+import { describeHeldBack, HELD_BACK_FIX } from '../state.js';
 import { UsageError } from '../synth/run-app.js';
 import { synthesize } from '../synth/index.js';
 import { countChanges, type DiffResult, diffObjects } from './index.js';
@@ -73,11 +74,10 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
         // that difference lasts until a new commit, and the diff shows it.
         const { manifest, release } = await prepareForApply(cluster, o.manifest as KubeObject, { id, defaultNamespace: options.namespace, releases: true, now: Date.now(), approvals: {}, declared: true });
         if (release?.heldBack) {
-          const h = release.heldBack.record;
           problems.push({
             severity: 'warning', rule: 'release/aborted', object: objectRef(o.manifest), constructPath: o.constructPath, ...(o.source ? { source: o.source } : {}),
-            message: `${h.workload} runs revision ${h.runningRevision}, not git's ${h.declaredRevision}: release ${h.release} was aborted${h.reason ? ` (${h.reason})` : ''}; the engine keeps the previous template`,
-            hint: 'push a new commit (a fix, or a revert to the running version) to release again',
+            message: `${describeHeldBack(release.heldBack.record)}; the engine keeps the previous template`,
+            hint: HELD_BACK_FIX,
           });
         }
         const live = await cluster.get(keyOf(manifest));

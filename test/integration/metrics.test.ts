@@ -63,7 +63,7 @@ it('Prometheus scrapes the controller: reconciles, synths, fetches, API requests
     };
     commit('nginx:1.25.0');
     const controller: Controller = new Controller({
-      cluster, clock: realClock, log: createLogger({ level: process.env.KGITOPS_TEST_LOG ? 'info' : 'silent' }), cacheDir: CACHE, allowLocalRepos: true, allowControllerIdentity: true, namespace: ns,
+      cluster, clock: realClock, log: createLogger({ level: 'silent' }), cacheDir: CACHE, allowLocalRepos: true, allowControllerIdentity: true, namespace: ns,
       sandbox: { unsafe: false, limits: {} }, typecheck: false, concurrency: 2, metrics,
     });
     // Notifications go to a loopback receiver: a generic webhook, and GitHub statuses with a token from a Secret.
