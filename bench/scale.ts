@@ -9,6 +9,11 @@
  *   - the time until a SIGKILLed replica's Apps are reconciled by the others.
  *
  *   npx tsx bench/scale.ts [--apps 300] [--workloads 10000] [--pod-replicas 0] [--steady-s 60]
+ *                          [--replicas 3] [--compiled]
+ *
+ * --compiled runs the replicas from dist/ (npm run build first), as the published package and the
+ * image run them; without it they run from the checkout's TypeScript through tsx, which costs
+ * memory of its own. With --replicas 1 there is no hand-over to measure.
  *
  * The CloneSets have no pods by default (--pod-replicas 0): the machine runs the apiserver, etcd,
  * kruise-manager and the three replicas; pods on kwok nodes would measure kruise-manager.
@@ -31,7 +36,8 @@ const APPS = arg('apps', 300);
 const WORKLOADS = arg('workloads', 10_000);
 const POD_REPLICAS = arg('pod-replicas', 0);
 const STEADY_S = arg('steady-s', 60);
-const REPLICAS = 3;
+const REPLICAS = arg('replicas', 3);
+const COMPILED = process.argv.includes('--compiled');
 const TENANTS = 10;
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -52,13 +58,15 @@ for (let i = 0; i < p.count; i++) {
 app.synth();
 `;
 
-function procStat(pid: number): { rss: number; cpuMs: number } {
+function procStat(pid: number): { rss: number; peak: number; cpuMs: number } {
   try {
-    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    const peak = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return { rss, cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / 100 };
+    return { rss, peak, cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / 100 };
   } catch {
-    return { rss: 0, cpuMs: 0 };
+    return { rss: 0, peak: 0, cpuMs: 0 };
   }
 }
 
@@ -71,6 +79,19 @@ async function counter(port: number, name: string, match: (labels: string) => bo
     if (m && match(m[1] ?? '')) total += Number(m[2]);
   }
   return total;
+}
+
+/** A replica's write requests (patch, create, update, delete) by resource, from its /metrics. */
+async function writesByResource(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^kgitops_api_requests_total\{([^}]*)\} (\S+)$/.exec(line);
+    if (!m || !/verb="(patch|create|update|delete)"/.test(m[1]!)) continue;
+    const resource = /resource="([^"]*)"/.exec(m[1]!)?.[1] ?? '?';
+    out.set(resource, (out.get(resource) ?? 0) + Number(m[2]));
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -102,7 +123,8 @@ async function main(): Promise<void> {
       const id = `r${r}`;
       const metrics = base + r;
       const hook = base + 10 + r;
-      const child = spawn(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), 'controller', '--kubeconfig', cp.kubeconfigPath, '--shards', '6', '--lease-namespace', 'kgitops-system',
+      const entry = COMPILED ? join(ROOT, 'dist/engine/cli/main.js') : join(ROOT, 'bin/kgitops.mjs');
+      const child = spawn(process.execPath, [entry, 'controller', '--kubeconfig', cp.kubeconfigPath, '--shards', '6', '--lease-namespace', 'kgitops-system',
         '--replica-id', id, '--allow-local-repos', '--allow-controller-identity', '--no-typecheck', '--cache-dir', join(cache, id), '--log-format', 'json',
         '--metrics-port', String(metrics), '--webhook-port', String(hook)], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, KGITOPS_WEBHOOK_SECRET: secret } });
       procs.push({ id, child, metrics, hook });
@@ -154,41 +176,51 @@ async function main(): Promise<void> {
 
     // Steady state.
     const before = await Promise.all(procs.map(async (p) => ({
+      byResource: await writesByResource(p.metrics),
       requests: await counter(p.metrics, 'kgitops_api_requests_total'),
       writes: await counter(p.metrics, 'kgitops_api_requests_total', (l) => /verb="(patch|create|update|delete)"/.test(l)),
       ...procStat(p.child.pid!),
     })));
     await new Promise((x) => setTimeout(x, STEADY_S * 1000));
     const after = await Promise.all(procs.map(async (p) => ({
+      byResource: await writesByResource(p.metrics),
       requests: await counter(p.metrics, 'kgitops_api_requests_total'),
       writes: await counter(p.metrics, 'kgitops_api_requests_total', (l) => /verb="(patch|create|update|delete)"/.test(l)),
       ...procStat(p.child.pid!),
     })));
     const perMin = (k: 'requests' | 'writes') => procs.map((_, i) => Math.round(((after[i]![k] - before[i]![k]) / STEADY_S) * 60));
+    const writesBy = new Map<string, number>();
+    for (const [i] of procs.entries()) {
+      for (const [r, n] of after[i]!.byResource) writesBy.set(r, (writesBy.get(r) ?? 0) + n - (before[i]!.byResource.get(r) ?? 0));
+    }
+    const writesLine = [...writesBy].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).map(([r, n]) => `${r} ${Math.round((n / STEADY_S) * 60)}`).join(', ');
     const cpu = procs.map((_, i) => Math.round(((after[i]!.cpuMs - before[i]!.cpuMs) / (STEADY_S * 1000)) * 1000) / 10);
 
-    // Kill the replica holding app-0.
-    const holder = ((await admin.get({ apiVersion: APP_API_VERSION, kind: APP_KIND, namespace: 'scale-t0', name: 'app-0' })) as unknown as AppObject).status?.heldBy?.replica;
-    const victim = procs.find((p) => p.id === holder) ?? procs[0]!;
-    const itsApps = (await apps()).filter((a) => a.status?.heldBy?.replica === victim.id).map((a) => `${a.metadata.namespace}/${a.metadata.name}`);
-    victim.child.kill('SIGKILL');
-    const killed = Date.now();
-    for (;;) {
-      const list = await apps();
-      const left = list.filter((a) => itsApps.includes(`${a.metadata.namespace}/${a.metadata.name}`) && !(a.status?.heldBy?.replica !== victim.id && Date.parse(a.status?.lastReconcile?.time ?? '') > killed));
-      if (!left.length) break;
-      if (Date.now() - killed > 15 * 60_000) throw new Error(`${left.length} Apps of the killed replica not reconciled again after 15 min`);
-      await new Promise((x) => setTimeout(x, 500));
+    // Kill the replica holding app-0 (with one replica, nobody is left to take its Apps).
+    let handOver = '';
+    if (REPLICAS > 1) {
+      const holder = ((await admin.get({ apiVersion: APP_API_VERSION, kind: APP_KIND, namespace: 'scale-t0', name: 'app-0' })) as unknown as AppObject).status?.heldBy?.replica;
+      const victim = procs.find((p) => p.id === holder) ?? procs[0]!;
+      const itsApps = (await apps()).filter((a) => a.status?.heldBy?.replica === victim.id).map((a) => `${a.metadata.namespace}/${a.metadata.name}`);
+      victim.child.kill('SIGKILL');
+      const killed = Date.now();
+      for (;;) {
+        const list = await apps();
+        const left = list.filter((a) => itsApps.includes(`${a.metadata.namespace}/${a.metadata.name}`) && !(a.status?.heldBy?.replica !== victim.id && Date.parse(a.status?.lastReconcile?.time ?? '') > killed));
+        if (!left.length) break;
+        if (Date.now() - killed > 15 * 60_000) throw new Error(`${left.length} Apps of the killed replica not reconciled again after 15 min`);
+        await new Promise((x) => setTimeout(x, 500));
+      }
+      handOver = `a killed replica's ${itsApps.length} Apps reconciled again by the others: ${s(Date.now() - killed)} after the SIGKILL`;
     }
-    const recoveredMs = Date.now() - killed;
 
     const lines = [
-      `${APPS} Apps, ${perApp * APPS} CloneSets (${POD_REPLICAS} pods each), ${REPLICAS} controller replicas, 6 shards, on ${cp.level === 'b' ? 'kube-apiserver + kruise-manager (kwok)' : cp.level}`,
+      `${APPS} Apps, ${perApp * APPS} CloneSets (${POD_REPLICAS} pods each), ${REPLICAS} controller replica(s) ${COMPILED ? 'from dist/' : 'through tsx'}, 6 shards, on ${cp.level === 'b' ? 'kube-apiserver + kruise-manager (kwok)' : cp.level}`,
       `every App Ready: ${s(readyMs)} after they were declared`,
       `one App's commit, pushed to one replica, until applied: p50 ${s(quantile(latencies, 0.5))}, p90 ${s(quantile(latencies, 0.9))} (${latencies.length} commits)`,
-      `steady state over ${STEADY_S} s: API requests/min per replica ${perMin('requests').join(', ')}; writes/min ${perMin('writes').join(', ')}`,
-      `per replica while steady: RSS ${after.map((a) => `${Math.round(a.rss / 2 ** 20)} MiB`).join(', ')}; CPU ${cpu.map((c) => `${c}%`).join(', ')} of a core`,
-      `a killed replica's ${itsApps.length} Apps reconciled again by the others: ${s(recoveredMs)} after the SIGKILL`,
+      `steady state over ${STEADY_S} s: API requests/min per replica ${perMin('requests').join(', ')}; writes/min ${perMin('writes').join(', ')} (all replicas, by resource: ${writesLine || 'none'})`,
+      `per replica while steady: RSS ${after.map((a) => `${Math.round(a.rss / 2 ** 20)} MiB`).join(', ')} (peak since start ${after.map((a) => `${Math.round(a.peak / 2 ** 20)} MiB`).join(', ')}); CPU ${cpu.map((c) => `${c}%`).join(', ')} of a core`,
+      ...(handOver ? [handOver] : []),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

@@ -10,15 +10,15 @@ import { ConfigError, sandboxConfig } from '../config.js';
 import { Controller, type ControllerOptions } from '../controller/controller.js';
 import { DEFAULT_LEASE_TIMING } from '../controller/lease.js';
 import { EngineMetrics } from '../metrics/index.js';
-import { DEFAULT_METRICS_HOST, type MetricsServer, startMetricsServer } from '../metrics/server.js';
 import { parseGoDuration } from '../../dsl/cron.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { DEFAULT_WEBHOOK_HOST, startWebhookServer } from '../source/webhook.js';
+import { addMetricsOptions, type MetricsFlags, serveMetrics } from './metrics.js';
 import { ExitCode } from './output.js';
 import { addSandboxOptions, type SandboxFlags } from './sandbox.js';
 import { printFailure, reportError } from './errors.js';
 
-export interface ControllerFlags extends SandboxFlags {
+export interface ControllerFlags extends SandboxFlags, MetricsFlags {
   kubeconfig?: string;
   context?: string;
   simulate?: boolean;
@@ -39,14 +39,12 @@ export interface ControllerFlags extends SandboxFlags {
   leaseDuration?: string;
   renewDeadline?: string;
   retryPeriod?: string;
-  metricsPort?: string;
-  metricsHost?: string;
   kubeQps?: string;
   kubeBurst?: string;
 }
 
 export function registerController(program: Command): void {
-  addSandboxOptions(program.command('controller'))
+  addMetricsOptions(addSandboxOptions(program.command('controller')))
     .description('Reconcile every App (apps.kgitops.io) in the cluster: each from its repo, as its own ServiceAccount')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--context <name>', 'kubeconfig context')
@@ -69,8 +67,6 @@ export function registerController(program: Command): void {
     .option('--retry-period <d>', 'how often Leases are renewed or tried', '2s')
     .option('--kube-qps <n>', 'at most n Kubernetes API requests a second, after the burst (default: no limit but 16 in flight)')
     .option('--kube-burst <n>', 'requests at once before --kube-qps applies (default: 2 × qps)')
-    .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz and /readyz on this port')
-    .option('--metrics-host <addr>', `address the metrics listen on (default ${DEFAULT_METRICS_HOST}; 0.0.0.0 in a pod)`)
     .option('--log-format <format>', 'text or json', 'text')
     .addHelpText('after', `
 Apps are namespaced: the namespace is the tenant. Every read and write of an App's objects
@@ -163,19 +159,11 @@ async function runController(opts: ControllerFlags): Promise<number> {
       return ExitCode.ERROR;
     }
   }
-  let metricsServer: MetricsServer | undefined;
-  if (metrics) {
-    const port = Number(opts.metricsPort);
-    try {
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${opts.metricsPort}" is not a port`);
-      const c = controller;
-      metricsServer = await startMetricsServer({ port, host: opts.metricsHost ?? DEFAULT_METRICS_HOST, metrics, notReady: () => c.notReady() });
-      log.info({ address: metricsServer.address }, 'serving /metrics, /healthz and /readyz');
-    } catch (e) {
-      await webhook?.close();
-      printFailure(`cannot serve metrics on port ${opts.metricsPort}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'pick another --metrics-port', 'text', 'Config');
-      return ExitCode.ERROR;
-    }
+  const c = controller;
+  const metricsServer = await serveMetrics(opts, metrics, () => c.notReady(), log);
+  if (metricsServer === false) {
+    await webhook?.close();
+    return ExitCode.ERROR;
   }
   const stop = (sig: string) => {
     log.warn({ signal: sig }, 'stopping: finishing the requests in flight');

@@ -1,18 +1,21 @@
 /** `kgitops sync`: keep a cluster equal to what git says. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { KubeCluster } from '../cluster/kube.js';
+import { KubeCluster, type RequestObserver } from '../cluster/kube.js';
 import type { Cluster } from '../cluster/types.js';
 import { realClock } from '../clock.js';
 import { type ConfigFlags, type EngineConfig, loadConfig } from '../config.js';
 import { SyncEngine } from '../engine.js';
 import { describeRef } from '../identity.js';
+import { worstHealth } from '../health/index.js';
 import { createLogger, type LogFormat, redactUrl } from '../log.js';
+import { EngineMetrics } from '../metrics/index.js';
 import { type ReconcileResult, Reconciler, type Source } from '../reconciler.js';
-import { ReleaseController } from '../release/controller.js';
+import { onReleaseTransitions, ReleaseController } from '../release/controller.js';
 import { GitSource } from '../source/git.js';
 import { pushDecision, startWebhookServer, type PushEvent } from '../source/webhook.js';
 import { ExitCode, type OutputFormat, parseFormat } from './output.js';
+import { addMetricsOptions, type MetricsFlags, serveMetrics } from './metrics.js';
 import { addSandboxOptions } from './sandbox.js';
 import { printFailure, reportError } from './errors.js';
 
@@ -32,7 +35,7 @@ export function addEngineOptions(cmd: Command): Command {
 }
 
 export function registerSync(program: Command): void {
-  addSandboxOptions(addEngineOptions(program.command('sync')))
+  addMetricsOptions(addSandboxOptions(addEngineOptions(program.command('sync'))))
     .description('Watch a git repo and apply every new commit with server-side apply: staged, validated, pruned, health-checked')
     .option('--interval <duration>', 'poll interval (default 30s)')
     .option('--no-typecheck', 'do not type-check each commit\'s app before running it (also typecheck: false in kgitops.yaml)')
@@ -52,11 +55,12 @@ Examples:
   kgitops sync --repo https://github.com/acme/shop.git --path deploy --kubeconfig ~/.kube/prod
   kgitops sync --repo . --once                 apply the local repo's default branch once
   kgitops sync --simulate --repo . --once      the same against the built-in simulated cluster
+  kgitops sync --repo ... --metrics-port 9090  with /metrics (Prometheus), /healthz and /readyz
 
 State lives in the cluster (ConfigMap kgitops-<app>, an ApplySet parent): a restarted engine
 carries on where it stopped. Secrets: the git token is read from KGITOPS_GIT_TOKEN, the webhook
 secret from KGITOPS_WEBHOOK_SECRET; neither is ever logged.`)
-    .action(async (opts: ConfigFlags & { once?: boolean; output: OutputFormat; logFormat: LogFormat; interval?: string }) => {
+    .action(async (opts: SyncFlags & { interval?: string }) => {
       process.exitCode = await runSync(opts);
     });
 }
@@ -66,12 +70,12 @@ secret from KGITOPS_WEBHOOK_SECRET; neither is ever logged.`)
  * (found, read, reachable, credentials accepted: KubeCluster.connect), so that a command without a
  * usable kubeconfig says so in one line instead of failing on its first request.
  */
-export async function connect(config: EngineConfig): Promise<Cluster> {
+export async function connect(config: EngineConfig, observer?: RequestObserver): Promise<Cluster> {
   if (config.cluster.simulated) {
     const { SimCluster } = await import('../cluster/sim/index.js');
     return new SimCluster({ clock: realClock });
   }
-  return KubeCluster.connect({ kubeconfig: config.cluster.kubeconfig, context: config.cluster.context });
+  return KubeCluster.connect({ kubeconfig: config.cluster.kubeconfig, context: config.cluster.context, ...(observer ? { observer } : {}) });
 }
 
 /** A Source that also tells which ref it follows now. */
@@ -101,16 +105,28 @@ export function gitSource(config: EngineConfig, log?: (line: string) => void): F
   };
 }
 
-async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputFormat; logFormat: LogFormat }): Promise<number> {
+type SyncFlags = ConfigFlags & MetricsFlags & { once?: boolean; output: OutputFormat; logFormat: LogFormat };
+
+async function runSync(opts: SyncFlags): Promise<number> {
   let config: EngineConfig;
   let cluster: Cluster;
+  // The app as the last reconcile left it (the apps gauge), and whether one has run (/readyz).
+  let last: { sync: string; health: string } | undefined;
+  const metrics = opts.metricsPort !== undefined ? new EngineMetrics({ apps: () => (last ? [last] : []) }) : undefined;
   try {
     config = loadConfig(opts);
-    cluster = await connect(config);
+    cluster = await connect(config, metrics?.requestObserver);
   } catch (e) {
     return reportError(e, opts.output);
   }
   const log = createLogger({ format: opts.logFormat });
+  const metricsServer = await serveMetrics(opts, metrics, () => (last ? undefined : 'starting: the first reconcile has not finished'), log);
+  if (metricsServer === false) return ExitCode.ERROR;
+  const measured = (r: ReconcileResult): ReconcileResult => {
+    last = { sync: syncOfResult(r), health: r.objects.length ? worstHealth(r.objects.map((o) => o.health)) : 'Unknown' };
+    metrics?.reconciled(config.app, r);
+    return r;
+  };
   if (cluster.simulated) log.warn('SIMULATION: the cluster is simulated in this process; nothing reaches a real cluster');
   log.info({ app: config.app, source: `${redactUrl(config.repo)}@${config.ref ?? 'HEAD'}`, path: config.path, cluster: cluster.name },
     config.ref ? 'kgitops sync starting' : 'kgitops sync starting; no ref configured: following the remote\'s default branch (its HEAD)');
@@ -122,7 +138,11 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
     ? `app "${config.app}" (derived from the repo and path; --app or app: in kgitops.yaml names it)`
     : `app "${config.app}"`);
   let engine: SyncEngine | undefined;
-  const releases = new ReleaseController({ cluster, clock: realClock, log, requestReconcile: (reason) => engine?.trigger(reason) });
+  if (metrics) cluster = onReleaseTransitions(cluster, (e) => metrics.releaseSteps.inc({ reason: e.reason }));
+  const releases = new ReleaseController({
+    cluster, clock: realClock, log, requestReconcile: (reason) => engine?.trigger(reason),
+    ...(metrics ? { onEvaluated: (_key, d, plan) => metrics.gatesEvaluated(plan, d) } : {}),
+  });
   const source = gitSource(config, (line) => log.warn({ source: redactUrl(config.repo) }, line));
   const reconciler = new Reconciler(config, cluster, source, realClock, log, releases);
   // Repo code runs only in a sandbox: without one the engine does not start.
@@ -132,6 +152,7 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
     log.info({ sandbox: sandbox.describe(config.sandbox.limits)[0] }, sandbox.isolated ? 'repo code runs in the sandbox' : 'repo code runs WITHOUT a sandbox');
   } catch (e) {
     releases.stop();
+    await metricsServer?.close();
     return reportError(e, opts.output);
   }
   const controller = new AbortController();
@@ -144,13 +165,14 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
   process.once('SIGINT', () => stop('SIGINT'));
 
   if (opts.once) {
-    const r = await reconciler.reconcile(controller.signal);
+    const r = measured(await reconciler.reconcile(controller.signal));
     releases.stop();
     reconciler.close();
+    await metricsServer?.close();
     printResult(r, opts.output);
     return r.result === 'Succeeded' || r.result === 'NoChange' ? ExitCode.OK : ExitCode.INVALID;
   }
-  engine = new SyncEngine(reconciler, { intervalMs: config.intervalMs, clock: realClock, log });
+  engine = new SyncEngine(reconciler, { intervalMs: config.intervalMs, clock: realClock, log, onResult: measured });
   let webhook: { close(): Promise<void> } | undefined;
   if (config.webhook) {
     const secret = process.env[config.webhook.secretEnv];
@@ -158,6 +180,7 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
       printFailure(`--webhook-port needs a secret in $${config.webhook.secretEnv}`, `export ${config.webhook.secretEnv} with the secret the git host signs its push webhooks with`, opts.output, 'Config');
       releases.stop();
       reconciler.close();
+      await metricsServer?.close();
       return ExitCode.ERROR;
     }
     try {
@@ -172,6 +195,7 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
         code === 'EADDRINUSE' ? 'another process listens on that port; pick another --webhook-port' : 'check --webhook-host (an address of this host) and --webhook-port', opts.output, 'Config');
       releases.stop();
       reconciler.close();
+      await metricsServer?.close();
       return ExitCode.ERROR;
     }
     log.info({ host: config.webhook.host, port: config.webhook.port }, 'push webhooks: POST /hooks/github, /hooks/gitlab, /hooks/generic');
@@ -180,6 +204,7 @@ async function runSync(opts: ConfigFlags & { once?: boolean; output: OutputForma
   releases.stop();
   reconciler.close();
   await webhook?.close();
+  await metricsServer?.close();
   log.info('stopped');
   return ExitCode.OK;
 }
@@ -216,4 +241,10 @@ export function printResult(r: ReconcileResult, format: OutputFormat): void {
   process.stdout.write(`${r.result}: ${r.message} (${(r.durationMs / 1000).toFixed(1)} s)\n`);
   if (r.ref || r.defaultBranch) process.stdout.write(`  ${describeRef(r)}\n`);
   for (const e of r.errors) process.stdout.write(`  error: ${e.object ? `${e.object.kind} ${e.object.namespace ? `${e.object.namespace}/` : ''}${e.object.name}: ` : ''}${e.message}\n${e.hint ? `    hint: ${e.hint}\n` : ''}`);
+}
+
+/** The app's sync state after a reconcile, as its status says it (the apps gauge). */
+function syncOfResult(r: ReconcileResult): string {
+  if (r.result === 'Failed') return 'Failed';
+  return r.result === 'Interrupted' || r.heldBack?.length ? 'OutOfSync' : 'Synced';
 }

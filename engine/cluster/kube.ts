@@ -113,7 +113,8 @@ interface HttpResponse { status: number; headers: Record<string, string | string
 type ReqOpts = { method: string; path: string; body?: unknown; contentType?: string; info: RequestInfo; timeoutMs?: number };
 
 export interface RequestObserver {
-  onResponse(verb: string, code: number, ms: number): void;
+  /** `resource`: group/plural (with /status), or `discovery` for the API's own paths. */
+  onResponse(verb: string, code: number, ms: number, resource: string): void;
   onRetry(verb: string, code: number): void;
 }
 
@@ -513,7 +514,7 @@ export class KubeCluster implements Cluster {
         throw toApiError(res, r.info);
       } finally {
         this.release();
-        observer?.onResponse(r.info.verb, code, performance.now() - t0);
+        observer?.onResponse(r.info.verb, code, performance.now() - t0, !r.info.resource || r.info.resource.startsWith('/') ? 'discovery' : r.info.resource);
       }
     }, retry);
   }

@@ -117,8 +117,11 @@ export interface AppStateStoreOptions {
   readonly serviceAccount: string;
   /** The replica (and its shard) that reconciles the App, when the controller runs sharded. */
   readonly heldBy?: () => { replica: string; shard: number };
-  /** Files outside the app path the last render read (engine/source/affects), kept with the state. */
-  readonly dependencies?: () => AppStatus['dependencies'] | undefined;
+  /**
+   * Files outside the app path a commit's render read (engine/source/affects), kept in the status
+   * so that a replica that does not hold the App can tell whether a push touches it.
+   */
+  readonly dependencies?: (commit: string) => readonly string[] | undefined;
 }
 
 export class AppStateStore implements StateStore {
@@ -147,6 +150,12 @@ export class AppStateStore implements StateStore {
     const now = new Date().toISOString();
     const errors = st?.errors ?? [];
     const last = s.data.history[0];
+    // After a restart the render's inputs are not known until the next synth: what the status
+    // said of the same commit stands.
+    const files = st?.appliedCommit ? this.o.dependencies?.(st.appliedCommit) : undefined;
+    const previousDependencies = this.last?.status?.dependencies;
+    const dependencies = files && st?.appliedCommit ? { commit: st.appliedCommit, files: [...files] }
+      : previousDependencies && previousDependencies.commit === st?.appliedCommit ? previousDependencies : undefined;
     const status: AppStatus = {
       ...(this.last?.metadata.generation !== undefined ? { observedGeneration: this.last.metadata.generation } : {}),
       conditions: conditionsFor({
@@ -183,7 +192,7 @@ export class AppStateStore implements StateStore {
         ...(h.historyRewritten ? { historyRewritten: true } : {}),
         ...(h.notWritten?.length ? { notWritten: h.notWritten.map((n) => ({ ...n })) } : {}),
       })),
-      ...(this.o.dependencies?.() ? { dependencies: this.o.dependencies!() } : {}),
+      ...(dependencies ? { dependencies } : {}),
       ...(st?.heldBack?.length ? { heldBack: st.heldBack.map((h) => ({ ...h })) } : {}),
     };
     const written = await this.o.cluster.applyStatus({

@@ -25,7 +25,7 @@ import { appSource, canonicalRepo, isLocalRepo } from '../identity.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
 import { type ReconcileResult, Reconciler } from '../reconciler.js';
-import { ReleaseController } from '../release/controller.js';
+import { onReleaseTransitions, ReleaseController } from '../release/controller.js';
 import { Sandbox } from '../sandbox/index.js';
 import { engineRuntime } from '../synth/dependencies.js';
 import { WarmSynthPool } from '../synth/warm.js';
@@ -42,7 +42,6 @@ import type { LeaseTiming } from './lease.js';
 import { ShardManager } from './shards.js';
 import { WatchHub } from './informers.js';
 import type { EngineMetrics } from '../metrics/index.js';
-import { gateKeys } from '../release/machine.js';
 import { type EventType, githubRepoOf, Notifier, type Receiver } from '../notify/index.js';
 
 export const FINALIZER_MANAGER = 'kgitops-finalizer';
@@ -54,6 +53,8 @@ export const ANNOTATION_RECONCILE_REQUESTED = 'kgitops.io/reconcile-requested-at
 const DEFAULT_INTERVAL_MS = 5 * 60_000;
 /** How soon an App whose objects are still progressing is looked at again (its health, its Ready). */
 const SETTLING_RECHECK_MS = 5_000;
+/** How long a push's untouched Apps wait, so that the Apps it changed go first (onPush). */
+const UNTOUCHED_PUSH_DELAY_MS = 5_000;
 
 export interface ControllerOptions {
   /** The controller's own identity: Apps, their status, Events, and impersonation of ServiceAccounts. */
@@ -267,15 +268,15 @@ export class Controller {
    * synth, to record the new commit). Resolves with the Apps asked for, touched ones first.
    */
   async onPush(event: PushEvent): Promise<string[]> {
-    // Sharded: the push reached this replica, but other replicas hold some of its Apps. They
-    // learn of it from an annotation on those Apps (their watch sees it, and they reconcile).
-    if (this.shards) await this.forwardPush(event);
     const matching = [...this.runtimes.values()].filter((rt) => {
       if (!repoMatches(rt.repo, event.repository)) return false;
       const followed = rt.followedRef();
       return !(event.ref && followed && !refMatches(followed, event.ref));
     });
     const asked = performance.now();
+    // Sharded: the push reached this replica, but other replicas hold some of its Apps. They
+    // learn of it from an annotation on those Apps (their watch sees it, and they reconcile).
+    const forwarded = this.shards ? this.forwardPush(event, matching, asked) : Promise.resolve();
     for (const rt of matching) if (!this.askedAt.has(rt.key)) this.askedAt.set(rt.key, asked);
     const touched: string[] = [];
     const untouched: string[] = [];
@@ -286,22 +287,54 @@ export class Controller {
     untouched.sort();
     // In reverse, so that the first touched App ends up first.
     for (const key of [...touched].reverse()) this.queue.addFirst(key);
-    for (const key of untouched) this.enqueue(key);
+    // The others only record the new commit (no synth): a little later, so that on a small
+    // machine the Apps the push changed have the workers, the CPU and the apiserver first.
+    for (const key of untouched) this.queue.addAfter(key, touched.length ? UNTOUCHED_PUSH_DELAY_MS : 0);
+    await forwarded;
     const keys = [...touched, ...untouched];
     this.o.log.info({ repository: event.repository, ref: event.ref, apps: keys.length, touched: touched.length },
       keys.length ? `webhook push: reconciling ${touched.length ? `first ${touched.join(', ')}` : 'no App it touches'}${untouched.length ? `, then ${untouched.length} App(s) it does not touch` : ''}` : 'webhook push: no App follows it');
     return keys;
   }
 
-  /** Asks the holders of the push's Apps that are not ours to reconcile them (ANNOTATION_RECONCILE_REQUESTED). */
-  private async forwardPush(event: PushEvent): Promise<void> {
+  /**
+   * Asks the holders of the push's Apps that are not ours to reconcile them
+   * (ANNOTATION_RECONCILE_REQUESTED): first the Apps the push touches, judged by the dependencies
+   * in their status against this replica's fetch of the repo, then, a little later, the rest.
+   */
+  private async forwardPush(event: PushEvent, local: AppRuntime[], asked: number): Promise<void> {
     const at = new Date(this.o.clock.now()).toISOString();
     const others = [...this.known.entries()].filter(([key, app]) => !this.shards!.owns(key) && repoMatches(canonicalRepo(app.spec?.source?.repo ?? ''), event.repository)
       && !(event.ref && app.spec.source.ref && !refMatches(app.spec.source.ref, event.ref)));
-    await Promise.all(others.map(([key, app]) => this.o.cluster.apply({
+    if (!others.length) return;
+    const changedSince = new Map<string, Promise<readonly string[]>>();
+    const touches = async (app: AppObject): Promise<boolean> => {
+      const deps = app.status?.dependencies;
+      // Only a local App that follows the same ref sees the same head.
+      const rt = local.find((r) => (this.known.get(r.key)?.spec.source.ref ?? '') === (app.spec.source.ref ?? ''));
+      if (!deps || !rt || deps.commit !== app.status?.appliedCommit) return true;
+      try {
+        rt.notBefore = asked;
+        const head = (await rt.source.fetch()).sha;
+        if (head === deps.commit) return false;
+        if (!changedSince.has(deps.commit)) changedSince.set(deps.commit, rt.source.changedPaths(deps.commit, head));
+        return commitAffects({ appPath: app.spec.source.path ?? '.', dependencies: deps.files, changed: await changedSince.get(deps.commit)! }).affected;
+      } catch {
+        return true;
+      }
+    };
+    const touched: [string, AppObject][] = [];
+    const untouched: [string, AppObject][] = [];
+    await Promise.all(others.map(async (entry) => (await touches(entry[1]) ? touched : untouched).push(entry)));
+    const ask = (list: [string, AppObject][]) => Promise.all(list.map(([key, app]) => this.o.cluster.apply({
       apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: app.metadata.name, namespace: app.metadata.namespace, annotations: { [ANNOTATION_RECONCILE_REQUESTED]: at } },
     }, { fieldManager: 'kgitops-webhook', force: true }).catch((e) => this.o.log.warn({ app: key }, `could not pass the push on to the App's replica: ${(e as Error).message}`))));
-    if (others.length) this.o.log.info({ apps: others.length }, `webhook push: asked the replicas holding ${others.length} other App(s) to reconcile them`);
+    await ask(touched);
+    if (untouched.length) {
+      if (touched.length) this.o.clock.setTimer(UNTOUCHED_PUSH_DELAY_MS, () => { if (!this.stopped) void ask(untouched); });
+      else await ask(untouched);
+    }
+    this.o.log.info({ apps: others.length, touched: touched.length }, `webhook push: asked the replicas holding ${others.length} other App(s) to reconcile them (${touched.length} it touches first)`);
   }
 
   /** Whether the commit the push brought can change the App's render (unknown: yes). */
@@ -501,7 +534,7 @@ export class Controller {
 
     const identity = this.identityOf(app);
     if (identity.user) await this.checkServiceAccount(app);
-    const cluster = withEventMirror(this.fence(identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster, key), (e, workload) => {
+    const cluster = onReleaseTransitions(this.fence(identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster, key), (e, workload) => {
       this.o.metrics?.releaseSteps.inc({ reason: e.reason });
       const commit = this.known.get(key)?.status?.appliedCommit;
       rt?.notifier?.notify({ type: 'release', app: key, workload, reason: e.reason, message: e.message, ...(commit ? { commit } : {}) });
@@ -523,12 +556,7 @@ export class Controller {
       onEvaluated: (k, d, plan) => {
         if (!d) return;
         const s = d.state;
-        if (plan && this.o.metrics) {
-          for (const [gk, g] of gateKeys(plan, s.step)) {
-            const status = s.gates[gk]?.status;
-            if (status) this.o.metrics.gateEvaluations.inc({ gate: g.type, result: status });
-          }
-        }
+        this.o.metrics?.gatesEvaluated(plan, d);
         const waiting = Object.entries(s.gates).find(([, g]) => g.status !== 'Passed');
         rt.releaseStates.set(`${k.kind} ${k.namespace ? `${k.namespace}/` : ''}${k.name}`, {
           id: s.id, workload: `${k.kind} ${k.namespace ? `${k.namespace}/` : ''}${k.name}`, step: s.step + 1, steps: s.steps, phase: s.pause ? 'Paused' : s.phase,
@@ -539,6 +567,7 @@ export class Controller {
     });
     const store = new AppStateStore({
       cluster: this.writer(key), namespace: app.metadata.namespace, name: app.metadata.name, serviceAccount: identity.describe,
+      dependencies: (commit) => reconciler.dependenciesOf(commit),
       ...(this.shards ? { heldBy: () => ({ replica: this.shards!.identity, shard: this.shards!.shardOf(key) }) } : {}),
     });
     const reconciler = new Reconciler(config, cluster, source, this.o.clock, log, releases, {
@@ -800,17 +829,6 @@ function fenced(cluster: Cluster, mayWrite: () => boolean, why: () => string): C
   f.delete = async (key, options) => { check(); return cluster.delete(key, options); };
   f.event = async (involved, e, component) => { if (mayWrite()) await cluster.event(involved, e, component); };
   return f;
-}
-
-/** The App's cluster, whose release Events also land on the App (release transitions are App events too). */
-function withEventMirror(cluster: Cluster, onEvent: (e: EventInput, workload: string) => void): Cluster {
-  const mirrored = Object.create(cluster) as Cluster;
-  mirrored.event = async (involved, e, component) => {
-    await cluster.event(involved, e, component);
-    const workload = `${involved.kind} ${involved.metadata.namespace ? `${involved.metadata.namespace}/` : ''}${involved.metadata.name}`;
-    if (component === 'kgitops-release') onEvent({ ...e, message: `${workload}: ${e.message}` }, workload);
-  };
-  return mirrored;
 }
 
 /** A push's repository (org/shop, or a URL) against an App's canonical repo (github.com/org/shop). */

@@ -9,6 +9,8 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestObserver } from '../cluster/kube.js';
+import { type Decision, gateKeys } from '../release/machine.js';
+import type { ReleasePlanSpec } from '../../dsl/release.js';
 
 /** Seconds, from 10 ms to 5 min: reconciles of a no-op commit up to synths of a large app. */
 const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -29,7 +31,7 @@ export class EngineMetrics {
   readonly reconcileDuration: Histogram<'app' | 'result'>;
   readonly synthDuration: Histogram<'app'>;
   readonly fetchDuration: Histogram<'app'>;
-  readonly apiRequests: Counter<'verb' | 'code'>;
+  readonly apiRequests: Counter<'verb' | 'code' | 'resource'>;
   readonly apiRetries: Counter<'verb' | 'code'>;
   readonly releaseSteps: Counter<'reason'>;
   readonly gateEvaluations: Counter<'gate' | 'result'>;
@@ -40,7 +42,7 @@ export class EngineMetrics {
     this.reconcileDuration = new Histogram({ name: 'kgitops_reconcile_duration_seconds', help: 'Reconciles of an App, by result (Succeeded, NoChange, Failed, Interrupted)', labelNames: ['app', 'result'], buckets: DURATION_BUCKETS, registers });
     this.synthDuration = new Histogram({ name: 'kgitops_synth_duration_seconds', help: 'Synths of a commit (sandboxed), by App', labelNames: ['app'], buckets: DURATION_BUCKETS, registers });
     this.fetchDuration = new Histogram({ name: 'kgitops_git_fetch_duration_seconds', help: 'Git fetches for a reconcile, by App (a fetch shared by the Apps of a repo counts for each)', labelNames: ['app'], buckets: DURATION_BUCKETS, registers });
-    this.apiRequests = new Counter({ name: 'kgitops_api_requests_total', help: 'Kubernetes API requests, by verb and HTTP status (0: no answer)', labelNames: ['verb', 'code'], registers });
+    this.apiRequests = new Counter({ name: 'kgitops_api_requests_total', help: 'Kubernetes API requests, by verb, HTTP status (0: no answer) and resource (group/plural)', labelNames: ['verb', 'code', 'resource'], registers });
     this.apiRetries = new Counter({ name: 'kgitops_api_retries_total', help: 'Kubernetes API requests retried after a 429, 5xx or no answer, by verb and status', labelNames: ['verb', 'code'], registers });
     this.releaseSteps = new Counter({ name: 'kgitops_release_transitions_total', help: 'Release transitions, by reason (ReleaseStarted, ReleaseStepAdvanced, ReleaseCompleted, ReleasePaused, ReleaseAborted, ...)', labelNames: ['reason'], registers });
     this.gateEvaluations = new Counter({ name: 'kgitops_gate_evaluations_total', help: 'Release gate evaluations, by gate and result (Passed, Pending, Failed, ...)', labelNames: ['gate', 'result'], registers });
@@ -73,7 +75,7 @@ export class EngineMetrics {
   /** For KubeClusterOptions.observer: every API request and retry. */
   get requestObserver(): RequestObserver {
     return {
-      onResponse: (verb, code) => this.apiRequests.inc({ verb, code: String(code) }),
+      onResponse: (verb, code, _ms, resource) => this.apiRequests.inc({ verb, code: String(code), resource }),
       onRetry: (verb, code) => this.apiRetries.inc({ verb, code: String(code) }),
     };
   }
@@ -84,4 +86,14 @@ export class EngineMetrics {
     if (r.timings?.fetchMs !== undefined) this.fetchDuration.observe({ app }, r.timings.fetchMs / 1000);
     if (r.timings?.synthMs !== undefined) this.synthDuration.observe({ app }, r.timings.synthMs / 1000);
   }
+
+  /** The gates of a release step as one evaluation left them (ReleaseControllerOptions.onEvaluated). */
+  gatesEvaluated(plan: ReleasePlanSpec | undefined, d: Decision | undefined): void {
+    if (!plan || !d) return;
+    for (const [key, g] of gateKeys(plan, d.state.step)) {
+      const status = d.state.gates[key]?.status;
+      if (status) this.gateEvaluations.inc({ gate: g.type, result: status });
+    }
+  }
 }
+

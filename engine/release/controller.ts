@@ -12,7 +12,7 @@
  */
 import type { ReleasePlanSpec } from '../../dsl/release.js';
 import { ConflictError, TransientError } from '../cluster/errors.js';
-import { type Cluster, describeKey, type KubeObject, keyOf, type ObjectKey, objectId, type WatchEvent, type WatchHandle } from '../cluster/types.js';
+import { type Cluster, describeKey, type EventInput, type KubeObject, keyOf, type ObjectKey, objectId, type WatchEvent, type WatchHandle } from '../cluster/types.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../log.js';
 import { emptyMeasurementState as emptyMeasurement, measureHttp, measureMetric, recordMeasurement } from './gates/index.js';
@@ -562,4 +562,20 @@ export function applyCommand(state: ReleaseState, c: ReleaseCommand, plan: Relea
     case 'abort':
       return { state: record(state, `abort by ${c.by}`), abort: `aborted by ${c.by}` };
   }
+}
+
+/**
+ * The cluster, with every release transition written as an Event (ReleaseStarted,
+ * ReleaseStepAdvanced, ...; component kgitops-release) also passed to `onTransition`, with the
+ * workload it is about (`CloneSet ns/web`) and its message prefixed by it: for /metrics, the App's
+ * own Events and notifications.
+ */
+export function onReleaseTransitions(cluster: Cluster, onTransition: (e: EventInput, workload: string) => void): Cluster {
+  const observed = Object.create(cluster) as Cluster;
+  observed.event = async (involved, e, component) => {
+    await cluster.event(involved, e, component);
+    const workload = `${involved.kind} ${involved.metadata.namespace ? `${involved.metadata.namespace}/` : ''}${involved.metadata.name}`;
+    if (component === RELEASE_FIELD_MANAGER) onTransition({ ...e, message: `${workload}: ${e.message}` }, workload);
+  };
+  return observed;
 }

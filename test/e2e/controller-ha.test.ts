@@ -136,6 +136,12 @@ it('three replicas, three shards: the holder of a release\'s App is killed mid-r
 
       const rv = (await admin.list(web.apiVersion, web.kind, { namespace: ns })).resourceVersion;
       watch = await admin.watch(web.apiVersion, web.kind, { namespace: ns, resourceVersion: rv }, (e) => { if (e.object.metadata.name === 'web') versions.push(e.object); });
+      // Each App's status says what its render read outside its path, at which commit: r0 judges
+      // by it which of the other replicas' Apps a push touches.
+      for (const a of APPS) {
+        const st = (await appOf(a))!.status!;
+        expect(st.dependencies?.commit, a).toBe(st.appliedCommit);
+      }
       write('web', { image: 'nginx:1.25.1' });
       write('a1', { v: '2' });
       const pushed = commit('web 1.25.1, a1 v2');
@@ -205,6 +211,10 @@ it('three replicas, three shards: the holder of a release\'s App is killed mid-r
       // A push that reached r0 was passed on to the other replicas' Apps (an annotation, not a reconcile).
       const forwarded = events.filter((e) => e.requestURI.includes('fieldManager=kgitops-webhook'));
       expect(forwarded.length).toBeGreaterThan(0);
+      // ...first to the Apps the push touched, then, a few seconds later, to the rest.
+      const touchedByPush = new Set(['web', 'a1']);
+      const forwardedAt = (touched: boolean) => forwarded.filter((e) => touchedByPush.has(e.objectRef!.name!) === touched).map((e) => Date.parse(e.requestReceivedTimestamp));
+      if (forwardedAt(true).length && forwardedAt(false).length) expect(Math.max(...forwardedAt(true))).toBeLessThan(Math.min(...forwardedAt(false)) - 2_000);
       for (const e of events) {
         if (forwarded.includes(e)) continue;
         const app = appOfWrite(e);

@@ -197,7 +197,14 @@ describe('kgitops controller on a real apiserver with RBAC', () => {
     const fetchesBefore = controller.fetches;
     const synthBefore = synthesized.length;
     // The App the push touched comes first; the others follow (to record the commit, without a synth).
+    const before = await Promise.all([t1, t3].map(getApp));
+    // Each App's status says what its render read outside its path, at which commit (a replica
+    // that does not hold it judges a push by this).
+    for (const app of before) expect(app?.status?.dependencies?.commit).toBe(app?.status?.appliedCommit);
     expect(await controller.onPush({ provider: 'generic', ref: 'refs/heads/main', sha, repository: repo.dir })).toEqual([t2, ...[t1, t3].sort()].map((t) => `${t}/shop`));
+    await waitApplied(t2, sha);
+    // The others record the commit a few seconds after the App it changed, not before it.
+    for (const ns of [t1, t3]) expect((await getApp(ns))?.status?.appliedCommit).not.toBe(sha);
     for (const ns of tenants) await waitApplied(ns, sha);
     expect((await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: t2, name: 'settings' }))?.data?.v).toBe('2');
     const now = synthesized.slice(synthBefore).filter((x) => x.commit === sha.slice(0, 12)).map((x) => x.app);

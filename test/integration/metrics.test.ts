@@ -108,6 +108,9 @@ it('Prometheus scrapes the controller: reconciles, synths, fetches, API requests
       expect(await series(`kgitops_git_fetch_duration_seconds_count{app="${ns}/shop"}`)).toBeGreaterThanOrEqual(2);
       expect(await series('kgitops_api_requests_total{verb="patch",code="200"}')).toBeGreaterThan(0);
       expect(await series('kgitops_api_requests_total{verb="get"}')).toBeGreaterThan(0);
+      // By resource, too (group/plural; discovery for the API's own paths).
+      expect(await series('kgitops_api_requests_total{verb="patch",resource="apps.kruise.io/clonesets"}')).toBeGreaterThan(0);
+      expect(await series('kgitops_api_requests_total{resource="discovery"}')).toBeGreaterThan(0);
       expect(await series('kgitops_release_transitions_total{reason="ReleaseStarted"}')).toBeGreaterThanOrEqual(1);
       expect(await query(prom.url, 'kgitops_queue_depth')).toHaveLength(1);
       expect(await series('kgitops_apps')).toBe(1);

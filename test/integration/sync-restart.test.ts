@@ -2,7 +2,7 @@
  * The engine as a process: killed (SIGKILL) in the middle of an apply and restarted, it
  * converges without lost state; stopped with SIGTERM, it finishes the requests in flight and
  * records the reconcile as interrupted. Also the push webhook: a push triggers a reconcile at
- * once, and a force-push that rewrites history is applied and flagged.
+ * once, and a force-push that rewrites history is applied and flagged; and --metrics-port.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -109,14 +109,15 @@ describe('the engine process', () => {
       repo.remove();
     }), 240_000);
 
-  it('applies a push at once when the webhook fires, and flags a force-push', () =>
+  it('applies a push at once when the webhook fires, and flags a force-push; --metrics-port serves its reconciles and requests', () =>
     withNamespace(async (ns) => {
       const cluster = KubeCluster.load({ kubeconfig: kubeconfigPath() });
       const repo = new GitApp();
       repo.commit({ namespace: ns, objects: [configMap('a', { v: '1' })] });
       const secret = 'test-webhook-secret';
       const port = 20000 + Math.floor(Math.random() * 20000);
-      const engine = kgitops(syncArgs(repo, ns, '--interval', '1h', '--webhook-port', String(port)), { KGITOPS_WEBHOOK_SECRET: secret });
+      const metricsPort = port + 1;
+      const engine = kgitops(syncArgs(repo, ns, '--interval', '1h', '--webhook-port', String(port), '--metrics-port', String(metricsPort)), { KGITOPS_WEBHOOK_SECRET: secret });
       try {
         await waitFor(async () => (await cluster.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'a' }))?.data?.v === '1' || undefined, { timeoutMs: 60_000 });
         // Rewrite history: amend the commit (a force-push), then tell the engine.
@@ -140,6 +141,16 @@ describe('the engine process', () => {
         // A request with a bad signature is refused.
         const bad = await fetch(`http://127.0.0.1:${port}/hooks/generic`, { method: 'POST', body, headers: { 'X-Signature-256': 'sha256=00' } });
         expect(bad.status).toBe(401);
+        // The single-app engine's /metrics: its reconciles (by app and result), synths and fetches,
+        // API requests by verb and resource, the app by sync state and health; /readyz says ready.
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        const value = (name: string, labels: string[]) => text.split('\n')
+          .filter((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x))).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+        expect(value('kgitops_reconcile_duration_seconds_count', ['app="shop"', 'result="Succeeded"'])).toBeGreaterThanOrEqual(2);
+        expect(value('kgitops_synth_duration_seconds_count', ['app="shop"'])).toBeGreaterThanOrEqual(2);
+        expect(value('kgitops_api_requests_total', ['verb="patch"', 'code="200"', 'resource="configmaps"'])).toBeGreaterThan(0);
+        expect(value('kgitops_apps', ['sync="Synced"', 'health="Current"'])).toBe(1);
+        expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200);
       } finally {
         engine.child.kill('SIGTERM');
         await engine.exit;
