@@ -13,12 +13,13 @@ import { EngineMetrics } from '../metrics/index.js';
 import { parseGoDuration } from '../../dsl/cron.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { DEFAULT_WEBHOOK_HOST, startWebhookServer } from '../source/webhook.js';
+import { addDashboardOptions, type DashboardFlags, startDashboard } from './dashboard.js';
 import { addMetricsOptions, type MetricsFlags, serveMetrics } from './metrics.js';
 import { ExitCode } from './output.js';
 import { addSandboxOptions, type SandboxFlags } from './sandbox.js';
 import { printFailure, reportError } from './errors.js';
 
-export interface ControllerFlags extends SandboxFlags, MetricsFlags {
+export interface ControllerFlags extends SandboxFlags, MetricsFlags, DashboardFlags {
   kubeconfig?: string;
   context?: string;
   simulate?: boolean;
@@ -44,7 +45,7 @@ export interface ControllerFlags extends SandboxFlags, MetricsFlags {
 }
 
 export function registerController(program: Command): void {
-  addMetricsOptions(addSandboxOptions(program.command('controller')))
+  addDashboardOptions(addMetricsOptions(addSandboxOptions(program.command('controller'))))
     .description('Reconcile every App (apps.kgitops.io) in the cluster: each from its repo, as its own ServiceAccount')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--context <name>', 'kubeconfig context')
@@ -131,6 +132,7 @@ async function runController(opts: ControllerFlags): Promise<number> {
   } catch (e) {
     return reportError(e);
   }
+  const controllerCacheDir = opts.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kruise-gitops', 'controller');
   controller = new Controller({
     ...(sharding ? { sharding } : {}),
     ...(metrics ? { metrics } : {}),
@@ -139,7 +141,7 @@ async function runController(opts: ControllerFlags): Promise<number> {
     ...(opts.defaultServiceAccount ? { defaultServiceAccount: opts.defaultServiceAccount } : {}),
     allowControllerIdentity: !!opts.allowControllerIdentity, allowLocalRepos: !!opts.allowLocalRepos,
     ...(concurrency ? { concurrency } : {}),
-    cacheDir: opts.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kruise-gitops', 'controller'),
+    cacheDir: controllerCacheDir,
     sandbox: sandboxConfig(undefined, opts), typecheck: opts.typecheck !== false,
   });
   let webhook: { close(): Promise<void> } | undefined;
@@ -165,6 +167,12 @@ async function runController(opts: ControllerFlags): Promise<number> {
     await webhook?.close();
     return ExitCode.ERROR;
   }
+  const dashboard = await startDashboard(opts, { controller, cluster, clock: realClock, cacheDir: controllerCacheDir, log });
+  if (dashboard === false) {
+    await webhook?.close();
+    await metricsServer?.close();
+    return ExitCode.ERROR;
+  }
   const stop = (sig: string) => {
     log.warn({ signal: sig }, 'stopping: finishing the requests in flight');
     void controller.stop();
@@ -180,10 +188,12 @@ async function runController(opts: ControllerFlags): Promise<number> {
   } catch (e) {
     await webhook?.close();
     await metricsServer?.close();
+    await dashboard?.close();
     return reportError(e);
   }
   await webhook?.close();
   await metricsServer?.close();
+  await dashboard?.close();
   log.info('stopped');
   return ExitCode.OK;
 }

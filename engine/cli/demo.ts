@@ -19,6 +19,7 @@ import { Controller } from '../controller/controller.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { Reconciler } from '../reconciler.js';
 import { ReleaseController } from '../release/controller.js';
+import { addDashboardOptions, type DashboardFlags, startDashboard } from './dashboard.js';
 import { ExitCode } from './output.js';
 import { reportError } from './errors.js';
 import { Sandbox, SandboxUnavailableError } from '../sandbox/index.js';
@@ -52,8 +53,8 @@ function examplesRepo(): { repo: string; ref: string; path: string; local: boole
 }
 
 export function registerDemo(program: Command): void {
-  program
-    .command('demo')
+  addDashboardOptions(program
+    .command('demo'), '8080')
     .description('Run the sync engine on the examples/ repo against the built-in simulated cluster (what npm start runs)')
     .option('--kubeconfig <file>', 'use a real cluster instead of the simulation')
     .option('--context <name>', 'kubeconfig context')
@@ -61,7 +62,8 @@ export function registerDemo(program: Command): void {
     .option('--once', 'one reconcile, then print the status once the workloads settle, and exit')
     .option('--log-format <format>', 'text or json', 'text')
     .option('--unsafe-no-sandbox', 'run the examples without the sandbox (the default when bubblewrap is not installed)')
-    .action(async (opts: { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat; unsafeNoSandbox?: boolean }) => {
+    .option('--no-ui', 'no dashboard')
+    .action(async (opts: DemoFlags) => {
       process.exitCode = await runDemo(opts);
     });
 }
@@ -82,7 +84,9 @@ async function sandboxAvailable(): Promise<boolean> {
   }
 }
 
-async function runDemo(opts: { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat; unsafeNoSandbox?: boolean }): Promise<number> {
+type DemoFlags = DashboardFlags & { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat; unsafeNoSandbox?: boolean; ui: boolean };
+
+async function runDemo(opts: DemoFlags): Promise<number> {
   try {
     const src = examplesRepo();
     const config = loadConfig({
@@ -134,8 +138,12 @@ async function runDemo(opts: { kubeconfig?: string; context?: string; interval: 
       cluster, clock: realClock, log, cacheDir: config.cacheDir, sandbox: config.sandbox, typecheck: config.typecheck,
       allowLocalRepos: true, allowControllerIdentity: true,
     });
+    const dashboard = opts.ui ? await startDashboard(opts, { controller: apps, cluster, clock: realClock, cacheDir: config.cacheDir, log }) : undefined;
+    if (dashboard === false) return ExitCode.ERROR;
+    if (dashboard) process.stderr.write(`\ndashboard: ${dashboard.url}\n\n`);
     const stopped = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
     await Promise.race([apps.run(), stopped]);
+    await dashboard?.close();
     await apps.stop();
     (cluster as { stop?: () => void }).stop?.();
     return ExitCode.OK;

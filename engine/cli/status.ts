@@ -7,7 +7,7 @@ import { LABEL_PART_OF, applySetId, type ParentState, parentName, readParent } f
 import { ForbiddenError, NotServedError } from '../cluster/errors.js';
 import { APP_API_VERSION, APP_KIND, type AppObject, appApplySetId } from '../controller/app-resource.js';
 import { stateOfApp } from '../controller/app-state.js';
-import { type Cluster, keyOf, objectId } from '../cluster/types.js';
+import { type Cluster, keyOf, type KubeObject, objectId } from '../cluster/types.js';
 import { type ConfigFlags, loadConfig } from '../config.js';
 import { assessHealth, worstHealth } from '../health/index.js';
 import { type AppSource, describeHeldBack, HELD_BACK_FIX, type HistoryEntry, type ObjectStatus, type StateProblem, type StatusSnapshot } from '../state.js';
@@ -72,14 +72,19 @@ export async function readStatus(cluster: Cluster, app: string, parentNamespace:
 
 /** The same for an App resource of the controller: its state is in its status. */
 export async function readAppStatus(cluster: Cluster, app: AppObject): Promise<AppStatus> {
-  const s = await statusFrom(cluster, `${app.metadata.namespace}/${app.metadata.name}`, stateOfApp(app), appApplySetId(app.metadata.namespace, app.metadata.name));
-  return app.status?.heldBy ? { ...s, heldBy: { ...app.status.heldBy } } : s;
+  return (await readAppStatusAndLive(cluster, app)).status;
 }
 
-async function statusFrom(cluster: Cluster, app: string, state: ParentState, id: string): Promise<AppStatus> {
+/** readAppStatus, and the live members it read (the dashboard draws releases from them). */
+export async function readAppStatusAndLive(cluster: Cluster, app: AppObject): Promise<{ status: AppStatus; live: KubeObject[] }> {
+  const live = new Map<string, KubeObject>();
+  const s = await statusFrom(cluster, `${app.metadata.namespace}/${app.metadata.name}`, stateOfApp(app), appApplySetId(app.metadata.namespace, app.metadata.name), live);
+  return { status: app.status?.heldBy ? { ...s, heldBy: { ...app.status.heldBy } } : s, live: [...live.values()] };
+}
+
+async function statusFrom(cluster: Cluster, app: string, state: ParentState, id: string, live = new Map<string, any>()): Promise<AppStatus> {
   const recorded = state.data.status?.objects ?? [];
   const selector = `${LABEL_PART_OF}=${id}`;
-  const live = new Map<string, any>();
   const groups = new Map<string, { apiVersion: string; kind: string; namespaces: Set<string | undefined> }>();
   for (const o of recorded) {
     const g = groups.get(`${o.apiVersion}/${o.kind}`) ?? { apiVersion: o.apiVersion, kind: o.kind, namespaces: new Set() };

@@ -392,6 +392,34 @@ export class KubeCluster implements Cluster {
   }
 
   /**
+   * Who a bearer token is, as the apiserver's authenticators say (a TokenReview; our credentials
+   * need `create` on tokenreviews, as system:auth-delegator gives). Undefined: not authenticated.
+   */
+  async reviewToken(token: string): Promise<UserIdentity | undefined> {
+    const review = await this.json<{ status?: { authenticated?: boolean; user?: { username?: string; uid?: string; groups?: string[] } } }>({
+      method: 'POST', path: '/apis/authentication.k8s.io/v1/tokenreviews',
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+      info: { verb: 'create', resource: 'authentication.k8s.io/tokenreviews' },
+    });
+    const u = review.status?.user;
+    if (!review.status?.authenticated || !u?.username) return undefined;
+    return { username: u.username, ...(u.uid ? { uid: u.uid } : {}), groups: u.groups ?? [] };
+  }
+
+  /** Whether a user may do something, as the apiserver's authorizers (RBAC) say: a SubjectAccessReview. */
+  async reviewAccess(user: UserIdentity, a: { verb: string; group: string; resource: string; namespace?: string; name?: string }): Promise<{ allowed: boolean; reason?: string }> {
+    const review = await this.json<{ status?: { allowed?: boolean; denied?: boolean; reason?: string } }>({
+      method: 'POST', path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+      body: {
+        apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
+        spec: { user: user.username, ...(user.uid ? { uid: user.uid } : {}), groups: [...user.groups], resourceAttributes: { ...a } },
+      },
+      info: { verb: 'create', resource: 'authorization.k8s.io/subjectaccessreviews' },
+    });
+    return { allowed: review.status?.allowed === true, ...(review.status?.reason ? { reason: review.status.reason } : {}) };
+  }
+
+  /**
    * Who the apiserver says our credentials are: a SelfSubjectReview (authentication.k8s.io/v1,
    * Kubernetes 1.28+; v1beta1 on 1.27). Nothing is stored; every authenticated user may create
    * one (ClusterRole system:basic-user).

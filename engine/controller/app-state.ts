@@ -225,6 +225,16 @@ export async function writeAppCondition(cluster: Cluster, app: AppObject, o: {
   return await cluster.applyStatus({ apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: app.metadata.name, namespace: app.metadata.namespace }, status }, { fieldManager: STATUS_MANAGER, force: true }) as AppObject;
 }
 
+/**
+ * The replica that holds the App now, over the status as it is (same field manager as the store):
+ * after a hand-over, an App whose reconcile wrote nothing (in sync, or a commit already known to be
+ * invalid) must not go on naming the replica that died.
+ */
+export async function writeAppHolder(cluster: Cluster, app: AppObject, heldBy: { replica: string; shard: number }): Promise<void> {
+  const { releases: _r, release: _s, ...current } = app.status ?? {};
+  await cluster.applyStatus({ apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: app.metadata.name, namespace: app.metadata.namespace }, status: { ...current, heldBy } }, { fieldManager: STATUS_MANAGER, force: true });
+}
+
 /** The releases in progress, as the release controller last evaluated them (their own field manager). */
 export async function writeAppReleases(cluster: Cluster, app: { namespace: string; name: string }, releases: ReleaseStatus[]): Promise<void> {
   await cluster.applyStatus({

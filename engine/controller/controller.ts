@@ -34,7 +34,7 @@ import type { GitAuth } from '../source/git.js';
 import {
   APP_API_VERSION, APP_FINALIZER, APP_KIND, type AppObject, AppSpec, appApplySetId, appKey, type ReleaseStatus,
 } from './app-resource.js';
-import { AppStateStore, writeAppCondition, writeAppReleases } from './app-state.js';
+import { AppStateStore, writeAppCondition, writeAppHolder, writeAppReleases } from './app-state.js';
 import { type FollowingSource, RepoSources } from './sources.js';
 import { commitAffects } from '../source/affects.js';
 import { WorkQueue } from './queue.js';
@@ -137,6 +137,7 @@ export class Controller {
   private readonly abort = new AbortController();
   /** Apps last seen (by key) with their generation: a watch event with nothing new enqueues nothing twice. */
   private readonly known = new Map<string, AppObject>();
+  private readonly changeListeners = new Set<(key: string) => void>();
   /** When each queued App was asked for (performance.now()): its reconcile fetches unless a fetch started since. */
   private readonly askedAt = new Map<string, number>();
   /** Apps being processed now: a lost shard aborts theirs and waits for them. */
@@ -169,6 +170,38 @@ export class Controller {
   heldApps(): { sync: string; health: string }[] {
     return [...this.known.entries()].filter(([k]) => !this.shards || this.shards.owns(k))
       .map(([, a]) => ({ sync: a.status?.sync ?? 'Unknown', health: a.status?.health ?? 'Unknown' }));
+  }
+
+  /** Every App this replica knows, held or not (the dashboard lists them all). */
+  appObjects(): AppObject[] {
+    return [...this.known.values()];
+  }
+
+  appObject(key: string): AppObject | undefined {
+    return this.known.get(key);
+  }
+
+  /**
+   * The cluster as the App's identity, without the shard fence: for reading its objects, and for
+   * a person's release commands (which any replica may pass on; the holder carries them out).
+   */
+  actingAs(key: string): Cluster | undefined {
+    const app = this.known.get(key);
+    if (!app) return undefined;
+    const identity = this.identityOf(app);
+    return identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster;
+  }
+
+  /** Calls `listener` with an App's key whenever the App changes or one of its releases is evaluated. */
+  onAppChange(listener: (key: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(key: string): void {
+    for (const l of this.changeListeners) {
+      try { l(key); } catch { /* a listener's failure is its own */ }
+    }
   }
 
   /** Watches shared by the Apps' release controllers (one per kind). */
@@ -397,6 +430,7 @@ export class Controller {
     const key = appKey(app);
     const before = this.known.get(key);
     this.known.set(key, app);
+    this.changed(key);
     const same = before && before.metadata.generation === app.metadata.generation && !!before.metadata.deletionTimestamp === !!app.metadata.deletionTimestamp
       && (before.metadata.finalizers ?? []).join() === (app.metadata.finalizers ?? []).join();
     const requested = before && before.metadata.annotations?.[ANNOTATION_RECONCILE_REQUESTED] !== app.metadata.annotations?.[ANNOTATION_RECONCILE_REQUESTED];
@@ -415,6 +449,7 @@ export class Controller {
 
   private forgetApp(key: string): void {
     this.known.delete(key);
+    this.changed(key);
     this.queue.remove(key);
     const rt = this.runtimes.get(key);
     if (rt) this.teardown(rt);
@@ -445,6 +480,15 @@ export class Controller {
       // Lost meanwhile: nothing of it stays queued here.
       if (this.shards && !this.shards.owns(key)) this.queue.remove(key);
     }
+  }
+
+  /** Says in the App's status that this replica holds it, unless the reconcile just did. */
+  private async recordHolder(key: string): Promise<void> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const app = await this.o.cluster.get({ apiVersion: APP_API_VERSION, kind: APP_KIND, namespace, name }).catch(() => undefined) as AppObject | undefined;
+    if (!app?.status || app.status.heldBy?.replica === this.shards!.identity) return;
+    await writeAppHolder(this.writer(key), app, { replica: this.shards!.identity, shard: this.shards!.shardOf(key) })
+      .catch((e) => this.o.log.warn({ app: key }, `could not record the App's new holder: ${(e as Error).message}`));
   }
 
   /** Everything the controller does for one App, once. */
@@ -487,6 +531,7 @@ export class Controller {
       this.o.onReconciled?.(key, r);
       this.o.metrics?.reconciled(key, r);
       await this.reportResult(app, rt, r);
+      if (this.shards && app.status && app.status.heldBy?.replica !== this.shards.identity) await this.recordHolder(key);
       if (r.result === 'Failed' && !stalled(r)) {
         const delay = this.queue.addRateLimited(key);
         log.info(`retrying in ${Math.round(delay / 1000)} s (${this.queue.retries(key)} failure(s) in a row)`);
@@ -557,6 +602,7 @@ export class Controller {
         if (!d) return;
         const s = d.state;
         this.o.metrics?.gatesEvaluated(plan, d);
+        this.changed(key);
         const waiting = Object.entries(s.gates).find(([, g]) => g.status !== 'Passed');
         rt.releaseStates.set(`${k.kind} ${k.namespace ? `${k.namespace}/` : ''}${k.name}`, {
           id: s.id, workload: `${k.kind} ${k.namespace ? `${k.namespace}/` : ''}${k.name}`, step: s.step + 1, steps: s.steps, phase: s.pause ? 'Paused' : s.phase,

@@ -26,6 +26,8 @@ export interface InstallOptions {
 export const CONTROLLER_NAME = 'kgitops-controller';
 const WEBHOOK_PORT = 8080;
 const METRICS_PORT = 9090;
+/** The dashboard, on the pod's loopback only: `kubectl port-forward` reaches it, nothing else does. */
+const UI_PORT = 8090;
 
 /** The ClusterRole's rules: nothing beyond what engine/controller calls with its own identity. */
 export const CONTROLLER_RULES = [
@@ -37,6 +39,10 @@ export const CONTROLLER_RULES = [
   // One watch per released kind for all Apps (engine/controller/informers.ts): it only wakes an
   // App's release controller, which reads and writes as the App.
   { apiGroups: ['apps.kruise.io'], resources: ['clonesets', 'statefulsets', 'daemonsets', 'sidecarsets', 'uniteddeployments'], verbs: ['list', 'watch'] },
+  // The dashboard asks the cluster who a bearer token is and whether it may give a release
+  // command (engine/ui/auth.ts), as system:auth-delegator would let it.
+  { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+  { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
 ];
 
 export function installObjects(o: InstallOptions): { objects: RenderedObject[]; diagnostics: Diagnostic[] } {
@@ -55,7 +61,7 @@ export function installObjects(o: InstallOptions): { objects: RenderedObject[]; 
   } as never);
   // --leader-elect: a rolling update (or a second replica) never has two controllers acting on one App.
   const args = ['controller', '--leader-elect', '--cache-dir', '/var/cache/kgitops', '--webhook-port', String(WEBHOOK_PORT), '--webhook-host', '0.0.0.0',
-    '--metrics-port', String(METRICS_PORT), '--metrics-host', '0.0.0.0', '--log-format', 'json',
+    '--metrics-port', String(METRICS_PORT), '--metrics-host', '0.0.0.0', '--ui-port', String(UI_PORT), '--log-format', 'json',
     ...(o.defaultServiceAccount ? ['--default-service-account', o.defaultServiceAccount] : [])];
   new ApiObject(chart, 'deployment', {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: CONTROLLER_NAME, namespace: ns, labels },

@@ -42,11 +42,15 @@ export interface IssuedCommand {
   readonly dropped: number;
 }
 
-/** Appends a command for the release in progress, as the identity the cluster gives the caller. */
+/**
+ * Appends a command for the release in progress, as the identity the cluster gives the caller;
+ * `by`: who gave it when the cluster already authenticated them (the dashboard's TokenReview),
+ * and the write goes as someone else (the App's ServiceAccount).
+ */
 export async function issueCommand(
-  cluster: Cluster, key: ObjectKey, c: { action: ReleaseCommand['action']; step?: number; note?: string }, now: number,
+  cluster: Cluster, key: ObjectKey, c: { action: ReleaseCommand['action']; step?: number; note?: string }, now: number, given?: UserIdentity,
 ): Promise<IssuedCommand> {
-  const by = await cluster.whoAmI();
+  const by = given ?? await cluster.whoAmI();
   for (let attempt = 0; attempt < 5; attempt++) {
     const live = await cluster.get(key);
     if (!live) throw new CommandError(`${key.kind} ${key.namespace ? `${key.namespace}/` : ''}${key.name} does not exist`);

@@ -40,11 +40,18 @@ export const DEPENDENCIES_DIR = dirname(dirname(realpathSync(requireFromEngine.r
 
 /** Identifies this engine install: its path and exact dependencies (the lockfile, or the package version). */
 export function engineFingerprint(): string {
+  // Once per process: the sandboxes of a long-running engine bind the runtime directory named by
+  // it when they start, and a node_modules changed under the process (an npm install beside a
+  // running controller) must not send new checkouts' links to a directory they do not bind
+  // ("Cannot find module 'cdk8s'" in every synth until a restart).
+  if (fingerprint) return fingerprint;
   const lock = join(ENGINE_ROOT, 'package-lock.json');
-  return createHash('sha256').update(ENGINE_ROOT).update('\0')
+  fingerprint = createHash('sha256').update(ENGINE_ROOT).update('\0')
     .update(existsSync(lock) ? readFileSync(lock) : readFileSync(join(ENGINE_ROOT, 'package.json')))
     .update('\0').update(DEPENDENCIES_DIR).digest('hex');
+  return fingerprint;
 }
+let fingerprint: string | undefined;
 
 /** The entry file of a `npx tsx main.ts` / `tsx main.ts` command, or undefined. */
 export function tsxEntry(command: string): string | undefined {

@@ -15,6 +15,7 @@ import { afterEach, beforeEach, expect, inject } from 'vitest';
 import './context.js';
 import { CLUSTER_CONTEXT_KEY, type ClusterContext } from './context.js';
 import { ApplyError, rawApply } from './raw-apply.js';
+import { waitFor } from '../fixtures/wait.js';
 
 export type { ClusterContext };
 export { ApplyError, rawApply };
@@ -172,29 +173,4 @@ export function useNamespace(prefix?: string): { readonly name: string } {
   };
 }
 
-/**
- * Poll `probe` until it returns a value other than undefined/false/null; returns that value.
- * Errors thrown by probe count as "not yet" (the last one is reported on timeout).
- */
-export async function waitFor<T>(
-  probe: () => Promise<T | undefined | null | false>,
-  opts: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
-): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
-  let lastError: unknown;
-  let lastValue: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== null && v !== false) return v as T;
-      lastValue = v;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      const why = lastError ? `: last error ${(lastError as Error).message ?? lastError}` : ` (last value ${String(lastValue)})`;
-      throw new Error(`timed out after ${opts.timeoutMs ?? 60_000}ms waiting for ${opts.message ?? 'condition'}${why}`);
-    }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
-  }
-}
+export { waitFor };

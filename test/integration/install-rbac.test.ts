@@ -17,6 +17,7 @@ import { APP_API_VERSION, APP_KIND, type AppObject } from '../../engine/controll
 import { Controller } from '../../engine/controller/controller.js';
 import { CONTROLLER_NAME, CONTROLLER_RULES, installObjects } from '../../engine/install/manifests.js';
 import { createLogger } from '../../engine/log.js';
+import { clusterAuth } from '../../engine/ui/auth.js';
 import { createNamespace, deleteNamespace, kubeConfig, kubeconfigPath, waitFor } from '../cluster/harness.js';
 import { git, initRepo } from '../fixtures/git.js';
 
@@ -120,6 +121,17 @@ describe('kgitops install', () => {
       await waitFor(async () => ((await admin.get({ apiVersion: APP_API_VERSION, kind: APP_KIND, namespace: namespaces[0]!, name: 'app' })) ? undefined : true), { timeoutMs: 60_000, message: 'the deleted App to go' });
       expect(await admin.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: namespaces[0]!, name: 'settings' })).toBeUndefined();
       expect(problems).toEqual([]);
+
+      // The dashboard checks a person's token with the controller's own credentials: a
+      // TokenReview says who it is, a SubjectAccessReview what they may do (engine/ui/auth.ts).
+      const auth = clusterAuth(asController);
+      const tenantToken = (await core.createNamespacedServiceAccountToken({ name: 'deployer', namespace: namespaces[1]!, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status!.token!;
+      const who = await auth.authenticate(tenantToken);
+      expect(who?.username).toBe(`system:serviceaccount:${namespaces[1]}:deployer`);
+      expect(await auth.authenticate('not-a-token')).toBeUndefined();
+      const patch = (namespace: string) => auth.authorize(who!, { verb: 'patch', group: 'apps.kruise.io', resource: 'clonesets', namespace, name: 'web' });
+      expect((await patch(namespaces[1]!)).allowed).toBe(true); // admin of its own namespace
+      expect((await patch('kgitops-system')).allowed).toBe(false);
     } finally {
       await controller.stop();
       await running.catch(() => {});
