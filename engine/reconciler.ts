@@ -773,10 +773,20 @@ function resolvedOnly(r: Pick<StatusSnapshot, 'ref' | 'defaultBranch'>): Pick<St
   return { ref: r.ref, defaultBranch: r.defaultBranch };
 }
 
+/**
+ * Whether a status says the same as the one recorded, apart from its time. Key order does not
+ * count: a state read back from an App's status is rebuilt in an order of its own, and a steady
+ * App must not rewrite its status every interval.
+ */
 function sameStatus(a: StatusSnapshot | undefined, b: StatusSnapshot): boolean {
   if (!a) return false;
-  const strip = (s: StatusSnapshot) => JSON.stringify({ ...s, time: undefined });
-  return strip(a) === strip(b);
+  return canonicalJson({ ...a, time: undefined }) === canonicalJson({ ...b, time: undefined });
+}
+
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).filter(([, y]) => y !== undefined).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0)))
+    : x));
 }
 
 function diag(rule: string, e: unknown): Diagnostic {

@@ -31,7 +31,11 @@ export function addDashboardOptions(cmd: Command, defaultPort?: string): Command
 
 /** The dashboard, or undefined when no port is asked for, or false when it cannot listen (said on stderr). */
 export async function startDashboard(
-  opts: DashboardFlags, o: { controller: Controller; cluster: Cluster; clock: Clock; cacheDir: string; log: Logger },
+  opts: DashboardFlags, o: {
+    controller: Controller; cluster: Cluster; clock: Clock; cacheDir: string; log: Logger;
+    /** When the port is taken, serve on any free one instead (the demo's default port). */
+    anyPortIfTaken?: boolean;
+  },
 ): Promise<UiServer | undefined | false> {
   if (opts.uiPort === undefined) return undefined;
   const port = Number(opts.uiPort);
@@ -50,8 +54,13 @@ export async function startDashboard(
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
     auth = localTokenAuth(token, { username: 'demo-operator', groups: [], simulated: true });
   }
+  const serve = (p: number) => startUiServer({ port: p, host: opts.uiHost ?? DEFAULT_UI_HOST, backend: controllerDashboard(o.controller, { cluster: o.cluster, clock: o.clock }), auth, log: o.log });
   try {
-    const server = await startUiServer({ port, host: opts.uiHost ?? DEFAULT_UI_HOST, backend: controllerDashboard(o.controller, { cluster: o.cluster, clock: o.clock }), auth, log: o.log });
+    const server = await serve(port).catch((e: NodeJS.ErrnoException) => {
+      if (!(o.anyPortIfTaken && e.code === 'EADDRINUSE')) throw e;
+      o.log.warn(`port ${port} is taken: the dashboard takes a free one (--ui-port to choose)`);
+      return serve(0);
+    });
     o.log.info({ url: server.url, ...(tokenFile ? { tokenFile } : {}) }, tokenFile
       ? `dashboard at ${server.url} (release actions: paste the token in ${tokenFile})`
       : `dashboard at ${server.url} (release actions need a bearer token the cluster accepts)`);

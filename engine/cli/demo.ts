@@ -138,7 +138,7 @@ async function runDemo(opts: DemoFlags): Promise<number> {
       cluster, clock: realClock, log, cacheDir: config.cacheDir, sandbox: config.sandbox, typecheck: config.typecheck,
       allowLocalRepos: true, allowControllerIdentity: true,
     });
-    const dashboard = opts.ui ? await startDashboard(opts, { controller: apps, cluster, clock: realClock, cacheDir: config.cacheDir, log }) : undefined;
+    const dashboard = opts.ui ? await startDashboard(opts, { controller: apps, cluster, clock: realClock, cacheDir: config.cacheDir, log, anyPortIfTaken: opts.uiPort === '8080' }) : undefined;
     if (dashboard === false) return ExitCode.ERROR;
     if (dashboard) process.stderr.write(`\ndashboard: ${dashboard.url}\n\n`);
     const stopped = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));

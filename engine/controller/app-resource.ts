@@ -139,6 +139,7 @@ export const AppStatus = Type.Object({
   appliedCommit: Type.Optional(Type.String({ description: 'The commit the cluster runs (the last good one).' })),
   attemptedCommit: Type.Optional(Type.String({ description: 'The commit of the last attempt, which may have failed.' })),
   ref: Type.Optional(Type.String()),
+  defaultBranch: Type.Optional(Type.Boolean({ description: 'No ref is configured: ref is the remote\'s default branch.' })),
   commit: Type.Optional(Type.String({ description: 'The applied commit, short (printer column).' })),
   sync: Type.Optional(Type.String({ description: 'Synced, OutOfSync, Failed, Progressing or Suspended.' })),
   health: Type.Optional(Type.String()),

@@ -73,6 +73,13 @@ export const CLIENT_SCRIPT = String.raw`
     if (v) sessionStorage.setItem(TOKEN, v);
     document.getElementById('token').value = '';
     flash.textContent = v ? 'Token set for this tab.' : '';
+    // Off loopback, reading needs the token too: a session cookie for this server (never sent
+    // with writes, which carry the Authorization header).
+    if (v) fetch('/api/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: v }) })
+      .then((r) => {
+        if (!r.ok) flash.textContent = 'The cluster does not accept this token.';
+        else if (page === 'error') location.reload();
+      }).catch(() => {});
   });
   document.getElementById('token-clear').addEventListener('click', () => { sessionStorage.removeItem(TOKEN); flash.textContent = 'Token forgotten.'; });
 

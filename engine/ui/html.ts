@@ -117,7 +117,7 @@ export function appsMain(apps: readonly AppObject[]): string {
 <td class="mono">${esc(s.commit ?? '-')}</td>
 <td>${statusChip(s.sync ?? 'Unknown')}</td>
 <td>${statusChip(s.health ?? 'Unknown')}</td>
-<td>${release ? `${esc(release.workload)}: ${statusChip(release.phase)} step ${release.step}/${release.steps}` : esc(s.release || '-')}</td>
+<td>${release ? `${esc(release.workload)}: ${statusChip(release.phase)} step ${esc(release.step)}/${esc(release.steps)}` : esc(s.release || '-')}</td>
 <td class="opt">${esc((s.message ?? '').slice(0, 120))}</td>
 </tr>`;
   });
@@ -205,7 +205,7 @@ export function appMain(app: AppObject, s: AppStatus | undefined, releases: read
   const history = s?.history ?? [];
   const drift = history.flatMap((h) => (h.drift ?? []).map((d) => ({ ...d, time: h.time, commit: h.commit })));
   return `<h1>App ${esc(key)}</h1>
-<p>${statusChip(st.sync ?? 'Unknown')} ${statusChip(st.health ?? 'Unknown')} commit <code>${esc(st.commit ?? '-')}</code> · ${esc(app.spec.source.repo)}${app.spec.source.path ? ` <code>${esc(app.spec.source.path)}</code>` : ''}${st.heldBy ? ` · held by ${esc(st.heldBy.replica)} (shard ${st.heldBy.shard})` : ''}</p>
+<p>${statusChip(st.sync ?? 'Unknown')} ${statusChip(st.health ?? 'Unknown')} commit <code>${esc(st.commit ?? '-')}</code> · ${esc(app.spec.source.repo)}${app.spec.source.path ? ` <code>${esc(app.spec.source.path)}</code>` : ''}${st.heldBy ? ` · held by ${esc(st.heldBy.replica)} (shard ${esc(st.heldBy.shard)})` : ''}</p>
 <p>${esc(st.message ?? '')}</p>
 ${readError ? `<p class="error">${esc(readError)}</p>` : ''}
 ${(st.heldBack ?? []).map((h) => `<p class="s-warn">${esc(`held back: ${h.workload}`)}: ${esc(h.reason ?? '')}</p>`).join('')}
@@ -216,7 +216,7 @@ ${errors.length ? `<h2>Errors of the last reconcile</h2><ul>${errors.map((e) => 
 ${[...byKind].sort(([a], [b]) => a.localeCompare(b)).map(([kind, list]) => `<details open><summary><strong>${esc(kind)}</strong> (${list.length})</summary><div class="wrap"><table><thead><tr><th scope="col">Name</th><th scope="col">Health</th><th scope="col">Message</th></tr></thead><tbody>${list.map((o) => `<tr><td>${esc(`${o.namespace ? `${o.namespace}/` : ''}${o.name}`)}</td><td>${statusChip(o.health)}</td><td>${esc(o.message)}</td></tr>`).join('')}</tbody></table></div></details>`).join('\n') || '<p class="note">None recorded yet.</p>'}
 <h2>Reconciles</h2>
 <div class="wrap"><table><thead><tr><th scope="col">Time</th><th scope="col">Commit</th><th scope="col">Result</th><th scope="col">Changes</th><th scope="col" class="opt">Message</th></tr></thead><tbody>
-${history.map((h) => `<tr><td>${time(h.time)}</td><td class="mono">${esc(h.commit.slice(0, 12))}</td><td>${statusChip(h.result)}</td><td>${h.changes.created} created, ${h.changes.updated} updated, ${h.changes.pruned} pruned${h.changes.driftCorrected ? `, ${h.changes.driftCorrected} drift corrected` : ''}</td><td class="opt">${esc(h.message)}</td></tr>`).join('\n') || '<tr><td colspan="5" class="note">None yet.</td></tr>'}
+${history.map((h) => `<tr><td>${time(h.time)}</td><td class="mono">${esc(h.commit.slice(0, 12))}</td><td>${statusChip(h.result)}</td><td>${esc(h.changes.created)} created, ${esc(h.changes.updated)} updated, ${esc(h.changes.pruned)} pruned${h.changes.driftCorrected ? `, ${esc(h.changes.driftCorrected)} drift corrected` : ''}</td><td class="opt">${esc(h.message)}</td></tr>`).join('\n') || '<tr><td colspan="5" class="note">None yet.</td></tr>'}
 </tbody></table></div>
 <h2>Drift corrections</h2>
 ${drift.length ? `<ul>${drift.map((d) => `<li>${time(d.time)} <code>${esc(d.id)}</code>: ${esc(d.fields.join(', ') || 'changed')} by ${esc(d.managers.join(', ') || 'unknown')}, restored to git's</li>`).join('')}</ul>` : '<p class="note">None in the recorded reconciles.</p>'}`;

@@ -111,6 +111,16 @@ function send(res: ServerResponse, status: number, type: string, text: string): 
 }
 const json = (res: ServerResponse, status: number, v: unknown) => send(res, status, 'application/json', `${JSON.stringify(v)}\n`);
 
+/** The TokenReview or SubjectAccessReview itself failed (RBAC of the controller, an unreachable apiserver): 503, saying so. */
+async function asking<T>(what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw new HttpError(503, `cannot ${what}: ${(e as Error).message}`,
+      'the controller needs create on tokenreviews.authentication.k8s.io and subjectaccessreviews.authorization.k8s.io (kgitops install grants both)');
+  }
+}
+
 export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const host = o.host ?? DEFAULT_UI_HOST;
   const open = isLoopback(host);
@@ -125,7 +135,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const mayRead = async (req: IncomingMessage): Promise<void> => {
     if (open) return;
     const token = bearer(req) ?? cookie(req, COOKIE);
-    if (!token || !(await o.auth.authenticate(token))) throw new HttpError(401, 'this dashboard is not on loopback: give a bearer token', 'POST /api/session {"token": ...}, or use the token form at the top of the page');
+    if (!token || !(await asking('check the token', () => o.auth.authenticate(token)))) throw new HttpError(401, 'this dashboard is not on loopback: give a bearer token', 'POST /api/session {"token": ...}, or use the token form at the top of the page');
   };
 
   const command = async (req: IncomingMessage, res: ServerResponse) => {
@@ -136,7 +146,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'send JSON (Content-Type: application/json)');
     const token = bearer(req);
     if (!token) throw new HttpError(401, 'release commands need a bearer token', 'give one in the token form (kubectl create token <serviceaccount>, or your own credentials\' token)');
-    const user = await o.auth.authenticate(token);
+    const user = await asking('check the token', () => o.auth.authenticate(token));
     if (!user) throw new HttpError(401, 'the cluster does not accept this token (TokenReview)', 'check that it is current: kubectl create token issues a new one');
     const b = (await body(req)) as { app?: unknown; workload?: Partial<ObjectKey>; action?: unknown; step?: unknown };
     const action = typeof b.action === 'string' && ACTIONS.has(b.action) ? b.action as 'approve' : undefined;
@@ -153,7 +163,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       throw new HttpError(404, `${workload.kind} ${workload.namespace ? `${workload.namespace}/` : ''}${workload.name} is not an object of App ${key}`);
     }
     const perm = await o.backend.commandPermission(workload);
-    const verdict = await o.auth.authorize(user, { verb: 'patch', ...perm, ...(workload.namespace ? { namespace: workload.namespace } : {}), name: workload.name });
+    const verdict = await asking('authorize the command', () => o.auth.authorize(user, { verb: 'patch', ...perm, ...(workload.namespace ? { namespace: workload.namespace } : {}), name: workload.name }));
     if (!verdict.allowed) {
       throw new HttpError(403, `${user.username} may not patch ${perm.resource}${perm.group ? `.${perm.group}` : ''} ${workload.name}${workload.namespace ? ` in ${workload.namespace}` : ''}${verdict.reason ? ` (${verdict.reason})` : ''}`,
         'a release command needs the same RBAC as kgitops approve: patch on the workload');
@@ -179,7 +189,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     if (req.method === 'POST' && path === '/api/session') {
       const b = (await body(req)) as { token?: unknown };
       const token = typeof b.token === 'string' ? b.token : '';
-      if (!token || !(await o.auth.authenticate(token))) throw new HttpError(401, 'the cluster does not accept this token (TokenReview)');
+      if (!token || !(await asking('check the token', () => o.auth.authenticate(token)))) throw new HttpError(401, 'the cluster does not accept this token (TokenReview)');
       res.setHeader('Set-Cookie', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
       return json(res, 200, { ok: true });
     }

@@ -99,6 +99,30 @@ describe('the dashboard in Chromium', () => {
     await expect.poll(() => page.locator('section.release h3 .status').first().textContent(), { timeout: 15_000 }).toBe('Progressing');
   });
 
+  it('reads well on a phone: nothing wider than the screen but the tables, which scroll', async () => {
+    const page = await (await chromium.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();
+    await page.goto(`${fx.url}/apps/${NS}/shop`);
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    expect(await page.getByRole('button', { name: /Approve step/ }).isVisible()).toBe(true);
+  });
+
+  it('bound to every interface, it shows nothing without a token; a token the cluster accepts opens it', async () => {
+    expect((await fetch(`${fx.exposedUrl}/api/apps`)).status).toBe(401);
+    expect((await fetch(`${fx.exposedUrl}/events`)).status).toBe(401);
+    expect((await fetch(`${fx.exposedUrl}/api/apps`, { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${fx.exposedUrl}/api/apps`, { headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    // A browser: the token form also opens a reading session (an HttpOnly, SameSite=Strict cookie).
+    const page = await (await chromium.browser.newContext()).newPage();
+    const first = await page.goto(`${fx.exposedUrl}/`);
+    expect(first?.status()).toBe(401);
+    await page.getByText('Token for release actions').click();
+    await page.getByLabel('Bearer token').fill(TOKEN);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await expect.poll(async () => (await page.context().cookies()).map((c) => [c.name, c.httpOnly, c.sameSite])).toEqual([['kgitops_token', true, 'Strict']]);
+    expect((await page.goto(`${fx.exposedUrl}/`))?.status()).toBe(200);
+    expect(await page.locator('#apps tbody tr', { hasText: 'shop' }).count()).toBe(1);
+  });
+
   it('refuses a write from another origin, or without JSON, before it reads a token', async () => {
     const post = (headers: Record<string, string>) => fetch(`${fx.url}/api/release-commands`, {
       method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, ...headers },

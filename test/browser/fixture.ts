@@ -41,6 +41,8 @@ app.synth();
 
 export interface DashboardFixture {
   readonly url: string;
+  /** The same dashboard bound to every interface (0.0.0.0): reading needs the token too. */
+  readonly exposedUrl: string;
   readonly cluster: SimCluster;
   releaseState(): Promise<ReleaseState | undefined>;
   stop(): Promise<void>;
@@ -68,13 +70,14 @@ export async function startDashboardFixture(token: string): Promise<DashboardFix
     sandbox: { unsafe: false, limits: {} }, typecheck: false, concurrency: 2,
   });
   const running = controller.run();
-  const ui = await startUiServer({
-    port: 0, backend: controllerDashboard(controller, { cluster, clock: realClock }),
-    auth: localTokenAuth(token, { username: 'alice@example.com', groups: [], simulated: true }), log,
-  });
+  const backend = controllerDashboard(controller, { cluster, clock: realClock });
+  const auth = localTokenAuth(token, { username: 'alice@example.com', groups: [], simulated: true });
+  const ui = await startUiServer({ port: 0, backend, auth, log });
+  const exposed = await startUiServer({ port: 0, host: '0.0.0.0', backend, auth, log });
   const releaseState = async () => parseReleaseState((await cluster.get(WEB))?.metadata.annotations?.[ANNOTATION_RELEASE_STATE]);
   const stop = async () => {
     await ui.close();
+    await exposed.close();
     await controller.stop();
     await running.catch(() => {});
     cluster.stop();
@@ -94,5 +97,5 @@ export async function startDashboardFixture(token: string): Promise<DashboardFix
     await stop();
     throw e;
   }
-  return { url: ui.url, cluster, releaseState, stop };
+  return { url: ui.url, exposedUrl: exposed.url.replace('0.0.0.0', '127.0.0.1'), cluster, releaseState, stop };
 }

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { appApplySetId, appCrd, type AppObject } from '../../../engine/controller/app-resource.js';
-import { conditionsFor, releaseSummary, stateOfApp } from '../../../engine/controller/app-state.js';
+import { AppStateStore, conditionsFor, releaseSummary, stateOfApp } from '../../../engine/controller/app-state.js';
+import { SimCluster } from '../../../engine/cluster/sim/index.js';
+import type { KubeObject } from '../../../engine/cluster/types.js';
+import { realClock } from '../../../engine/clock.js';
+import type { StatusSnapshot } from '../../../engine/state.js';
 import { specProblems, refMatches, repoMatches } from '../../../engine/controller/controller.js';
 import { APP_CRD_FILE, appCrdYaml } from '../../../schemas/generate-app-crd.js';
 
@@ -52,6 +56,28 @@ describe('the App resource', () => {
     expect(s.data.inventory).toEqual({ 'ConfigMap/team-a/settings': { apiVersion: 'v1', hash: 'h', resourceVersion: '7' } });
     expect(s.data.status).toMatchObject({ sync: 'Synced', appliedCommit: 'a'.repeat(40) });
     expect(s.data.history).toHaveLength(1);
+  });
+
+  it('a status the store wrote reads back as the same snapshot, so a steady App does not rewrite it every interval', async () => {
+    const cluster = new SimCluster({ clock: realClock, namespaces: ['team-a'] });
+    try {
+      await cluster.apply(appCrd() as unknown as KubeObject, { fieldManager: 'test' });
+      await cluster.apply({ apiVersion: 'kgitops.io/v1alpha1', kind: 'App', metadata: { name: 'shop', namespace: 'team-a' }, spec: { source: { repo: 'r' } } } as unknown as KubeObject, { fieldManager: 'test' });
+      const store = new AppStateStore({ cluster, namespace: 'team-a', name: 'shop', serviceAccount: 'ServiceAccount team-a/deployer' });
+      await store.read();
+      // Everything a snapshot can hold; defaultBranch (no ref configured) was once lost on the way.
+      const snapshot: StatusSnapshot = {
+        app: 'shop', appliedCommit: 'a'.repeat(40), attemptedCommit: 'b'.repeat(40), ref: 'refs/heads/main', defaultBranch: true, sync: 'Failed',
+        message: 'commit bbb is invalid', time: '2026-12-01T00:00:00.000Z',
+        objects: [{ id: 'ConfigMap/team-a/settings', apiVersion: 'v1', kind: 'ConfigMap', name: 'settings', namespace: 'team-a', health: 'Current', message: 'exists' }],
+        errors: [{ severity: 'error', rule: 'synth/app-failed', message: 'boom', hint: 'fix it', source: 'main.ts:3:1', constructPath: 'app/web', path: 'spec.replicas', object: { apiVersion: 'v1', kind: 'ConfigMap', name: 'settings', namespace: 'team-a' } }],
+        warnings: [{ severity: 'warning', rule: 'release/approvals', message: 'an approval does not count' }],
+      };
+      await store.write({ groupKinds: ['ConfigMap'], namespaces: ['team-a'], data: { inventory: {}, status: snapshot, history: [] } as never });
+      expect((await store.read()).data.status).toEqual(snapshot);
+    } finally {
+      cluster.stop();
+    }
   });
 
   it('kstatus conditions: Ready when synced and current, Reconciling while progressing, Stalled on an invalid commit', () => {

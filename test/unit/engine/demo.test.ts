@@ -23,9 +23,9 @@ it('applies the examples to the simulated cluster, says it is a simulation, and 
   }
 }, 180_000);
 
-it('kept running, it is the controller with the examples declared as an App, applies them, and stops on Ctrl-C', async () => {
+it('kept running, it is the controller with the examples declared as an App, applies them, serves the dashboard, and stops on Ctrl-C', async () => {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['bin/kgitops.mjs', 'demo', '--interval', '1h'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/kgitops.mjs', 'demo', '--interval', '1h', '--ui-port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
@@ -35,6 +35,12 @@ it('kept running, it is the controller with the examples declared as an App, app
   expect(out).toContain('the examples are declared as App kgitops-demo/shop');
   expect(out).toMatch(/applied commit [0-9a-f]{12}: \d+ created/);
   expect(out).toContain('app=kgitops-demo/shop');
+  // The dashboard's address is printed, and it lists the App.
+  const url = /dashboard: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+  expect(url).toBeTruthy();
+  const apps = await (await fetch(`${url}/api/apps`)).json() as { apps: { namespace: string; name: string }[] };
+  expect(apps.apps.map((a) => `${a.namespace}/${a.name}`)).toEqual(['kgitops-demo/shop']);
+  expect(await (await fetch(`${url}/`)).text()).toContain('SIMULATION');
   child.kill('SIGINT');
   expect(await exited).toBe(0);
 }, 180_000);
