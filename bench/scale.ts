@@ -20,7 +20,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,8 @@ const POD_REPLICAS = arg('pod-replicas', 0);
 const STEADY_S = arg('steady-s', 60);
 const REPLICAS = arg('replicas', 3);
 const COMPILED = process.argv.includes('--compiled');
+/** --logs <dir>: each replica's log (JSON lines) in <dir>/<replica>.log. */
+const LOGS = process.argv.includes('--logs') ? process.argv[process.argv.indexOf('--logs') + 1] : undefined;
 const TENANTS = 10;
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -113,6 +115,9 @@ async function main(): Promise<void> {
   for (let i = 0; i < APPS; i++) write(i, 'registry.example.com/web:1');
   commit('apps');
   const procs: { id: string; child: ChildProcess; metrics: number; hook: number }[] = [];
+  let stopping = false;
+  let victimId: string | undefined;
+  if (LOGS) mkdirSync(LOGS, { recursive: true });
   const secret = 'scale-secret';
   try {
     await admin.apply(appCrd() as KubeObject, { fieldManager: 'bench' });
@@ -126,7 +131,8 @@ async function main(): Promise<void> {
       const entry = COMPILED ? join(ROOT, 'dist/engine/cli/main.js') : join(ROOT, 'bin/kgitops.mjs');
       const child = spawn(process.execPath, [entry, 'controller', '--kubeconfig', cp.kubeconfigPath, '--shards', '6', '--lease-namespace', 'kgitops-system',
         '--replica-id', id, '--allow-local-repos', '--allow-controller-identity', '--no-typecheck', '--cache-dir', join(cache, id), '--log-format', 'json',
-        '--metrics-port', String(metrics), '--webhook-port', String(hook)], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, KGITOPS_WEBHOOK_SECRET: secret } });
+        '--metrics-port', String(metrics), '--webhook-port', String(hook)], { stdio: ['ignore', 'ignore', LOGS ? openSync(join(LOGS, `${id}.log`), 'w') : 'ignore'], env: { ...process.env, KGITOPS_WEBHOOK_SECRET: secret } });
+      child.on('exit', (code, signal) => { if (!stopping && id !== victimId) log(`replica ${id} exited (${signal ?? code})${LOGS ? `: see ${join(LOGS, `${id}.log`)}` : ''}`); });
       procs.push({ id, child, metrics, hook });
     }
     const t0 = Date.now();
@@ -202,11 +208,14 @@ async function main(): Promise<void> {
       const holder = ((await admin.get({ apiVersion: APP_API_VERSION, kind: APP_KIND, namespace: 'scale-t0', name: 'app-0' })) as unknown as AppObject).status?.heldBy?.replica;
       const victim = procs.find((p) => p.id === holder) ?? procs[0]!;
       const itsApps = (await apps()).filter((a) => a.status?.heldBy?.replica === victim.id).map((a) => `${a.metadata.namespace}/${a.metadata.name}`);
+      victimId = victim.id;
       victim.child.kill('SIGKILL');
       const killed = Date.now();
       for (;;) {
         const list = await apps();
-        const left = list.filter((a) => itsApps.includes(`${a.metadata.namespace}/${a.metadata.name}`) && !(a.status?.heldBy?.replica !== victim.id && Date.parse(a.status?.lastReconcile?.time ?? '') > killed));
+        // The new holder writes status.heldBy once it has reconciled the App (a steady App's
+        // reconcile writes nothing else, so lastReconcile.time does not move).
+        const left = list.filter((a) => itsApps.includes(`${a.metadata.namespace}/${a.metadata.name}`) && a.status?.heldBy?.replica === victim.id);
         if (!left.length) break;
         if (Date.now() - killed > 15 * 60_000) throw new Error(`${left.length} Apps of the killed replica not reconciled again after 15 min`);
         await new Promise((x) => setTimeout(x, 500));
@@ -224,6 +233,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
+    stopping = true;
     for (const p of procs) p.child.kill('SIGKILL');
     await cp.stop();
     rmSync(cache, { recursive: true, force: true });

@@ -114,6 +114,8 @@ interface AppRuntime {
   readonly notifier?: Notifier;
   releaseWrite?: ReturnType<typeof setTimeout>;
   lastEvent?: string;
+  /** The commit of that Event. */
+  lastEventCommit?: string;
   /** When this reconcile was asked for (see Controller.askedAt); undefined for a periodic one. */
   notBefore?: number;
 }
@@ -309,7 +311,10 @@ export class Controller {
     const asked = performance.now();
     // Sharded: the push reached this replica, but other replicas hold some of its Apps. They
     // learn of it from an annotation on those Apps (their watch sees it, and they reconcile).
-    const forwarded = this.shards ? this.forwardPush(event, matching, asked) : Promise.resolve();
+    // Handled at once: it runs while the touched Apps are judged below.
+    const forwarded = this.shards
+      ? this.forwardPush(event, matching, asked).catch((e) => this.o.log.warn(`could not pass the push on to the other replicas: ${(e as Error).message}`))
+      : Promise.resolve();
     for (const rt of matching) if (!this.askedAt.has(rt.key)) this.askedAt.set(rt.key, asked);
     const touched: string[] = [];
     const untouched: string[] = [];
@@ -791,10 +796,13 @@ export class Controller {
     const e: EventInput = r.result === 'Failed'
       ? { type: 'Warning', reason: 'ReconcileFailed', message: [r.message, ...r.errors.slice(0, 3).map((x) => x.message)].join('; ') }
       : { type: 'Normal', reason: changed ? 'Applied' : 'InSync', message: r.message };
-    // Every result is an event, but not the same one every interval.
+    // Every result is an event, but not the same one every interval, nor an "in sync" for a commit
+    // whose apply (or recording) was already one: a steady App writes nothing.
     const sig = `${e.reason}:${e.message}`;
     if (sig === rt.lastEvent) return;
+    if (r.result === 'NoChange' && r.commit && rt.lastEventCommit === r.commit && !rt.lastEvent?.startsWith('ReconcileFailed:')) return;
     rt.lastEvent = sig;
+    rt.lastEventCommit = r.commit;
     if (r.result === 'Failed') rt.notifier?.notify({ type: 'failed', app: rt.key, message: e.message, ...(r.commit ? { commit: r.commit } : {}) });
     else if (changed && r.commit) rt.notifier?.notify({ type: 'applied', app: rt.key, commit: r.commit, message: r.message });
     await this.event(app, e);

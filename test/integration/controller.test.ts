@@ -190,6 +190,25 @@ describe('kgitops controller on a real apiserver with RBAC', () => {
     }
   }, 180_000);
 
+  it('in steady state an App writes nothing: reconciles of the commit it runs leave its status and its Events as they were', async () => {
+    const ns = tenants[0]!;
+    const key = `${ns}/shop`;
+    await waitApplied(ns, git(repo.dir, 'rev-parse', 'HEAD'));
+    const reconcile = async () => {
+      const n = results.length;
+      controller.trigger(key);
+      await waitFor(async () => results.slice(n).some((x) => x.key === key) || undefined, { timeoutMs: 30_000, message: `a reconcile of ${key}` });
+    };
+    await reconcile();
+    const before = (await getApp(ns))!.metadata.resourceVersion;
+    const events = (await admin.list('v1', 'Event', { namespace: ns })).items.length;
+    await reconcile();
+    await reconcile();
+    expect(results.filter((x) => x.key === key).at(-1)!.r.result).toBe('NoChange');
+    expect((await getApp(ns))!.metadata.resourceVersion).toBe(before);
+    expect((await admin.list('v1', 'Event', { namespace: ns })).items.length).toBe(events);
+  }, 120_000);
+
   it('a push touching one App\'s path is fetched once, puts that App first and re-renders only it; the others move to the commit as they are', async () => {
     const [t1, t2, t3] = tenants as [string, string, string];
     repo.write(t2, { namespace: t2, objects: [cm('settings', { tenant: t2, v: '2' })] });
