@@ -173,6 +173,16 @@ export class KubeCluster implements Cluster {
     return c;
   }
 
+  /**
+   * The same cluster and identity with request slots, a rate limit and connections of its own:
+   * for the Leases, whose renewals must never wait behind the Apps' requests (a renewal starved
+   * past the renew deadline stops a replica's Apps), as controller-runtime gives leader election
+   * a client of its own.
+   */
+  dedicated(): KubeCluster {
+    return new KubeCluster(this.kc, this.options, this.loaded);
+  }
+
   /** The component that writes (Events, user agent). */
   get component(): string {
     return this.options.component ?? 'kgitops';

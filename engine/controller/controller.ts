@@ -152,8 +152,10 @@ export class Controller {
     this.sources = new RepoSources({ cacheDir: join(o.cacheDir, 'git'), log: (line) => o.log.warn(line) });
     this.informers = new WatchHub({ cluster: o.cluster, clock: o.clock, log: o.log });
     if (o.sharding) {
+      // The Leases get a client of their own: renewals never queue behind the Apps' requests.
+      const leases = typeof (o.cluster as Partial<KubeCluster>).dedicated === 'function' ? (o.cluster as KubeCluster).dedicated() : o.cluster;
       this.shards = new ShardManager({
-        cluster: o.cluster, namespace: o.sharding.namespace, identity: o.sharding.identity, shards: o.sharding.shards ?? 1,
+        cluster: leases, namespace: o.sharding.namespace, identity: o.sharding.identity, shards: o.sharding.shards ?? 1,
         clock: o.clock, log: o.log, ...(o.sharding.timing ? { timing: o.sharding.timing } : {}),
         onAcquired: (shard) => { for (const key of this.known.keys()) if (this.shards!.shardOf(key) === shard) this.enqueue(key); },
         onLost: (shard) => this.releaseShard(shard),

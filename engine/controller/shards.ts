@@ -139,15 +139,22 @@ export class ShardManager {
       this.replicas = Math.max(1, new Set([...alive.map((l) => String(l.spec.holderIdentity)), this.o.identity]).size);
       for (let i = 0; i < this.leases.length; i++) if (!this.owned.has(i)) this.leases[i]!.observe(byName.get(shardLeaseName(i)));
     }
-    // Renew what we hold; a shard not renewed within the deadline is lost.
-    for (const s of [...this.owned]) {
+    // Renew what we hold, all at once; a shard not renewed within the deadline is lost.
+    await Promise.all([...this.owned].map(async (s) => {
       const lease = this.leases[s]!;
+      // Past the renew deadline (a slow round), the fence has stopped the shard's Apps, and their
+      // work items were dropped: renewed again, the shard is ours as if taken anew.
+      const lapsed = !lease.held();
       const ok = await lease.tryAcquireOrRenew().catch((e) => {
         this.o.log.warn({ shard: s }, `renewing shard ${s} failed: ${(e as Error).message}`);
         return lease.held();
       });
       if (!ok || !lease.held()) this.lose(s);
-    }
+      else if (lapsed && this.owned.has(s)) {
+        this.o.log.warn({ shard: s }, `shard ${s} went unrenewed past the renew deadline, and is renewed again: its Apps are queued again`);
+        this.o.onAcquired(s);
+      }
+    }));
     const share = Math.ceil(this.o.shards / this.replicas);
     // Surplus: the highest shards go (any choice moves the same number of Apps).
     for (const s of [...this.owned].sort((a, b) => b - a).slice(0, Math.max(0, this.owned.size - share))) this.giveUp(s, `rebalancing: ${this.replicas} replicas, a share of ${share} shard(s)`);

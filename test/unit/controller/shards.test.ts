@@ -122,6 +122,27 @@ describe('shards', () => {
     await b.stop();
   });
 
+  it('a round slower than the renew deadline stops the shard\'s Apps; renewed again, the shard is taken anew (its Apps queued again)', async () => {
+    const { clock, make, events } = replicas(2);
+    const a = make('a');
+    await a.start();
+    for (let t = 0; t < 4; t++) await clock.advance(1_000);
+    expect(a.held()).toEqual([0, 1]);
+    // The rounds stall (a busy process, a slow apiserver): past the renew deadline a acts no more.
+    const m = a as unknown as { timer?: { cancel(): void }; tick(): Promise<void>; schedule(): void };
+    m.timer?.cancel();
+    await clock.advance(11_000);
+    expect(a.held()).toEqual([]);
+    events.length = 0;
+    // The next round renews both leases (nobody else took them): the shards are a's again, and
+    // their Apps are queued again, as for a shard just taken.
+    await m.tick();
+    expect(a.held()).toEqual([0, 1]);
+    expect(events.sort()).toEqual(['a+0', 'a+1']);
+    m.schedule();
+    await a.stop();
+  });
+
   it('a replica that joins takes a share from the others, who give up only their surplus; one that stops hands over at once', async () => {
     const { clock, make, holders, events } = replicas(6);
     const [a, b] = [make('a'), make('b')];
