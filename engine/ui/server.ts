@@ -157,8 +157,9 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     const w = b.workload;
     if (!w || typeof w.apiVersion !== 'string' || typeof w.kind !== 'string' || typeof w.name !== 'string') throw new HttpError(400, 'workload must be {apiVersion, kind, namespace, name}');
     const workload: ObjectKey = { apiVersion: w.apiVersion, kind: w.kind, name: w.name, ...(typeof w.namespace === 'string' ? { namespace: w.namespace } : {}) };
-    // Only the App's own workloads: a command must not reach beyond what the App manages.
-    const members = (await o.backend.details(key)).status?.objects ?? [];
+    // Only the App's own workloads: a command must not reach beyond what the App manages (its
+    // status lists them; reading them live for this would only repeat the page's reads).
+    const members = app.status?.objects ?? [];
     if (!members.some((m) => m.kind === workload.kind && m.name === workload.name && (m.namespace ?? '') === (workload.namespace ?? ''))) {
       throw new HttpError(404, `${workload.kind} ${workload.namespace ? `${workload.namespace}/` : ''}${workload.name} is not an object of App ${key}`);
     }
