@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { RenderedObject } from '../dsl/app.js';
 import type { Diagnostic } from '../dsl/diagnostics.js';
 import { applyPlan, type ApplyOutcome } from './apply/index.js';
+import { appliedChange, type DiffResult } from './diff/index.js';
 import {
   ANNOTATION_DESIRED_HASH, applySetId, ConfigMapStateStore, gkOf, parentName, prepareDesired,
 } from './apply/applyset.js';
@@ -156,6 +157,8 @@ export class Reconciler {
   private readonly reported = new Set<string>();
   /** The objects of the applied commit, which policies compare a new commit with. */
   private applied?: { readonly sha: string; readonly objects: RenderedObject[] };
+  /** What the applied commit changed: its render against the previous applied commit's (the dashboard shows it). */
+  private change?: DiffResult;
   /** Who may approve through git (config.approvers), prepared when an approvals.yaml first needs it. */
   private signatureTrust?: Promise<SignatureTrust>;
   /** The approvals.yaml warnings of the commit this reconcile works on: recorded in its status. */
@@ -574,7 +577,13 @@ export class Reconciler {
     if (ok) {
       // This commit is now the applied one: the next commit's policies compare with it, and its
       // own steady-state reconciles reuse this render.
+      const before = this.applied;
       this.applied = { sha, objects: render.objects as unknown as RenderedObject[] };
+      if (lastApplied !== sha) {
+        // The previous commit's render is known when this one was compared with it (policies).
+        const previous = lastApplied ? (before?.sha === lastApplied ? before : undefined) : null;
+        this.change = previous === undefined ? undefined : appliedChange(this.config.app, previous ?? undefined, this.applied);
+      }
       this.synthCache.set(`${sha}@`, render);
     }
     const message = outcome.interrupted
@@ -684,6 +693,31 @@ export class Reconciler {
     // A repo with policies/ runs two processes per commit (the app and its policies): keep two ready.
     if (deps === 'engine' && options.policies !== false) this.warm?.keepReady(hasPolicyFiles(appDir) ? 2 : 1);
     return { appDir, checkoutDir: wt.dir, result };
+  }
+
+  /** What the applied commit changed, when this process knows it (it applied it, or recallChange). */
+  appliedChange(): DiffResult | undefined {
+    return this.applied && this.change?.head.sha === this.applied.sha ? this.change : undefined;
+  }
+
+  /**
+   * The change of the applied commit when this process did not apply it (a restart, a shard
+   * handed over): renders `previous`, the commit applied before it, again. Only between two
+   * reconciles of the app (they share the checkouts), and only when somebody asks: a restart
+   * must not cost every app a second synth.
+   */
+  async recallChange(previous: string | undefined): Promise<DiffResult | undefined> {
+    const known = this.appliedChange();
+    if (known || !this.applied) return known;
+    const after = this.applied;
+    let before: { sha: string; objects: RenderedObject[] } | undefined;
+    if (previous) {
+      const { result: r } = await this.synthCommit(previous, { policies: false, typecheck: false });
+      if (!r.ok) throw new Error(`commit ${previous.slice(0, 12)} does not render again: ${r.diagnostics.find((d) => d.severity === 'error')?.message ?? 'invalid'}`);
+      before = { sha: previous, objects: r.objects };
+    }
+    this.change = appliedChange(this.config.app, before, after);
+    return this.change;
   }
 
   /**

@@ -25,6 +25,7 @@ import { appSource, canonicalRepo, isLocalRepo } from '../identity.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
 import { type ReconcileResult, Reconciler } from '../reconciler.js';
+import type { DiffResult } from '../diff/index.js';
 import { onReleaseTransitions, ReleaseController } from '../release/controller.js';
 import { Sandbox } from '../sandbox/index.js';
 import { engineRuntime } from '../synth/dependencies.js';
@@ -118,6 +119,10 @@ interface AppRuntime {
   lastEventCommit?: string;
   /** When this reconcile was asked for (see Controller.askedAt); undefined for a periodic one. */
   notBefore?: number;
+  /** The dashboard asked for the applied commit's change, which this process did not see applied. */
+  changeWanted?: boolean;
+  /** Why it could not be recalled (for the applied commit of that time). */
+  changeError?: { readonly commit: string; readonly message: string };
 }
 
 /** A problem with an App itself (its spec, its identity): reported on the App, retried only when it changes. */
@@ -194,6 +199,45 @@ export class Controller {
     if (!app) return undefined;
     const identity = this.identityOf(app);
     return identity.user ? impersonate(this.o.cluster, identity.user) : this.o.cluster;
+  }
+
+  /**
+   * What the App's applied commit changed, as `kgitops diff -o json` has it. A controller that
+   * did not apply that commit itself (it restarted, or took the App's shard over) does not know:
+   * asking makes the App's next reconcile render the commit applied before it again
+   * (`recalling`), and a change event follows.
+   */
+  appliedChange(key: string): { change?: DiffResult; recalling?: boolean; note?: string } {
+    const rt = this.runtimes.get(key);
+    if (!rt) {
+      return { note: this.shards && !this.shards.owns(key) ? 'another controller replica holds this App: the change is known there' : 'this controller has not reconciled the App yet' };
+    }
+    const change = rt.reconciler.appliedChange();
+    if (change) return { change };
+    const applied = this.known.get(key)?.status?.appliedCommit;
+    if (rt.changeError && rt.changeError.commit === applied) return { note: rt.changeError.message };
+    if (!rt.changeWanted) {
+      rt.changeWanted = true;
+      this.queue.add(key);
+    }
+    return { recalling: true };
+  }
+
+  /** Between two reconciles of the App (they share its checkouts): see appliedChange. */
+  private async recallChange(app: AppObject, rt: AppRuntime, log: Logger): Promise<void> {
+    rt.changeWanted = false;
+    const applied = app.status?.appliedCommit;
+    if (!applied) return;
+    const previous = (app.status?.history ?? []).find((h) => h.result === 'Succeeded' && h.commit !== applied)?.commit;
+    try {
+      // Undefined: the reconcile did not render the applied commit (it failed before that).
+      if (!await rt.reconciler.recallChange(previous)) throw new Error('this controller has not rendered it (see the App\'s errors)');
+    } catch (e) {
+      // Recorded, so that showing the App again does not ask for another reconcile.
+      rt.changeError = { commit: applied, message: `the change of commit ${applied.slice(0, 12)} cannot be shown: ${(e as Error).message}` };
+      log.warn(rt.changeError.message);
+    }
+    this.changed(rt.key);
   }
 
   /** Calls `listener` with an App's key whenever the App changes or one of its releases is evaluated. */
@@ -538,6 +582,7 @@ export class Controller {
       this.o.onReconciled?.(key, r);
       this.o.metrics?.reconciled(key, r);
       await this.reportResult(app, rt, r);
+      if (rt.changeWanted && r.result !== 'Interrupted') await this.recallChange(this.known.get(key) ?? app, rt, log);
       if (this.shards && app.status && app.status.heldBy?.replica !== this.shards.identity) await this.recordHolder(key);
       if (r.result === 'Failed' && !stalled(r)) {
         const delay = this.queue.addRateLimited(key);

@@ -33,7 +33,7 @@ export function controllerDashboard(controller: Controller, o: { cluster: Cluste
           .map((l) => releaseView(l, now)).filter((r): r is ReleaseView => !!r)
           // Releases in progress first, then the most recent.
           .sort((a, b) => Number(b.phase === 'Progressing' || b.phase === 'Paused') - Number(a.phase === 'Progressing' || a.phase === 'Paused') || b.startedAt.localeCompare(a.startedAt));
-        return { status, releases };
+        return { status, releases, change: controller.appliedChange(key) };
       } catch (e) {
         return { releases: [], error: `could not read the App's objects as its ServiceAccount: ${(e as Error).message}` };
       }

@@ -182,3 +182,18 @@ export function countChanges(objects: readonly ObjectDiff[]): DiffResult['counts
     changed: objects.filter((o) => o.change === 'changed').length,
   };
 }
+
+/**
+ * What an applied commit changed: its render against the render of the commit applied before
+ * it, in the shape of `kgitops diff -o json` (the dashboard shows it). `before` absent: the first
+ * commit applied, so every object is added.
+ */
+export function appliedChange(app: string, before: { readonly sha: string; readonly objects: readonly RenderedObject[] } | undefined, after: { readonly sha: string; readonly objects: readonly RenderedObject[] }): DiffResult {
+  const { objects, unchanged } = diffObjects(before?.objects ?? [], after.objects);
+  return {
+    app,
+    base: before ? { label: `commit ${before.sha.slice(0, 12)}`, sha: before.sha, objects: before.objects.length, diagnostics: [] } : { label: 'nothing applied', objects: 0, diagnostics: [] },
+    head: { label: `commit ${after.sha.slice(0, 12)}`, sha: after.sha, objects: after.objects.length, diagnostics: [] },
+    objects, unchanged, counts: countChanges(objects), policies: [],
+  };
+}

@@ -5,8 +5,10 @@
  * still reads. Everything that comes from a cluster or a repo is escaped.
  */
 import type { AppObject } from '../controller/app-resource.js';
-import type { AppStatus } from '../cli/status.js';
-import type { GateView, ReleaseView, StepView } from './view.js';
+import type { DiffResult, ObjectDiff } from '../diff/index.js';
+import { brief, type FieldChange } from '../diff/fields.js';
+import { formatPreview } from '../release/preview.js';
+import type { AppDetails, GateView, ReleaseView, StepView } from './view.js';
 import { CLIENT_SCRIPT } from './client.js';
 
 /** Text for HTML content and attribute values. */
@@ -46,6 +48,13 @@ button:focus-visible, a:focus-visible, input:focus-visible { outline: 3px solid 
 #flash:not(:empty) { margin: .5rem 0; padding: .4rem .7rem; border: 1px solid var(--line); border-radius: 4px; }
 details.token { font-size: .9rem; }
 svg.chart { vertical-align: middle; }
+.change { border: 1px solid var(--line); border-radius: 6px; margin: .4rem 0; padding: .3rem .7rem; }
+.change > summary { cursor: pointer; }
+.fields { list-style: none; padding: 0; margin: .4rem 0; }
+.fields li { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .88em; overflow-wrap: anywhere; }
+.rel { background: #fff4ce; color: var(--warn); border-radius: 4px; padding: 0 .35rem; font-family: system-ui, sans-serif; font-weight: 600; }
+pre.diff { overflow-x: auto; font-size: .85em; background: #f6f8fa; padding: .4rem .6rem; border-radius: 4px; }
+pre.diff .add { color: var(--ok); } pre.diff .del { color: var(--bad); } pre.diff .hunk { color: var(--info); }
 @media (max-width: 640px) { th.opt, td.opt { display: none; } main { padding: .6rem; } }
 `;
 
@@ -194,8 +203,60 @@ ${releaseActions(app, r)}
 </section>`;
 }
 
+function fieldText(f: FieldChange): string {
+  switch (f.op) {
+    case 'add': return `+ ${f.path}: ${brief(f.after)}`;
+    case 'remove': return `- ${f.path}: ${brief(f.before)}`;
+    default: return `~ ${f.path}: ${brief(f.before)} → ${brief(f.after)}`;
+  }
+}
+
+function unifiedHtml(text: string): string {
+  return text.trimEnd().split('\n').map((l) => {
+    const cls = l.startsWith('@@') ? 'hunk' : l.startsWith('+') && !l.startsWith('+++') ? 'add' : l.startsWith('-') && !l.startsWith('---') ? 'del' : '';
+    return cls ? `<span class="${cls}">${esc(l)}</span>` : esc(l);
+  }).join('\n');
+}
+
+const CHANGE_WORD = { added: '+ added', removed: '− removed', changed: '~ changed' } as const;
+/** Objects shown one by one; a bigger change is summed up (the JSON API has them all). */
+const CHANGE_LIMIT = 100;
+
+function objectChange(o: ObjectDiff): string {
+  const release = new Map(o.release.map((f) => [f.path, f]));
+  const where = [o.constructPath ? `construct ${o.constructPath}` : '', o.source ?? ''].filter(Boolean).join(', ');
+  const fields = o.fields.map((f) => {
+    const r = release.get(f.path);
+    return `<li>${r ? `<span class="rel" title="a release acts on this field">release: ${esc(r.aspect)}</span> ` : ''}${esc(r?.summary ? `~ ${f.path}: ${r.summary}` : fieldText(f))}</li>`;
+  });
+  const preview = o.preview ? `<h4>The release it starts</h4><pre class="diff">${esc(formatPreview(o.preview).trimEnd())}</pre>` : o.noRollout ? '<p class="note">No rollout: the pod template is unchanged.</p>' : '';
+  // Objects with a release-relevant change are open: they are what a reviewer looks at first.
+  return `<details class="change" data-change="${esc(o.change)}"${o.release.length ? ' open' : ''}>
+<summary><strong>${esc(CHANGE_WORD[o.change])}</strong> ${esc(o.object.kind)} <code>${esc(`${o.object.namespace ? `${o.object.namespace}/` : ''}${o.object.name}`)}</code>${o.release.length ? ` <span class="rel">${o.release.length} release-relevant</span>` : ''}${where ? ` <span class="note">${esc(where)}</span>` : ''}</summary>
+${fields.length ? `<ul class="fields">${fields.join('')}</ul>` : ''}
+${preview}
+<details><summary>YAML diff</summary><pre class="diff">${unifiedHtml(o.unified)}</pre></details>
+</details>`;
+}
+
+/** What the applied commit changed: `kgitops diff -o json` of the previous applied commit and it. */
+function changeSection(c: AppDetails['change']): string {
+  if (!c) return '';
+  if (c.recalling) return '<h2>Last applied change</h2><p class="note">Rendering the commit applied before this one again, to show what changed (this controller did not apply it itself)…</p>';
+  if (!c.change) return `<h2>Last applied change</h2><p class="note">${esc(c.note ?? 'Not known.')}</p>`;
+  const r: DiffResult = c.change;
+  const { added, removed, changed } = r.counts;
+  const shown = r.objects.slice(0, CHANGE_LIMIT);
+  return `<h2>Last applied change</h2>
+<p>${esc(r.base.label)} → <strong>${esc(r.head.label)}</strong>: ${added + removed + changed === 0 ? `no change to the rendered objects (${r.unchanged})` : `${changed} changed, ${added} added, ${removed} removed, ${r.unchanged} unchanged`}.
+<span class="note">Fields marked <span class="rel">release</span> change what a release does (image, replicas, strategy, partition, paused, gates).${r.base.sha && r.head.sha ? ` In a checkout: <code>kgitops diff --base ${esc(r.base.sha.slice(0, 12))} --head ${esc(r.head.sha.slice(0, 12))}</code>.` : ''}</span></p>
+${shown.map(objectChange).join('\n')}
+${r.objects.length > shown.length ? `<p class="note">${r.objects.length - shown.length} more object(s): see the JSON API or kgitops diff.</p>` : ''}`;
+}
+
 /** One App: its state, releases, objects by kind, reconciles, errors and drift corrections. */
-export function appMain(app: AppObject, s: AppStatus | undefined, releases: readonly ReleaseView[], readError?: string): string {
+export function appMain(app: AppObject, d: AppDetails): string {
+  const { status: s, releases, error: readError } = d;
   const key = `${app.metadata.namespace}/${app.metadata.name}`;
   const st = app.status ?? {};
   const objects = s?.objects ?? [];
@@ -212,6 +273,7 @@ ${(st.heldBack ?? []).map((h) => `<p class="s-warn">${esc(`held back: ${h.worklo
 <h2>Releases</h2>
 ${releases.length ? releases.map((r) => releaseSection(key, r)).join('\n') : '<p class="note">No release in this App\'s workloads.</p>'}
 ${errors.length ? `<h2>Errors of the last reconcile</h2><ul>${errors.map((e) => `<li class="error"><code>${esc(e.rule)}</code> ${esc(e.message)}${e.source ? ` <span class="mono">${esc(e.source)}</span>` : ''}${e.constructPath ? ` construct <code>${esc(e.constructPath)}</code>` : ''}${e.object ? ` · ${esc(`${e.object.kind} ${e.object.namespace ? `${e.object.namespace}/` : ''}${e.object.name ?? ''}`)}` : ''}${e.path ? ` <code>${esc(e.path)}</code>` : ''}${e.hint ? `<br><span class="note">${esc(e.hint)}</span>` : ''}</li>`).join('')}</ul>` : ''}
+${changeSection(d.change)}
 <h2>Objects (${objects.length})</h2>
 ${[...byKind].sort(([a], [b]) => a.localeCompare(b)).map(([kind, list]) => `<details open><summary><strong>${esc(kind)}</strong> (${list.length})</summary><div class="wrap"><table><thead><tr><th scope="col">Name</th><th scope="col">Health</th><th scope="col">Message</th></tr></thead><tbody>${list.map((o) => `<tr><td>${esc(`${o.namespace ? `${o.namespace}/` : ''}${o.name}`)}</td><td>${statusChip(o.health)}</td><td>${esc(o.message)}</td></tr>`).join('')}</tbody></table></div></details>`).join('\n') || '<p class="note">None recorded yet.</p>'}
 <h2>Reconciles</h2>

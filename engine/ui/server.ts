@@ -19,11 +19,10 @@ import type { AddressInfo } from 'node:net';
 import { ApiError } from '../cluster/errors.js';
 import type { ObjectKey, UserIdentity } from '../cluster/types.js';
 import { CommandError } from '../release/commands.js';
-import type { AppStatus } from '../cli/status.js';
 import type { AppObject } from '../controller/app-resource.js';
 import type { Logger } from '../log.js';
 import { appMain, appsMain, esc, page } from './html.js';
-import type { ReleaseView } from './view.js';
+import type { AppDetails } from './view.js';
 
 export const DEFAULT_UI_HOST = '127.0.0.1';
 const ACTIONS = new Set(['approve', 'pause', 'resume', 'abort']);
@@ -35,7 +34,7 @@ export interface UiBackend {
   apps(): AppObject[];
   app(key: string): AppObject | undefined;
   /** The App as `kgitops status` reads it (live health) and its workloads' releases, read as the App. */
-  details(key: string): Promise<{ status?: AppStatus; releases: ReleaseView[]; error?: string }>;
+  details(key: string): Promise<AppDetails>;
   /** The permission a release command on the workload needs (what `kgitops approve` does: patch it). */
   commandPermission(workload: ObjectKey): Promise<{ group: string; resource: string }>;
   /** Appends the command for the workload's release in progress; `by` is who gave it. */
@@ -216,7 +215,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       if (!app) throw new HttpError(404, `no App ${key}`);
       const d = await o.backend.details(key);
       if (m[1]) return json(res, 200, { app: { metadata: app.metadata, spec: app.spec, status: app.status ?? {} }, ...d });
-      const main = appMain(app, d.status, d.releases, d.error);
+      const main = appMain(app, d);
       return send(res, 200, 'text/html; charset=utf-8', fragment ? main : page(`App ${key}`, main, { simulated: o.backend.simulated, page: key }));
     }
     throw new HttpError(404, `nothing at ${path}`);

@@ -4,11 +4,28 @@
  * revision). Plain data: the HTML (html.ts) and the JSON API (server.ts) both render it.
  */
 import type { GateSpec, ReleasePlanSpec } from '../../dsl/release.js';
+import type { AppStatus } from '../cli/status.js';
+import type { DiffResult } from '../diff/index.js';
 import { scaledValue } from '../../dsl/arithmetic.js';
 import { describeKey, type KubeObject, keyOf, type ObjectKey } from '../cluster/types.js';
 import { describeGate, windowAt } from '../release/machine.js';
 import { readPlan } from '../release/plan.js';
 import { ANNOTATION_RELEASE_STATE, readReleaseState, type ReleaseState, type Transition } from '../release/state.js';
+
+/** One App's page: what the backend reads for it. */
+export interface AppDetails {
+  /** The App as `kgitops status` reads it (live health). */
+  readonly status?: AppStatus;
+  /** Its workloads' releases, those in progress first. */
+  readonly releases: ReleaseView[];
+  /** Why its objects could not be read (as its ServiceAccount). */
+  readonly error?: string;
+  /**
+   * What the applied commit changed (`kgitops diff -o json`'s shape); `recalling` while it is
+   * rendered again, `note` when it is not known here.
+   */
+  readonly change?: { readonly change?: DiffResult; readonly recalling?: boolean; readonly note?: string };
+}
 
 export interface PodCounts {
   /** Pods the workload wants. */

@@ -99,6 +99,67 @@ describe('the dashboard in Chromium', () => {
     await expect.poll(() => page.locator('section.release h3 .status').first().textContent(), { timeout: 15_000 }).toBe('Progressing');
   });
 
+  it('shows what the applied commit changed, the image marked as what the release acts on', async () => {
+    const page = await open(`/apps/${NS}/shop`);
+    const web = page.locator('details.change', { hasText: 'CloneSet' });
+    expect(await page.getByRole('heading', { name: 'Last applied change' }).isVisible()).toBe(true);
+    expect(await page.locator('h2:has-text("Last applied change") + p').textContent()).toMatch(/^commit [0-9a-f]{12} → commit [0-9a-f]{12}: 1 changed, 0 added, 0 removed, 0 unchanged/);
+    // Open (it has a release-relevant field), with the field and the release it starts.
+    expect(await web.getAttribute('open')).not.toBeNull();
+    expect(await web.locator('.fields li', { hasText: 'release: image' }).textContent()).toBe('release: image ~ spec.template.spec.containers[name=main].image: nginx:1.25.0 → nginx:1.25.1');
+    expect(await web.textContent()).toMatch(/The release it starts/);
+    // The YAML diff is one click (or Enter) away.
+    await web.getByText('YAML diff').click();
+    expect(await web.locator('pre.diff .add').first().textContent()).toMatch(/image: nginx:1\.25\.1/);
+  });
+
+  it('works from the keyboard alone: every stop shows its focus, and a release action asks first', async () => {
+    const page = await open(`/apps/${NS}/shop`);
+    let dialog: string | undefined;
+    page.on('dialog', (d) => { dialog = d.message(); void d.dismiss(); });
+    const before = (await releaseState())!;
+    const stops: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      await page.keyboard.press('Tab');
+      const focused = await page.evaluate(`(() => { const e = document.activeElement; const s = getComputedStyle(e);
+        return { text: (e.textContent || e.getAttribute('aria-label') || e.id || e.tagName).trim().slice(0, 40), outline: s.outlineStyle !== 'none' && s.outlineWidth !== '0px' }; })()`) as { text: string; outline: boolean };
+      expect(focused.outline, `focus on "${focused.text}" is visible`).toBe(true);
+      stops.push(focused.text);
+      if (focused.text === 'Pause') break;
+    }
+    expect(stops.at(-1), `Tab stops: ${stops.join(' | ')}`).toBe('Pause');
+    expect(stops).toContain('Token for release actions');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => dialog).toMatch(/^Pause release shop\/web@/);
+    // Dismissed: nothing was sent.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await releaseState())!.phase).toBe(before.phase);
+  });
+
+  it('keeps every visible text at a contrast of at least 4.5:1 with its background (WCAG AA)', async () => {
+    for (const path of ['/', `/apps/${NS}/shop`]) {
+      const page = await open(path);
+      const low = await page.evaluate(`(() => {
+        const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+        const lum = (c) => { const [r, g, b] = rgb(c).slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+        const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor; const v = rgb(c); if (v.length === 3 || (v.length === 4 && v[3] > 0)) return c; } return 'rgb(255, 255, 255)'; };
+        const out = []; let checked = 0;
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+          const el = n.parentElement;
+          if (!n.textContent.trim() || !el || el.closest('svg, script, style') || el.getClientRects().length === 0) continue;
+          const a = lum(getComputedStyle(el).color); const b = lum(background(el));
+          const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+          checked++;
+          if (ratio < 4.5) out.push(el.tagName + '.' + el.className + ' "' + n.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+        }
+        return { checked, low: out };
+      })()`) as { checked: number; low: string[] };
+      expect(low.checked).toBeGreaterThan(20);
+      expect(low.low, path).toEqual([]);
+    }
+  });
+
   it('reads well on a phone: nothing wider than the screen but the tables, which scroll', async () => {
     const page = await (await chromium.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true })).newPage();
     await page.goto(`${fx.url}/apps/${NS}/shop`);
@@ -132,5 +193,16 @@ describe('the dashboard in Chromium', () => {
     expect((await post({ 'Content-Type': 'text/plain' })).status).toBe(415);
     expect((await post({ 'Content-Type': 'application/json', Authorization: 'Bearer wrong' })).status).toBe(401);
     expect((await releaseState())!.phase).toBe('Progressing');
+  });
+
+  it('after a controller restart, the change is rendered again when the page asks for it', async () => {
+    const page = await open(`/apps/${NS}/shop`);
+    await fx.restartController();
+    const details = async () => ((await (await fetch(`${fx.url}/api/apps/${NS}/shop`)).json()) as { change?: { change?: { objects: { release: { aspect: string; after: unknown }[] }[] }; recalling?: boolean } }).change;
+    // The new controller did not apply the commit: asking renders its predecessor again.
+    await expect.poll(async () => (await details())?.change?.objects[0]?.release[0], { timeout: 60_000 }).toMatchObject({ aspect: 'image', after: 'nginx:1.25.1' });
+    await page.reload();
+    await page.waitForFunction("document.getElementById('live')?.textContent === 'live'", undefined, { timeout: 10_000 });
+    expect(await page.locator('details.change', { hasText: 'CloneSet' }).locator('.fields li', { hasText: 'release: image' }).count()).toBe(1);
   });
 });

@@ -15,7 +15,7 @@ import { controllerDashboard } from '../../engine/controller/dashboard.js';
 import { createLogger } from '../../engine/log.js';
 import { ANNOTATION_RELEASE_STATE, parseReleaseState, type ReleaseState } from '../../engine/release/state.js';
 import { localTokenAuth } from '../../engine/ui/auth.js';
-import { startUiServer } from '../../engine/ui/server.js';
+import { startUiServer, type UiBackend } from '../../engine/ui/server.js';
 import { git, initRepo } from '../fixtures/git.js';
 import { waitFor } from '../fixtures/wait.js';
 
@@ -45,6 +45,8 @@ export interface DashboardFixture {
   readonly exposedUrl: string;
   readonly cluster: SimCluster;
   releaseState(): Promise<ReleaseState | undefined>;
+  /** Stops the controller and starts another over the same cluster and cache (the servers stay). */
+  restartController(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,12 +67,39 @@ export async function startDashboardFixture(token: string): Promise<DashboardFix
   const cluster = new SimCluster({ clock: realClock, namespaces: ['default', NS] });
   await cluster.apply(appCrd() as unknown as KubeObject, { fieldManager: 'test' });
   const log = createLogger({ level: 'silent' });
-  const controller = new Controller({
-    cluster, clock: realClock, log, cacheDir: cache, allowLocalRepos: true, allowControllerIdentity: true,
-    sandbox: { unsafe: false, limits: {} }, typecheck: false, concurrency: 2,
-  });
-  const running = controller.run();
-  const backend = controllerDashboard(controller, { cluster, clock: realClock });
+  const startController = () => {
+    const controller = new Controller({
+      cluster, clock: realClock, log, cacheDir: cache, allowLocalRepos: true, allowControllerIdentity: true,
+      sandbox: { unsafe: false, limits: {} }, typecheck: false, concurrency: 2,
+    });
+    return { controller, running: controller.run(), backend: controllerDashboard(controller, { cluster, clock: realClock }) };
+  };
+  let current = startController();
+  // The servers outlive a controller restart: they ask whichever controller runs now.
+  const backend: UiBackend = {
+    simulated: true,
+    apps: () => current.backend.apps(),
+    app: (key) => current.backend.app(key),
+    details: (key) => current.backend.details(key),
+    commandPermission: (w) => current.backend.commandPermission(w),
+    command: (key, w, c, by) => current.backend.command(key, w, c, by),
+    subscribe: (listener) => {
+      let unsubscribe = current.backend.subscribe(listener);
+      const resubscribe = () => { unsubscribe(); unsubscribe = current.backend.subscribe(listener); };
+      resubscribers.add(resubscribe);
+      return () => { resubscribers.delete(resubscribe); unsubscribe(); };
+    },
+  };
+  const resubscribers = new Set<() => void>();
+  const stopController = async () => {
+    await current.controller.stop();
+    await current.running.catch(() => {});
+  };
+  const restartController = async () => {
+    await stopController();
+    current = startController();
+    for (const r of resubscribers) r();
+  };
   const auth = localTokenAuth(token, { username: 'alice@example.com', groups: [], simulated: true });
   const ui = await startUiServer({ port: 0, backend, auth, log });
   const exposed = await startUiServer({ port: 0, host: '0.0.0.0', backend, auth, log });
@@ -78,8 +107,7 @@ export async function startDashboardFixture(token: string): Promise<DashboardFix
   const stop = async () => {
     await ui.close();
     await exposed.close();
-    await controller.stop();
-    await running.catch(() => {});
+    await stopController();
     cluster.stop();
     rmSync(cache, { recursive: true, force: true });
     rmSync(repo, { recursive: true, force: true });
@@ -97,5 +125,5 @@ export async function startDashboardFixture(token: string): Promise<DashboardFix
     await stop();
     throw e;
   }
-  return { url: ui.url, exposedUrl: exposed.url.replace('0.0.0.0', '127.0.0.1'), cluster, releaseState, stop };
+  return { url: ui.url, exposedUrl: exposed.url.replace('0.0.0.0', '127.0.0.1'), cluster, releaseState, restartController, stop };
 }

@@ -277,3 +277,43 @@ app.synth();
     expect(sim.pods({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: 'shop', name: 'web' }).every((p) => p.spec.containers.some((c: { name: string }) => c.name === 'shipper'))).toBe(true);
   }, 60_000);
 });
+
+describe('the applied change (the dashboard\'s "Last applied change")', () => {
+  const cloneSet = (image: string) => ({
+    apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', metadata: { name: 'web' },
+    spec: {
+      replicas: 2, selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image, resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '64Mi' } } }] } },
+    },
+  });
+
+  it('is the applied commit against the one applied before it, with the image marked; a restarted engine renders the previous commit again to know it', async () => {
+    const { repo, sim, reconciler } = setup();
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '1' }), cloneSet('registry.example.com/web:1.0.0')] }, 'base');
+    const first = await reconciler.reconcile();
+    expect(first.result).toBe('Succeeded');
+    // The first commit applied: everything is added.
+    expect(reconciler.appliedChange()).toMatchObject({ base: { label: 'nothing applied' }, head: { sha: first.commit }, counts: { added: 2, changed: 0, removed: 0 } });
+    repo.commit({ namespace: 'shop', objects: [configMap('a', { v: '2' }), cloneSet('registry.example.com/web:1.1.0')] }, 'image and config');
+    const second = await reconciler.reconcile();
+    expect(second.result).toBe('Succeeded');
+    const change = reconciler.appliedChange()!;
+    expect(change).toMatchObject({ base: { sha: first.commit }, head: { sha: second.commit }, counts: { added: 0, changed: 2, removed: 0 }, unchanged: 0 });
+    const web = change.objects.find((o) => o.object.kind === 'CloneSet')!;
+    expect(web.release).toEqual([expect.objectContaining({ aspect: 'image', path: 'spec.template.spec.containers[name=web].image', before: 'registry.example.com/web:1.0.0', after: 'registry.example.com/web:1.1.0' })]);
+    expect(change.objects.find((o) => o.object.kind === 'ConfigMap')!.release).toEqual([]);
+    // A steady reconcile of the same commit keeps it.
+    expect((await reconciler.reconcile()).result).toBe('NoChange');
+    expect(reconciler.appliedChange()?.head.sha).toBe(second.commit);
+
+    // Another process (a restart): it applied nothing, so it does not know until asked.
+    const config = loadConfig({ repo: repo.dir, app: 'shop', namespace: 'shop', cacheDir: CACHE });
+    const restarted = new Reconciler(config, sim, gitSource(config), realClock, createLogger({ level: 'silent' }));
+    reconcilers.push(restarted);
+    expect((await restarted.reconcile()).result).toBe('NoChange');
+    expect(restarted.appliedChange()).toBeUndefined();
+    const recalled = await restarted.recallChange(first.commit);
+    expect(recalled?.objects.map((o) => ({ ...o, unified: undefined }))).toEqual(change.objects.map((o) => ({ ...o, unified: undefined })));
+    expect(restarted.appliedChange()).toBe(recalled);
+  }, 90_000);
+});

@@ -4,6 +4,7 @@ import type { KubeObject } from '../../../engine/cluster/types.js';
 import { ANNOTATION_RELEASE_STATE } from '../../../engine/release/state.js';
 import { appMain, appsMain, esc } from '../../../engine/ui/html.js';
 import { releaseView } from '../../../engine/ui/view.js';
+import { appliedChange } from '../../../engine/diff/index.js';
 
 const NOW = Date.parse('2026-12-02T10:00:00Z');
 const measure = { intervalSeconds: 30, count: 3, failureLimit: 0, consecutiveErrorLimit: 4, inconclusiveLimit: 0 };
@@ -75,12 +76,42 @@ describe('the pages', () => {
     expect(list).not.toContain('<script>alert');
     expect(list).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     const v = releaseView(cloneSet({ [ANNOTATION_RELEASE_PLAN]: JSON.stringify(plan), [ANNOTATION_RELEASE_STATE]: JSON.stringify(state) }), NOW)!;
-    const one = appMain(app as never, undefined, [v]);
+    const one = appMain(app as never, { releases: [v] });
     expect(one).not.toContain('<b>');
     expect(one).not.toContain('started <script>');
     // The current step's actions, each with a confirmation.
     expect(one).toMatch(/data-action="approve"[^>]*data-confirm="Approve step 2 of release shop\/web@abc123abc1\?"/);
     expect(one).toContain('data-action="pause"');
     expect(one).toContain('data-action="abort"');
+  });
+});
+
+describe('the last applied change', () => {
+  const app = { apiVersion: 'kgitops.io/v1alpha1' as const, kind: 'App' as const, metadata: { name: 'shop', namespace: 'team-a' }, spec: { source: { repo: 'r' } }, status: {} };
+  const web = (image: string, note: string) => ({
+    constructPath: 'shop/web', source: 'main.ts:12',
+    manifest: { apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', metadata: { name: 'web', namespace: 'shop', annotations: { note } }, spec: { replicas: 2, template: { spec: { containers: [{ name: 'web', image }] } } } },
+  });
+  const cm = { constructPath: 'shop/cfg', manifest: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg', namespace: 'shop' }, data: { a: '1' } } };
+
+  it('marks the fields a release acts on, escapes what the repo wrote, and opens the objects a reviewer looks at first', () => {
+    const change = appliedChange('shop', { sha: 'a'.repeat(40), objects: [web('web:1.0', 'x'), cm] as never }, { sha: 'b'.repeat(40), objects: [web('web:1.1', '<img src=x onerror=alert(1)>')] as never });
+    const html = appMain(app as never, { releases: [], change: { change } });
+    expect(html).toContain('commit aaaaaaaaaaaa → <strong>commit bbbbbbbbbbbb</strong>: 1 changed, 0 added, 1 removed, 0 unchanged');
+    expect(html).toContain('<span class="rel" title="a release acts on this field">release: image</span> ~ spec.template.spec.containers[name=web].image: web:1.0 → web:1.1');
+    // The annotation is not release-relevant, and what the repo wrote stays text.
+    expect(html).toMatch(/<li>~ metadata\.annotations\.note: x → &lt;img src=x onerror=alert\(1\)&gt;<\/li>/);
+    expect(html).not.toContain('<img');
+    // The CloneSet (release-relevant) is open; the removed ConfigMap is not.
+    expect(html).toMatch(/<details class="change" data-change="changed" open>[\s\S]*?CloneSet <code>shop\/web<\/code> <span class="rel">1 release-relevant<\/span> <span class="note">construct shop\/web, main\.ts:12<\/span>/);
+    expect(html).toMatch(/<details class="change" data-change="removed">[\s\S]*?ConfigMap <code>shop\/cfg<\/code>/);
+    expect(html).toContain('<span class="del">-        - image: web:1.0</span>');
+  });
+
+  it('says when it is being rendered again, or why it is not known', () => {
+    expect(appMain(app as never, { releases: [], change: { recalling: true } })).toContain('Rendering the commit applied before this one again');
+    expect(appMain(app as never, { releases: [], change: { note: 'another controller replica holds this App' } })).toContain('another controller replica holds this App');
+    const first = appliedChange('shop', undefined, { sha: 'b'.repeat(40), objects: [cm] as never });
+    expect(appMain(app as never, { releases: [], change: { change: first } })).toContain('nothing applied → <strong>commit bbbbbbbbbbbb</strong>: 0 changed, 1 added, 0 removed');
   });
 });
