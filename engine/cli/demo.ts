@@ -20,6 +20,7 @@ import { createLogger, type LogFormat } from '../log.js';
 import { Reconciler } from '../reconciler.js';
 import { ReleaseController } from '../release/controller.js';
 import { addDashboardOptions, type DashboardFlags, startDashboard } from './dashboard.js';
+import { demoReleaseRepo, type DemoReleaseRepo } from './demo-release.js';
 import { ExitCode } from './output.js';
 import { reportError } from './errors.js';
 import { Sandbox, SandboxUnavailableError } from '../sandbox/index.js';
@@ -52,6 +53,28 @@ function examplesRepo(): { repo: string; ref: string; path: string; local: boole
   return { repo: dir, ref: 'main', path: '.', local: false };
 }
 
+/**
+ * Once the App is Current, commits the demo's release, then keeps the clone following the
+ * checkout until the demo stops.
+ */
+async function runDemoRelease(demo: DemoReleaseRepo, apps: Controller, key: string, intervalMs: number, signal: AbortSignal): Promise<void> {
+  process.stderr.write(`the App watches ${demo.repo} (branch ${demo.ref}): a clone of this checkout that merges its new commits every interval, where the demo commits a release of its own once the shop is Current (--no-demo-release: watch the checkout itself)\n\n`);
+  while (!signal.aborted && apps.appObject(key)?.status?.health !== 'Current') await realClock.sleep(1000, signal).catch(() => {});
+  if (signal.aborted) return;
+  const image = demo.release();
+  if (image) apps.trigger(key); // the App's interval may be long: the demo's commit is its push
+  process.stderr.write(image
+    ? `\ndemo release: committed ${image} to the clone; the cart releases zone by zone (open the dashboard, approve or pause it there, or run kgitops status)\n\n`
+    : '\ndemo release: the examples declare no cart image to bump, so the demo starts no release\n\n');
+  while (!signal.aborted) {
+    await realClock.sleep(Math.max(1000, Math.min(intervalMs, 10_000)), signal).catch(() => {});
+    if (signal.aborted) break;
+    const { merged, problem } = demo.follow();
+    if (merged) apps.trigger(key);
+    if (problem) process.stderr.write(`${problem}\n`);
+  }
+}
+
 export function registerDemo(program: Command): void {
   addDashboardOptions(program
     .command('demo'), '8080')
@@ -63,6 +86,7 @@ export function registerDemo(program: Command): void {
     .option('--log-format <format>', 'text or json', 'text')
     .option('--unsafe-no-sandbox', 'run the examples without the sandbox (the default when bubblewrap is not installed)')
     .option('--no-ui', 'no dashboard')
+    .option('--no-demo-release', 'on the simulated cluster, do not start a release of the cart by itself (then the checkout itself is watched)')
     .action(async (opts: DemoFlags) => {
       process.exitCode = await runDemo(opts);
     });
@@ -84,7 +108,7 @@ async function sandboxAvailable(): Promise<boolean> {
   }
 }
 
-type DemoFlags = DashboardFlags & { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat; unsafeNoSandbox?: boolean; ui: boolean };
+type DemoFlags = DashboardFlags & { kubeconfig?: string; context?: string; interval: string; once?: boolean; logFormat: LogFormat; unsafeNoSandbox?: boolean; ui: boolean; demoRelease: boolean };
 
 async function runDemo(opts: DemoFlags): Promise<number> {
   try {
@@ -128,9 +152,12 @@ async function runDemo(opts: DemoFlags): Promise<number> {
     await cluster.apply(appCrd() as unknown as KubeObject, { fieldManager: 'kgitops-demo' });
     if (cluster instanceof KubeCluster) cluster.invalidateDiscovery();
     await cluster.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: DEMO_NAMESPACE } }, { fieldManager: 'kgitops-demo' });
+    // On the simulation, a release of its own (see demo-release.ts), from a clone of the checkout.
+    const demo = cluster.simulated && src.local && opts.demoRelease !== false ? demoReleaseRepo(src.repo, src.ref) : undefined;
+    const watched = demo ? { repo: demo.repo, ref: demo.ref } : { repo: src.repo, ref: src.ref };
     const app = {
       apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: 'shop', namespace: DEMO_NAMESPACE },
-      spec: { source: { repo: src.repo, ref: src.ref, path: src.path, interval: opts.interval } },
+      spec: { source: { repo: watched.repo, ref: watched.ref, path: src.path, interval: opts.interval } },
     };
     await cluster.apply(app as unknown as KubeObject, { fieldManager: 'kgitops-demo' });
     process.stderr.write(`the examples are declared as App ${DEMO_NAMESPACE}/shop (apps.kgitops.io); the controller reconciles it until Ctrl-C\n\n`);
@@ -142,7 +169,11 @@ async function runDemo(opts: DemoFlags): Promise<number> {
     if (dashboard === false) return ExitCode.ERROR;
     if (dashboard) process.stderr.write(`\ndashboard: ${dashboard.url}\n\n`);
     const stopped = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const demoRun = demo ? runDemoRelease(demo, apps, `${DEMO_NAMESPACE}/shop`, config.intervalMs, controller.signal) : undefined;
     await Promise.race([apps.run(), stopped]);
+    controller.abort(); // the demo's release follows the controller
+    await demoRun;
+    demo?.remove();
     await dashboard?.close();
     await apps.stop();
     (cluster as { stop?: () => void }).stop?.();

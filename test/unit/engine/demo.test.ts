@@ -1,5 +1,5 @@
 /** `npm start`: the engine on the examples repo against the simulated cluster, end to end. */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 
@@ -41,6 +41,16 @@ it('kept running, it is the controller with the examples declared as an App, app
   const apps = await (await fetch(`${url}/api/apps`)).json() as { apps: { namespace: string; name: string }[] };
   expect(apps.apps.map((a) => `${a.namespace}/${a.name}`)).toEqual(['kgitops-demo/shop']);
   expect(await (await fetch(`${url}/`)).text()).toContain('SIMULATION');
+  // The demo's own release: once the shop is Current, a new cart image committed to its clone
+  // of the checkout (never to the checkout), and the dashboard shows it step by step.
+  expect(out).toMatch(/the App watches \/\S+kgitops-demo-repo-\S+ \(branch kgitops-demo\)/);
+  while (!/release shop\/cart@\S+ started: 3 step\(s\)/.test(out) && Date.now() < deadline + 60_000) await new Promise((r) => setTimeout(r, 250));
+  expect(out).toMatch(/demo release: committed registry\.example\.com\/shop\/cart:\d+\.\d+\.\d+ to the clone/);
+  type Shop = { releases: { workload: string; steps: unknown[] }[]; change?: { change?: { objects: { release: { aspect: string }[] }[] } } };
+  const shop = async () => await (await fetch(`${url}/api/apps/kgitops-demo/shop`)).json() as Shop;
+  await expect.poll(async () => (await shop()).releases.map((r) => [r.workload, r.steps.length]), { timeout: 30_000 }).toEqual([['UnitedDeployment shop/cart', 3]]);
+  await expect.poll(async () => (await shop()).change?.change?.objects.map((o) => o.release.map((f) => f.aspect)), { timeout: 30_000 }).toEqual([['image']]);
+  expect(execFileSync('git', ['status', '--porcelain', 'examples'], { cwd: ROOT, encoding: 'utf8' })).toBe('');
   child.kill('SIGINT');
   expect(await exited).toBe(0);
-}, 180_000);
+}, 240_000);
