@@ -173,6 +173,7 @@ function gateItem(g: GateView): string {
 function stepItem(r: ReleaseView, s: StepView): string {
   const notes = [
     ...(s.state === 'current' ? [`new revision: ${r.pods.updated} pods, ${r.pods.updatedReady} ready, of ${s.targetPods ?? '?'} for this step; previous revision: ${Math.max(0, r.pods.desired - r.pods.updated)} pods (${r.pods.desired} in all, ${r.pods.ready} ready)`] : []),
+    ...(s.state === 'current' && r.pods.subsets ? [`by subset: ${r.pods.subsets.map((x) => `${esc(x.name)} ${x.newRevision} of ${x.pods} may run the new revision (partition ${x.partition}${x.ready !== undefined ? `, ${x.ready} ready` : ''})`).join('; ')}`] : []),
     ...r.approvals.filter((a) => a.step === s.index).map((a) => `approved by ${esc(a.by)} at ${time(a.at)} (${a.via === 'git' ? 'a signed commit' : 'kgitops approve or the dashboard'})`),
   ];
   return `<li class="step ${s.state}" data-step="${s.index}"><h4 style="margin:0">Step ${s.index} of ${r.steps.length}: to ${esc(s.target)}${s.targetPods !== undefined ? ` (${s.targetPods} pods)` : ''} <span class="note">${esc(s.state)}</span></h4>

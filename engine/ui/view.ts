@@ -35,6 +35,20 @@ export interface PodCounts {
   readonly updatedReady: number;
   /** Ready pods of any revision. */
   readonly ready: number;
+  /**
+   * A UnitedDeployment's subsets: pods, the partition (pods kept on the previous revision), so
+   * the pods the new revision may have, and ready pods where Kruise reports them (subsetStatuses).
+   */
+  readonly subsets?: readonly SubsetPods[];
+}
+
+export interface SubsetPods {
+  readonly name: string;
+  readonly pods: number;
+  readonly partition: number;
+  /** pods - partition: what the new revision may have in this subset. */
+  readonly newRevision: number;
+  readonly ready?: number;
 }
 
 export interface GateView {
@@ -92,12 +106,30 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 export function podCounts(live: KubeObject): PodCounts {
   const s = live.status ?? {};
   const desired = live.kind === 'DaemonSet' ? num(s.desiredNumberScheduled) : num(live.spec?.replicas ?? s.replicas);
+  const subsets = live.kind === 'UnitedDeployment' ? subsetPods(live) : [];
   return {
     desired,
     updated: num(s.updatedReplicas ?? s.updatedNumberScheduled),
     updatedReady: num(s.updatedReadyReplicas ?? s.updatedNumberReady ?? s.updatedAvailableReplicas),
     ready: num(s.readyReplicas ?? s.numberReady),
+    ...(subsets.length ? { subsets } : {}),
   };
+}
+
+/** In the order of spec.topology.subsets; the partitions in effect (status) before the ones asked for (spec). */
+function subsetPods(live: KubeObject): SubsetPods[] {
+  const s = live.status ?? {};
+  const replicas: Record<string, unknown> = s.subsetReplicas ?? {};
+  const partitions: Record<string, unknown> = { ...(live.spec?.updateStrategy?.manualUpdate?.partitions ?? {}), ...(s.updateStatus?.currentPartitions ?? {}) };
+  const statuses = new Map<string, { readyReplicas?: unknown }>(((s.subsetStatuses ?? []) as { name: string; readyReplicas?: unknown }[]).map((x) => [x.name, x]));
+  const names: string[] = ((live.spec?.topology?.subsets ?? []) as { name: string }[]).map((x) => x.name);
+  for (const n of Object.keys(replicas)) if (!names.includes(n)) names.push(n);
+  return names.filter((name) => replicas[name] !== undefined).map((name) => {
+    const pods = num(replicas[name]);
+    const partition = Math.min(pods, num(partitions[name]));
+    const ready = statuses.get(name)?.readyReplicas;
+    return { name, pods, partition, newRevision: pods - partition, ...(ready !== undefined ? { ready: num(ready) } : {}) };
+  });
 }
 
 function gateView(key: string, g: GateSpec, state: ReleaseState, stepState: StepView['state'], now: number): GateView {

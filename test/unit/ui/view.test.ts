@@ -115,3 +115,26 @@ describe('the last applied change', () => {
     expect(appMain(app as never, { releases: [], change: { change: first } })).toContain('nothing applied → <strong>commit bbbbbbbbbbbb</strong>: 0 changed, 1 added, 0 removed');
   });
 });
+
+describe('a UnitedDeployment release', () => {
+  it('splits the pods by subset: what each may run of the new revision, its partition and ready pods', async () => {
+    const { podCounts } = await import('../../../engine/ui/view.js');
+    const ud = {
+      apiVersion: 'apps.kruise.io/v1alpha1', kind: 'UnitedDeployment', metadata: { name: 'cart', namespace: 'shop' },
+      spec: { replicas: 9, topology: { subsets: [{ name: 'zone-a' }, { name: 'zone-b' }, { name: 'zone-c' }] }, updateStrategy: { manualUpdate: { partitions: { 'zone-a': 0, 'zone-b': 3, 'zone-c': 3 } } } },
+      status: {
+        replicas: 9, readyReplicas: 8, updatedReplicas: 3, updatedReadyReplicas: 3,
+        subsetReplicas: { 'zone-c': 3, 'zone-a': 3, 'zone-b': 3 },
+        // In effect: zone-b's partition asked for (3) is not yet, Kruise still has 1.
+        updateStatus: { currentPartitions: { 'zone-a': 0, 'zone-b': 1, 'zone-c': 3 } },
+        subsetStatuses: [{ name: 'zone-a', replicas: 3, readyReplicas: 3 }, { name: 'zone-b', replicas: 3, readyReplicas: 2 }],
+      },
+    } as unknown as KubeObject;
+    expect(podCounts(ud).subsets).toEqual([
+      { name: 'zone-a', pods: 3, partition: 0, newRevision: 3, ready: 3 },
+      { name: 'zone-b', pods: 3, partition: 1, newRevision: 2, ready: 2 },
+      { name: 'zone-c', pods: 3, partition: 3, newRevision: 0 },
+    ]);
+    expect(podCounts(cloneSet({})).subsets).toBeUndefined();
+  });
+});
