@@ -9,6 +9,8 @@ export * from './diagnostics.js';
 export { checkRules } from './rules.js';
 export * from './workloads/common.js';
 export { Gate, Release, Step, ANNOTATION_RELEASE_PLAN, type ReleasePlanSpec, type StepSpec, type GateSpec, validateReleasePlan } from './release.js';
+export { Fleet, type FleetProps, Wave } from './fleet.js';
+export { type FleetPlanSpec, type WaveSpec, type ClusterSelectorSpec, FLEET_PLAN_API_VERSION, FLEET_PLAN_KIND, validateFleetPlan } from './fleet-plan.js';
 export { KruiseWorkload, type KruiseApiVersion, type KruiseWorkloadProps, type PodTemplateAsWritten, type ReleasableProps, type VersionedProps } from './workloads/base.js';
 export * from './workloads/cloneset.js';
 export * from './workloads/advanced-statefulset.js';

@@ -385,7 +385,8 @@ function lastSubsetTarget(steps: StepSpec[], subset: string): number | string | 
   return undefined;
 }
 
-function validateGate(g: GateSpec, at: string): PlanProblem[] {
+/** One gate of a release plan or a fleet's wave: every problem, with its path under `at`. */
+export function validateGate(g: GateSpec, at: string): PlanProblem[] {
   const out: PlanProblem[] = [];
   const positive = (v: unknown, field: string) => {
     if (typeof v !== 'number' || !(v > 0)) out.push({ path: `${at}.${field}`, message: `${field} must be a positive number, got ${JSON.stringify(v)}` });

@@ -15,6 +15,7 @@
 import { joinPath } from './diagnostics.js';
 import { CronError, isValidTimeZone, parseCron } from './cron.js';
 import { ANNOTATION_RELEASE_PLAN, validateReleasePlan } from './release.js';
+import { FLEET_PLAN_API_VERSION, FLEET_PLAN_KIND, validateFleetPlan } from './fleet-plan.js';
 
 export interface RuleDiagnostic {
   readonly severity: 'error' | 'warning';
@@ -63,7 +64,13 @@ const CHECKS: Record<string, (m: Json, r: Report) => void> = {
   'apps.kruise.io/v1alpha1/NodeImage': checkKruiseManaged,
   'apps.kruise.io/v1beta1/NodeImage': checkKruiseManaged,
   'apps.kruise.io/v1alpha1/NodePodProbe': checkKruiseManaged,
+  [`${FLEET_PLAN_API_VERSION}/${FLEET_PLAN_KIND}`]: checkFleetPlan,
 };
+
+/** A fleet's waves (dsl/fleet.ts): read by the controller, never applied; no CRD, so all of it is checked here. */
+function checkFleetPlan(m: Json, r: Report): void {
+  for (const p of validateFleetPlan(m.spec)) r.error('fleet/plan', p.path ? `spec.${p.path}` : 'spec', p.message);
+}
 
 /** Runs Kruise's static webhook rules for one manifest (other kinds: no diagnostics). */
 export function checkRules(manifest: Json): RuleDiagnostic[] {

@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import type { RenderedObject } from '../dsl/app.js';
 import type { Diagnostic } from '../dsl/diagnostics.js';
+import { isFleetPlan } from '../dsl/fleet-plan.js';
 import { applyPlan, type ApplyOutcome } from './apply/index.js';
 import { appliedChange, type DiffResult } from './diff/index.js';
 import {
@@ -399,7 +400,11 @@ export class Reconciler {
     const releaseStarts = new Map<string, NonNullable<ReleasePreparation['start']>>();
     const tracked: TrackedRelease[] = [];
     const heldWorkloads: HeldBackWorkload[] = [];
-    for (const o of render.objects) {
+    // Where each rendered object is in `desired` (a fleet's plan is not there).
+    const desiredAt = new Map<number, number>();
+    for (const [i, o] of render.objects.entries()) {
+      // A fleet's plan is the controller's to read (waves of clusters), never a cluster's object.
+      if (isFleetPlan(o.manifest)) continue;
       try {
         const { manifest, release } = await prepareForApply(this.cluster, o.manifest, {
           id: this.id, defaultNamespace: this.config.namespace, releases: !!this.releases, now: this.clock.now(), approvals: render.approvals,
@@ -410,6 +415,7 @@ export class Reconciler {
           if (release.start) releaseStarts.set(objectId(keyOf(manifest)), release.start);
         }
         const paths = release ? strategyPaths(release.tracked.kind) : undefined;
+        desiredAt.set(i, desired.length);
         desired.push({
           manifest, id: objectId(keyOf(manifest)), hash: manifest.metadata.annotations!['kgitops.io/desired-hash'], constructPath: o.constructPath, source: o.source,
           // The release's partition and paused are kgitops-release's: never git's drift.
@@ -422,6 +428,7 @@ export class Reconciler {
         const crd = e instanceof NotServedError ? render.objects.find((x) => definesKind(x.manifest, o.manifest)) : undefined;
         if (crd) {
           const manifest = prepareDesired(o.manifest, { id: this.id, namespaced: crd.manifest.spec?.scope !== 'Cluster', defaultNamespace: this.config.namespace });
+          desiredAt.set(i, desired.length);
           desired.push({ manifest, id: objectId(keyOf(manifest)), hash: manifest.metadata.annotations![ANNOTATION_DESIRED_HASH], constructPath: o.constructPath, source: o.source });
           continue;
         }
@@ -431,7 +438,9 @@ export class Reconciler {
     if (discoveryErrors.length) return fail(dedupe(discoveryErrors), `commit ${short} cannot be applied: ${discoveryErrors[0].message}`);
     // cdk8s dependencies, from object indexes to ids.
     render.objects.forEach((o, i) => {
-      if (o.dependsOn?.length) desired[i] = { ...desired[i], dependsOn: o.dependsOn.map((j) => desired[j].id) };
+      const at = desiredAt.get(i);
+      if (at === undefined || !o.dependsOn?.length) return;
+      desired[at] = { ...desired[at]!, dependsOn: o.dependsOn.flatMap((j) => (desiredAt.has(j) ? [desired[desiredAt.get(j)!]!.id] : [])) };
     });
 
     // 5. Plan

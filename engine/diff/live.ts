@@ -6,6 +6,7 @@
  * them. Where an aborted release keeps a workload on its previous template, git's template is
  * compared (and a warning says why they differ). Objects in the app's ApplySet inventory that the head no longer has would be pruned.
  */
+import { isFleetPlan } from '../../dsl/fleet-plan.js';
 import { objectRef, type RenderedObject } from '../../dsl/app.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { applySetId, parentName, readParent } from '../apply/applyset.js';
@@ -69,6 +70,7 @@ export async function diffLive(options: DiffLiveOptions): Promise<DiffResult> {
     const wouldApply: RenderedObject[] = [];
     const problems: Diagnostic[] = [];
     for (const o of h.objects) {
+      if (isFleetPlan(o.manifest)) continue; // the controller's plan: no cluster has it
       try {
         // Git's template, also where an aborted release keeps the previous one on the cluster:
         // that difference lasts until a new commit, and the diff shows it.

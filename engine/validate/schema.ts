@@ -19,6 +19,7 @@ import { fullFormats } from 'ajv-formats/dist/formats.js';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import { type Diagnostic, joinPath } from '../../dsl/diagnostics.js';
 import { groupOf, kindInfo, kindVersions, SCHEMAS_DIR } from '../../dsl/kinds.js';
+import { FLEET_PLAN_API_VERSION, FLEET_PLAN_KIND } from '../../dsl/fleet-plan.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats?: unknown) => Ajv;
 const standalone = ((standaloneCode as unknown as { default?: unknown }).default ?? standaloneCode) as (ajv: Ajv, v: ValidateFunction) => string;
@@ -176,6 +177,8 @@ export class SchemaValidator {
   }
 
   private unknownKind(apiVersion: string, kind: string): SchemaDiagnostic[] {
+    // A fleet's plan has no CRD (it is never applied): the rules check all of it.
+    if (apiVersion === FLEET_PLAN_API_VERSION && kind === FLEET_PLAN_KIND) return [];
     const group = groupOf(apiVersion);
     const served = kindVersions(group, kind);
     if (served.length > 0) {

@@ -54,6 +54,8 @@ export interface StartOptions {
   kruiseDir?: string;
   /** Survive the calling process (cluster:up). Default false: a watchdog kills it with its owner. */
   persistent?: boolean;
+  /** A name for the run (cluster:up --name), recorded with it. */
+  name?: string;
   /** Number of kwok nodes at level b (default 3, one per zone: zone-a, zone-b, zone-c, then again). */
   nodes?: number;
   /** Overall start-up deadline. */
@@ -289,6 +291,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ControlPlan
     ownerPid: process.pid,
     persistent: !!opts.persistent,
     level,
+    ...(opts.name ? { name: opts.name } : {}),
     stateDir,
     kubeconfigPath,
     startedAt: new Date().toISOString(),

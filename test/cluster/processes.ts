@@ -22,6 +22,8 @@ export interface RunRecord {
   /** cluster:up runs outlive their owner and are only stopped by cluster:down. */
   persistent: boolean;
   level: string;
+  /** cluster:up --name: clusters of different names run side by side (fleets: several clusters). */
+  name?: string;
   stateDir: string;
   kubeconfigPath: string;
   startedAt: string;

@@ -317,3 +317,22 @@ describe('the applied change (the dashboard\'s "Last applied change")', () => {
     expect(restarted.appliedChange()).toBe(recalled);
   }, 90_000);
 });
+
+describe('a fleet\'s plan', () => {
+  it('is rendered and checked with the rest, and never applied to the cluster', async () => {
+    const { repo, sim, reconciler } = setup();
+    const plan = { apiVersion: 'kgitops.io/v1alpha1', kind: 'FleetPlan', metadata: { name: 'fleet' }, spec: { version: 1, waves: [{ name: 'wave-1', clusters: { matchLabels: { env: 'staging' } }, gates: [] }] } };
+    repo.commit({ namespace: 'shop', objects: [plan, configMap('a', { v: '1' })] }, 'a fleet');
+    const r = await reconciler.reconcile();
+    expect(r.result).toBe('Succeeded');
+    expect(r.changes).toMatchObject({ created: 1 });
+    expect(r.objects.map((o) => o.kind)).toEqual(['ConfigMap']);
+    expect(await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' })).toBeDefined();
+    // A broken plan blocks the commit like any invalid object, with its path.
+    repo.commit({ namespace: 'shop', objects: [{ ...plan, spec: { version: 1, waves: [] } }, configMap('a', { v: '2' })] }, 'no waves');
+    const blocked = await reconciler.reconcile();
+    expect(blocked.result).toBe('Failed');
+    expect(blocked.errors.map((e) => `${e.rule} ${e.object?.kind} ${e.path}: ${e.message}`)).toEqual(['fleet/plan FleetPlan spec.waves: a fleet needs at least one wave']);
+    expect((await sim.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' }))!.data).toEqual({ v: '1' });
+  }, 60_000);
+});
