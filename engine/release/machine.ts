@@ -14,7 +14,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { GateSpec, ReleasePlanSpec } from '../../dsl/release.js';
 import { emptyMeasurementState as emptyMeasurement, nextMeasurementAt, verdict } from './gates/measure.js';
-import type { GateVerdict } from './gates/types.js';
+import type { GateVerdict, MeasurementState } from './gates/types.js';
 import { expectedUpdated, type PartitionValue, type ReleaseKind, type Scale, stepPartition } from './plan.js';
 import { type GateState, isFinal, type ReleaseState, withTransition } from './state.js';
 
@@ -146,7 +146,65 @@ export function windowAt(g: Extract<GateSpec, { type: 'window' }>, now: number):
   return { inside: false, changesAt: next };
 }
 
-interface GateEval { status: GateVerdict; message: string; wakeAt?: number; due?: boolean }
+export interface GateEval { status: GateVerdict; message: string; wakeAt?: number; due?: boolean }
+
+/** Who approved an approval gate, as the state or git records it. */
+export interface ApprovedBy { readonly by: string; readonly via: 'cli' | 'git'; readonly commit?: string; readonly key?: string; readonly note?: string }
+
+/**
+ * What the gates other than podsReady need: the same gates hold a release's step and a fleet's
+ * wave (engine/fleet), and mean the same in both.
+ */
+export interface GateContext {
+  readonly now: number;
+  /** When what is gated became ready (the step's pods; the wave before): bake and measurements count from here. */
+  readonly readyAt: number | undefined;
+  /** What readiness waits for, in words: `the step's pods are ready (1/2 updated, 0 ready)`. */
+  readonly notReady: string;
+  /** The measured gate's state (metric, http). */
+  readonly measurement: MeasurementState | undefined;
+  /** Who approved this approval gate, if anybody (allowed approvers only). */
+  readonly approval: ApprovedBy | undefined;
+  /** How to approve, for a Pending approval. */
+  readonly approveHint: string;
+}
+
+/** bake, window, approval, metric and http: their verdict now, and when to look again. */
+export function evaluateGate(g: Exclude<GateSpec, { type: 'podsReady' }>, c: GateContext): GateEval {
+  const { now, readyAt } = c;
+  switch (g.type) {
+    case 'bake': {
+      if (readyAt === undefined) return { status: 'Pending', message: `starts when ${c.notReady}` };
+      const until = readyAt + g.seconds * 1000;
+      if (now >= until) return { status: 'Passed', message: `baked ${formatSeconds(g.seconds)}` };
+      return { status: 'Pending', message: `baking: ${formatSeconds(Math.ceil((until - now) / 1000))} left`, wakeAt: until };
+    }
+    case 'window': {
+      const w = windowAt(g, now);
+      const ok = g.mode === 'allow' ? w.inside : !w.inside;
+      return ok
+        ? { status: 'Passed', message: g.mode === 'allow' ? 'inside a release window' : 'outside a blocked window' }
+        : { status: 'Pending', message: `${g.mode === 'allow' ? 'outside release windows' : 'inside a blocked window'} until ${new Date(w.changesAt).toISOString()}`, wakeAt: w.changesAt };
+    }
+    case 'approval': {
+      const a = c.approval;
+      return a
+        ? { status: 'Passed', message: `approved by ${a.by} (${a.via}${a.commit ? ` ${a.commit.slice(0, 12)}` : ''})` }
+        : { status: 'Pending', message: c.approveHint };
+    }
+    case 'metric':
+    case 'http': {
+      const m = c.measurement ?? emptyMeasurement();
+      const v = verdict(g, m);
+      if (v.verdict !== 'Pending') return { status: v.verdict, message: v.message };
+      // Measure only once what is gated is ready: measuring the old pods proves nothing.
+      if (readyAt === undefined) return { status: 'Pending', message: `starts when ${c.notReady}` };
+      const at = nextMeasurementAt(g, m) ?? now;
+      const due = Math.max(at, readyAt) <= now;
+      return { status: 'Pending', message: v.message, wakeAt: due ? undefined : Math.max(at, readyAt), due };
+    }
+  }
+}
 
 export function decide(input: DecideInput): Decision {
   const { plan, kind, observed, now } = input;
@@ -212,7 +270,7 @@ export function decide(input: DecideInput): Decision {
   const readyAt = state.podsReadyAt ? Date.parse(state.podsReadyAt) : undefined;
   const stepStart = Date.parse(state.stepStartedAt);
 
-  const approvedBy = (g: Extract<GateSpec, { type: 'approval' }>): { by: string; via: 'cli' | 'git'; commit?: string; key?: string; note?: string } | undefined => {
+  const approvedBy = (g: Extract<GateSpec, { type: 'approval' }>): ApprovedBy | undefined => {
     const allowed = (by: string) => !g.approvers || g.approvers.includes(by);
     const cli = state.approvals.find((a) => a.step === state.step && allowed(a.by));
     if (cli) return cli;
@@ -232,36 +290,12 @@ export function decide(input: DecideInput): Decision {
         if (now >= timeout) return { status: 'Failed', message: `pods not ready after ${formatSeconds(g.timeoutSeconds ?? DEFAULT_PODS_TIMEOUT_S)}: ${podsLine}` };
         return { status: 'Pending', message: seen ? `waiting for pods: ${podsLine}` : 'waiting for the controller to observe the new partition', wakeAt: timeout };
       }
-      case 'bake': {
-        if (readyAt === undefined) return { status: 'Pending', message: `starts when the step's pods are ready (${podsLine})` };
-        const until = readyAt + g.seconds * 1000;
-        if (now >= until) return { status: 'Passed', message: `baked ${formatSeconds(g.seconds)}` };
-        return { status: 'Pending', message: `baking: ${formatSeconds(Math.ceil((until - now) / 1000))} left`, wakeAt: until };
-      }
-      case 'window': {
-        const w = windowAt(g, now);
-        const ok = g.mode === 'allow' ? w.inside : !w.inside;
-        return ok
-          ? { status: 'Passed', message: g.mode === 'allow' ? 'inside a release window' : 'outside a blocked window' }
-          : { status: 'Pending', message: `${g.mode === 'allow' ? 'outside release windows' : 'inside a blocked window'} until ${new Date(w.changesAt).toISOString()}`, wakeAt: w.changesAt };
-      }
-      case 'approval': {
-        const a = approvedBy(g);
-        return a
-          ? { status: 'Passed', message: `approved by ${a.by} (${a.via}${a.commit ? ` ${a.commit.slice(0, 12)}` : ''})` }
-          : { status: 'Pending', message: `waiting for approval of step ${state.step + 1}: kgitops approve <app>/<workload> --step ${state.step + 1}, or an approval committed to git` };
-      }
-      case 'metric':
-      case 'http': {
-        const m = state.gates[key]?.measurement;
-        const v = verdict(g, m ?? emptyMeasurement());
-        if (v.verdict !== 'Pending') return { status: v.verdict, message: v.message };
-        // Measure only once the step's pods are ready: measuring the old pods proves nothing.
-        if (readyAt === undefined) return { status: 'Pending', message: `starts when the step's pods are ready (${podsLine})` };
-        const at = nextMeasurementAt(g, m ?? emptyMeasurement()) ?? now;
-        const due = Math.max(at, readyAt) <= now;
-        return { status: 'Pending', message: v.message, wakeAt: due ? undefined : Math.max(at, readyAt), due };
-      }
+      default:
+        return evaluateGate(g, {
+          now, readyAt, notReady: `the step's pods are ready (${podsLine})`, measurement: state.gates[key]?.measurement,
+          approval: g.type === 'approval' ? approvedBy(g) : undefined,
+          approveHint: `waiting for approval of step ${state.step + 1}: kgitops approve <app>/<workload> --step ${state.step + 1}, or an approval committed to git`,
+        });
     }
   };
 
