@@ -143,6 +143,12 @@ export interface ReconcilerOptions {
    * depended on (engine/source/affects.ts). Absent: every new commit is synthesized.
    */
   readonly unchanged?: (o: { rendered: string; next: string; path: string; inputs?: readonly string[] }) => Promise<boolean>;
+  /**
+   * Called with every valid render before anything is applied; a result ends the reconcile
+   * there (the controller's fleets: the commit goes to the clusters of its waves, not to this
+   * cluster). Undefined: the render is applied here as usual.
+   */
+  readonly divert?: (o: { sha: string; objects: readonly RenderedObject[]; signal?: AbortSignal }) => Promise<Omit<ReconcileResult, 'durationMs' | 'writes'> | undefined>;
 }
 
 export class Reconciler {
@@ -392,6 +398,10 @@ export class Reconciler {
     this.approvalWarnings = render.approvalWarnings ?? [];
     if (render.errors.length) {
       return fail(render.errors, `commit ${short} is invalid (${rendered.errors.length} error(s)); the cluster keeps ${lastApplied ? `commit ${lastApplied.slice(0, 12)}` : 'what it has'}`);
+    }
+    if (this.options.divert) {
+      const diverted = await this.options.divert({ sha, objects: render.objects as unknown as RenderedObject[], ...(signal ? { signal } : {}) });
+      if (diverted) return done(diverted);
     }
 
     // 4. Desired objects: discovery (fails closed when a kind is not served)

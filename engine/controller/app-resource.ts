@@ -133,6 +133,28 @@ export const HeldBack = Type.Object({
   reason: Type.Optional(Type.String()),
 }, { description: 'A workload kept on its previous template after its release was aborted, until a new commit.' });
 
+export const FleetClusterStatus = Type.Object({
+  name: Type.String(),
+  wave: Type.Optional(Type.String({ description: 'The wave the cluster belongs to (the first that selects it).' })),
+  target: Type.Optional(Type.String({ description: 'The commit the fleet release gives the cluster.' })),
+  commit: Type.Optional(Type.String({ description: 'The commit the cluster last applied.' })),
+  reachable: Type.Boolean(),
+  sync: Type.Optional(Type.String()),
+  health: Type.Optional(Type.String()),
+  waitingOn: Type.Optional(Type.String({ description: 'What the cluster still waits for before its wave can be done.' })),
+  message: Type.Optional(Type.String()),
+  errors: Type.Optional(Type.Array(Type.String())),
+});
+
+export const FleetStatus = Type.Object({
+  release: Type.Object({}, {
+    'x-kubernetes-preserve-unknown-fields': true,
+    description: 'The fleet release: its commit, phase, wave, the waves\' gates, and the commit each cluster is to run (engine/fleet/state.ts).',
+  }),
+  clusters: Type.Array(FleetClusterStatus),
+  problems: Type.Optional(Type.Array(Type.String({ description: 'A cluster Secret that cannot be used, and why.' }))),
+}, { description: 'The App\'s fleet (a Fleet in its code): written by the controller, field manager kgitops-fleet.' });
+
 export const AppStatus = Type.Object({
   observedGeneration: Type.Optional(Type.Integer()),
   conditions: Type.Optional(Type.Array(Condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })),
@@ -167,6 +189,7 @@ export const AppStatus = Type.Object({
   history: Type.Optional(Type.Array(HistoryItem)),
   releases: Type.Optional(Type.Array(ReleaseStatus)),
   heldBack: Type.Optional(Type.Array(HeldBack, { description: 'Workloads whose aborted release keeps git\'s template off the cluster: the App is OutOfSync until a new commit.' })),
+  fleet: Type.Optional(FleetStatus),
   dependencies: Type.Optional(Type.Object({
     commit: Type.String(),
     files: Type.Array(Type.String(), { description: 'Files outside the app path the commit\'s synth read (repo-relative).' }),

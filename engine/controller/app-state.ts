@@ -212,7 +212,8 @@ export class AppStateStore implements StateStore {
 export async function writeAppCondition(cluster: Cluster, app: AppObject, o: {
   sync: string; message: string; errors?: readonly Diagnostic[]; stalled?: boolean;
 }): Promise<AppObject> {
-  const { releases: _r, release: _s, ...current } = app.status ?? {};
+  // The releases and the fleet have field managers of their own.
+  const { releases: _r, release: _s, fleet: _f, ...current } = app.status ?? {};
   const now = new Date().toISOString();
   const errors = (o.errors ?? []).map(errorOf);
   const conditions = conditionsFor({
@@ -233,7 +234,8 @@ export async function writeAppCondition(cluster: Cluster, app: AppObject, o: {
  * invalid) must not go on naming the replica that died.
  */
 export async function writeAppHolder(cluster: Cluster, app: AppObject, heldBy: { replica: string; shard: number }): Promise<void> {
-  const { releases: _r, release: _s, ...current } = app.status ?? {};
+  // The releases and the fleet have field managers of their own.
+  const { releases: _r, release: _s, fleet: _f, ...current } = app.status ?? {};
   await cluster.applyStatus({ apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: app.metadata.name, namespace: app.metadata.namespace }, status: { ...current, heldBy } }, { fieldManager: STATUS_MANAGER, force: true });
 }
 

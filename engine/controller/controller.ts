@@ -26,6 +26,10 @@ import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
 import { type ReconcileResult, Reconciler } from '../reconciler.js';
 import type { DiffResult } from '../diff/index.js';
+import type { RenderedObject } from '../../dsl/app.js';
+import { type FleetPlanSpec, isFleetPlan } from '../../dsl/fleet-plan.js';
+import type { RegisteredCluster } from '../fleet/clusters.js';
+import { fleetMessage, FleetRunner } from '../fleet/runner.js';
 import { onReleaseTransitions, ReleaseController } from '../release/controller.js';
 import { Sandbox } from '../sandbox/index.js';
 import { engineRuntime } from '../synth/dependencies.js';
@@ -62,6 +66,10 @@ export interface ControllerOptions {
   readonly cluster: Cluster;
   /** Watch Apps in this namespace only. @default every namespace */
   readonly namespace?: string;
+  /** Where the fleets' cluster Secrets are (labelled kgitops.io/cluster): the controller's namespace. @default the Leases' namespace, else kgitops-system */
+  readonly clustersNamespace?: string;
+  /** The client of a registered cluster (tests: simulated ones). Default: its Secret's kubeconfig. */
+  readonly connectCluster?: (c: RegisteredCluster) => Cluster;
   /** The ServiceAccount (in each App's namespace) of Apps that name none, as Flux's --default-service-account. */
   readonly defaultServiceAccount?: string;
   /** Apps that name no ServiceAccount, with no default, act as the controller itself. Never the default. */
@@ -123,6 +131,8 @@ interface AppRuntime {
   changeWanted?: boolean;
   /** Why it could not be recalled (for the applied commit of that time). */
   changeError?: { readonly commit: string; readonly message: string };
+  /** The App's fleet, once a commit of it declares one: its commits go to the clusters of its waves. */
+  fleet?: FleetRunner;
 }
 
 /** A problem with an App itself (its spec, its identity): reported on the App, retried only when it changes. */
@@ -507,6 +517,7 @@ export class Controller {
   }
 
   private teardown(rt: AppRuntime): void {
+    rt.fleet?.close();
     rt.releases.stop();
     rt.notifier?.close();
     rt.reconciler.close();
@@ -670,6 +681,7 @@ export class Controller {
     });
     const reconciler = new Reconciler(config, cluster, source, this.o.clock, log, releases, {
       store, warm: this.warm, sandbox: this.sandbox,
+      divert: (o) => this.fleetOf(rt, app, identity.user, log, o),
       unchanged: async ({ rendered, next, path, inputs }) => {
         const verdict = commitAffects({ appPath: path, dependencies: inputs, changed: await source.changedPaths(rendered, next) });
         if (verdict.affected) log.info({ commit: next.slice(0, 12) }, `synthesizing again: ${verdict.because}`);
@@ -684,6 +696,33 @@ export class Controller {
     this.runtimes.set(key, rt);
     log.info({ repo: redactUrl(config.repo), path: config.path, as: identity.describe }, 'App runtime ready');
     return rt;
+  }
+
+  /**
+   * A commit that declares a Fleet goes to the clusters of its waves (engine/fleet/runner.ts),
+   * never to this cluster; a commit that no longer declares one ends the App's fleet here.
+   */
+  private async fleetOf(rt: AppRuntime, app: AppObject, user: string | undefined, log: Logger, o: { sha: string; objects: readonly RenderedObject[]; signal?: AbortSignal }): Promise<Omit<ReconcileResult, 'durationMs' | 'writes'> | undefined> {
+    const plan = o.objects.find((x) => isFleetPlan(x.manifest));
+    if (!plan) {
+      rt.fleet?.close();
+      rt.fleet = undefined;
+      return undefined;
+    }
+    const key = rt.key;
+    rt.fleet ??= new FleetRunner({
+      key, app: () => this.known.get(key) ?? app, config: rt.config, source: rt.source, management: this.writer(key),
+      namespace: this.o.clustersNamespace ?? this.o.sharding?.namespace ?? 'kgitops-system',
+      ...(user ? { user } : {}),
+      ...(this.o.connectCluster ? { connect: this.o.connectCluster } : {}),
+      wrap: (c) => this.fence(c, key),
+      clock: this.o.clock, log, reconciler: { warm: this.warm, sandbox: this.sandbox },
+      event: (e) => this.event(this.known.get(key) ?? app, e),
+      requestReconcile: (afterMs) => (afterMs ? this.queue.addAfter(key, afterMs) : this.queue.add(key)),
+    });
+    const { state, status } = await rt.fleet.run(o.sha, plan.manifest.spec as FleetPlanSpec, o.signal);
+    this.changed(key);
+    return { result: 'NoChange', commit: o.sha, message: fleetMessage(state, status), changes: { created: 0, updated: 0, pruned: 0, unchanged: 0, driftCorrected: 0 }, drift: [], errors: [], objects: [] };
   }
 
   /** The ServiceAccount must exist: impersonating a missing one fails every request with a 403 that does not say why. */

@@ -109,6 +109,21 @@ function unreachable(r: ReconcileResult): boolean {
   return r.result === 'Failed' && r.errors.some((e) => e.rule === 'cluster/read' || e.rule === 'cluster/unreachable');
 }
 
+/** Where the fleet release is, in one line (the App's message, `kgitops status`). */
+export function fleetMessage(state: FleetState, status: FleetStatus): string {
+  const waiting = status.clusters.filter((c) => c.target === state.commit && c.waitingOn && c.waitingOn !== 'done');
+  const at = `wave ${state.wave + 1}/${state.waves.length} (${state.waves[state.wave]?.name})`;
+  switch (state.phase) {
+    case 'Completed': return `fleet release ${state.id} completed: every wave has commit ${state.commit.slice(0, 12)}`;
+    case 'Aborted': return `fleet release ${state.id} aborted at ${at}: ${state.history.at(-1)?.message ?? ''}; push a new commit to release again`;
+    case 'Paused': return `fleet release ${state.id} paused at ${at}: ${state.pause?.reason ?? ''}`;
+    default: {
+      const gates = Object.values(state.waves[state.wave]?.gates ?? {}).filter((g) => g.status !== 'Passed');
+      return `fleet release ${state.id} at ${at}${waiting.length ? `: waiting on ${waiting.map((c) => `${c.name} (${c.waitingOn})`).join(', ')}` : gates.length ? `: ${gates.map((g) => g.message).join('; ')}` : ''}`;
+    }
+  }
+}
+
 export class FleetRunner {
   private readonly members = new Map<string, Member>();
 
@@ -119,7 +134,7 @@ export class FleetRunner {
    * release state advanced as far as it goes now, every cluster reconciled to its commit, the
    * status written, then the events.
    */
-  async reconcile(head: string, plan: FleetPlanSpec, signal?: AbortSignal): Promise<{ state: FleetState; status: FleetStatus }> {
+  async run(head: string, plan: FleetPlanSpec, signal?: AbortSignal): Promise<{ state: FleetState; status: FleetStatus }> {
     const now = () => this.o.clock.now();
     const app = this.o.app();
     const { clusters, problems } = await listClusters(this.o.management, this.o.namespace);
@@ -148,11 +163,17 @@ export class FleetRunner {
       if (!more || signal?.aborted) break;
     }
     const status = this.statusOf(state, waves, problems);
+    const healths = status.clusters.filter((c) => c.target).map((c) => c.health ?? 'Unknown') as Parameters<typeof worstHealth>[0];
     // The state is written before its events are told: a crash in between tells them again
-    // from the same state, never a transition that did not happen.
+    // from the same state, never a transition that did not happen. The App's own columns
+    // (sync, health, commit, message) say where the fleet is.
     await this.o.management.applyStatus({
       apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: app?.metadata.name ?? '', namespace: app?.metadata.namespace ?? '' },
-      status: { fleet: status },
+      status: {
+        fleet: status, commit: state.commit.slice(0, 12), message: fleetMessage(state, status),
+        sync: state.phase === 'Completed' ? 'Synced' : state.phase === 'Aborted' ? 'OutOfSync' : 'Progressing',
+        health: healths.length ? worstHealth(healths) : 'Unknown',
+      },
     } as unknown as KubeObject, { fieldManager: FLEET_MANAGER, force: true });
     for (const e of events) await this.o.event(e).catch(() => {});
     if (decision?.wakeAt !== undefined) this.o.requestReconcile(Math.max(0, decision.wakeAt - now()));

@@ -72,7 +72,7 @@ async function setup() {
   /** One pass at `head`, whose render holds `fleet` (as the controller reads it). */
   const pass = async (head: string, fleet: ReturnType<typeof plan> = plan()) => {
     await source.fetch(); // the controller fetched the head (and rendered it) before
-    const r = await runner.reconcile(head, fleet.spec as never);
+    const r = await runner.run(head, fleet.spec as never);
     app = await readApp();
     return r;
   };
