@@ -12,6 +12,7 @@ import { stateOfApp } from '../controller/app-state.js';
 import type { Cluster, ObjectKey } from '../cluster/types.js';
 import { type ConfigFlags, loadConfig } from '../config.js';
 import { CommandError, issueCommand } from '../release/commands.js';
+import { issueFleetCommand } from '../fleet/commands.js';
 import { releaseKind } from '../release/plan.js';
 import { formatPreview, previewRelease, type ReleasePreview, scaleFromSpec } from '../release/preview.js';
 import { scaleOf } from '../release/plan.js';
@@ -54,16 +55,52 @@ function registerCommand(program: Command, action: 'approve' | 'pause' | 'resume
     .addOption(new Option('--by <name>').hideHelp())
     .option('--note <text>', 'a remark recorded with the command (who gave it is what the cluster says your credentials are)')
     .option('-o, --output <format>', 'text or json', parseFormat, 'text');
-  if (action === 'approve') cmd.option('--step <n>', 'step number to approve, from 1 (default: the current step)');
+  if (action === 'approve') {
+    cmd.option('--step <n>', 'step number to approve, from 1 (default: the current step)');
+    cmd.option('--wave <n>', 'a fleet: approve wave n (from 1) of the App\'s fleet release; the target is then [namespace/]app');
+  }
+  cmd.option('--fleet', `the App's fleet release, not a workload's: the target is [namespace/]app${action === 'approve' ? ' (implied by --wave)' : ''}`);
   cmd.addHelpText('after', `${extra}
 The engine carries the command out on its next look at the workload (a watch: at once) and records
 it in the release's state, with who and when. Who is the user the cluster authenticates your
 kubeconfig's credentials as (a SelfSubjectReview), e.g. system:serviceaccount:ci:deployer.
 Exit codes: 0 done, 1 refused (e.g. no release in progress, a webhook refused), 2 usage error, or a
 kubeconfig or credentials that cannot be used (none found, unreachable, 401, 403).`);
-  cmd.action(async (target: string, opts: ConfigFlags & { by?: string; note?: string; step?: string; output: OutputFormat }) => {
-    process.exitCode = await runCommand(action, target, opts);
+  cmd.action(async (target: string, opts: ConfigFlags & { by?: string; note?: string; step?: string; wave?: string; fleet?: boolean; output: OutputFormat }) => {
+    process.exitCode = opts.fleet || opts.wave !== undefined ? await runFleetCommand(action, target, opts) : await runCommand(action, target, opts);
   });
+}
+
+/** The same for a fleet release: `<[namespace/]app> --wave n` or `--fleet`. */
+async function runFleetCommand(action: 'approve' | 'pause' | 'resume' | 'abort', target: string, opts: ConfigFlags & { by?: string; note?: string; step?: string; wave?: string; output: OutputFormat }): Promise<number> {
+  const parts = target.split('/');
+  const [namespace, app] = parts.length === 2 ? parts : [undefined, parts[0]];
+  if (!app || parts.length > 2 || namespace === '') {
+    printFailure(`a fleet command takes [<namespace>/]<app>, e.g. team-a/shop, got "${target}"`, undefined, opts.output, 'Usage');
+    return ExitCode.ERROR;
+  }
+  if (opts.by !== undefined || opts.step !== undefined) {
+    printFailure(opts.by !== undefined ? '--by is not accepted: the approver recorded is who the cluster says you are' : '--step is for a workload\'s release; a fleet has waves (--wave)', undefined, opts.output, 'Usage');
+    return ExitCode.ERROR;
+  }
+  try {
+    const config = loadConfig({ repo: '.', ...opts, app, ...(namespace ? { namespace, parentNamespace: namespace } : {}) });
+    const wave = opts.wave !== undefined ? Number(opts.wave) - 1 : undefined;
+    if (wave !== undefined && !(Number.isInteger(wave) && wave >= 0)) throw new CommandError(`--wave must be a wave number from 1, got ${opts.wave}`);
+    const cluster = await connect(config);
+    const { state, by } = await issueFleetCommand(cluster, { namespace: config.parentNamespace, name: app }, { action, ...(wave !== undefined ? { wave } : {}), ...(opts.note ? { note: opts.note } : {}) }, Date.now());
+    const n = (wave ?? state.wave) + 1;
+    const what = action === 'approve' ? `approved wave ${n} (${state.waves[n - 1]?.name}) of` : action === 'abort' ? 'asked to abort' : `${action}d`;
+    if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ release: state.id, action, by: by.username, ...(action === 'approve' ? { wave: n } : {}) })}\n`);
+    else process.stdout.write(`${what} fleet release ${state.id} (by ${by.username}); the controller carries it out on its next pass and records it\n`);
+    return ExitCode.OK;
+  } catch (e) {
+    if ((e instanceof CommandError || e instanceof ApiError) && !isAccessError(e)) {
+      printFailure(e.message, e.hint, opts.output, e instanceof ApiError ? e.reason : 'Refused');
+      return ExitCode.INVALID;
+    }
+    return reportError(e, opts.output);
+  }
 }
 
 async function runCommand(action: 'approve' | 'pause' | 'resume' | 'abort', target: string, opts: ConfigFlags & { by?: string; note?: string; step?: string; output: OutputFormat }): Promise<number> {

@@ -2,6 +2,8 @@
  * `kgitops status`: what the engine last did (from the ApplySet parent in the cluster) and how
  * every object is doing right now (health read live).
  */
+import { fleetOf } from '../fleet/commands.js';
+import type { FleetStatus } from '../fleet/runner.js';
 import type { Command } from 'commander';
 import { LABEL_PART_OF, applySetId, type ParentState, parentName, readParent } from '../apply/applyset.js';
 import { ForbiddenError, NotServedError } from '../cluster/errors.js';
@@ -45,6 +47,8 @@ export interface AppStatus {
   readonly problems: StateProblem[];
   /** The controller replica holding the App, and its shard (sharded controllers). */
   readonly heldBy?: { readonly replica: string; readonly shard: number };
+  /** An App with a Fleet: its release across the clusters of its waves. */
+  readonly fleet?: FleetStatus;
 }
 
 export function registerStatus(program: Command): void {
@@ -79,7 +83,8 @@ export async function readAppStatus(cluster: Cluster, app: AppObject): Promise<A
 export async function readAppStatusAndLive(cluster: Cluster, app: AppObject): Promise<{ status: AppStatus; live: KubeObject[] }> {
   const live = new Map<string, KubeObject>();
   const s = await statusFrom(cluster, `${app.metadata.namespace}/${app.metadata.name}`, stateOfApp(app), appApplySetId(app.metadata.namespace, app.metadata.name), live);
-  return { status: app.status?.heldBy ? { ...s, heldBy: { ...app.status.heldBy } } : s, live: [...live.values()] };
+  const fleet = fleetOf(app);
+  return { status: { ...s, ...(app.status?.heldBy ? { heldBy: { ...app.status.heldBy } } : {}), ...(fleet ? { fleet } : {}) }, live: [...live.values()] };
 }
 
 async function statusFrom(cluster: Cluster, app: string, state: ParentState, id: string, live = new Map<string, any>()): Promise<AppStatus> {
@@ -199,6 +204,29 @@ async function runStatus(opts: ConfigFlags & { output: OutputFormat }): Promise<
   }
 }
 
+/** A fleet release: its waves, what each waits on, and each cluster's commit. */
+export function formatFleet(f: FleetStatus): string {
+  const r = f.release;
+  const short = (c: string | undefined) => c?.slice(0, 12) ?? '-';
+  let out = `\nfleet release ${r.id}: ${r.phase}, wave ${r.wave + 1}/${r.waves.length} (${r.waves[r.wave]?.name ?? '?'})${r.pause ? `: ${r.pause.reason}` : ''}\n`;
+  const waves = r.waves.map((w, i) => {
+    const state = w.doneAt ? 'done' : w.startedAt ? 'rolling out' : i === r.wave && r.phase === 'Progressing' ? 'waiting on its gates' : i < r.wave ? 'done' : 'waiting';
+    const gates = Object.values(w.gates).filter((g) => g.status !== 'Passed').map((g) => `${g.status === 'Pending' ? '…' : '✗'} ${g.message}`);
+    return [`${i + 1}`, w.name, state, gates.join('; ') || '-'];
+  });
+  out += table([['WAVE', 'NAME', 'STATE', 'GATES'], ...waves]);
+  if (f.clusters.length) {
+    out += `\n${table([['CLUSTER', 'WAVE', 'TARGET', 'RUNS', 'SYNC', 'HEALTH', 'WAITING ON'], ...f.clusters.map((c) => [
+      c.name, c.wave ?? '-', short(c.target), short(c.commit), c.reachable ? c.sync ?? '-' : 'Unreachable', c.health ?? '-', c.waitingOn ?? '-',
+    ])])}`;
+  }
+  for (const p of f.problems ?? []) out += `cluster problem: ${p}\n`;
+  if (r.phase === 'Progressing' || r.phase === 'Paused') {
+    out += `approve a wave: kgitops approve <namespace>/<app> --wave ${r.wave + 1}; pause, resume, abort: kgitops <command> <namespace>/<app> --fleet\n`;
+  }
+  return out;
+}
+
 export function formatStatus(s: AppStatus): string {
   const st = s.status;
   let out = s.simulated ? 'SIMULATION: this cluster is simulated in-process\n' : '';
@@ -215,6 +243,7 @@ export function formatStatus(s: AppStatus): string {
   for (const w of st?.warnings ?? []) out += `warning: ${w.message}\n`;
   for (const h of st?.heldBack ?? []) out += `held back: ${describeHeldBack(h)}\n`;
   if (st?.heldBack?.length) out += `  fix: ${HELD_BACK_FIX}; kgitops diff --live shows the difference\n`;
+  if (s.fleet) out += formatFleet(s.fleet);
   if (s.objects.length) {
     out += `\n${table([['KIND', 'NAMESPACE', 'NAME', 'HEALTH', 'MESSAGE'], ...s.objects.map((o) => [o.kind, o.namespace ?? '-', o.name, o.health, o.message])])}`;
   }

@@ -30,6 +30,7 @@ import type { RenderedObject } from '../../dsl/app.js';
 import { type FleetPlanSpec, isFleetPlan } from '../../dsl/fleet-plan.js';
 import type { RegisteredCluster } from '../fleet/clusters.js';
 import { fleetMessage, FleetRunner } from '../fleet/runner.js';
+import { ANNOTATION_FLEET_COMMANDS } from '../fleet/state.js';
 import { onReleaseTransitions, ReleaseController } from '../release/controller.js';
 import { Sandbox } from '../sandbox/index.js';
 import { engineRuntime } from '../synth/dependencies.js';
@@ -495,6 +496,12 @@ export class Controller {
     const same = before && before.metadata.generation === app.metadata.generation && !!before.metadata.deletionTimestamp === !!app.metadata.deletionTimestamp
       && (before.metadata.finalizers ?? []).join() === (app.metadata.finalizers ?? []).join();
     const requested = before && before.metadata.annotations?.[ANNOTATION_RECONCILE_REQUESTED] !== app.metadata.annotations?.[ANNOTATION_RECONCILE_REQUESTED];
+    // A fleet command (approve a wave, pause, resume, abort) is carried out by the next pass: now.
+    const commanded = before && before.metadata.annotations?.[ANNOTATION_FLEET_COMMANDS] !== app.metadata.annotations?.[ANNOTATION_FLEET_COMMANDS];
+    if (commanded) {
+      this.queue.addFirst(key);
+      return;
+    }
     if (same && !requested) return;
     const rt = this.runtimes.get(key);
     if (same && requested && rt && (!this.shards || this.shards.owns(key))) {

@@ -50,7 +50,7 @@ export interface FleetDecision {
 const waveLabel = (plan: readonly ResolvedWave[], i: number) => `wave ${i + 1}/${plan.length} (${plan[i]!.name})`;
 
 /** The fleet release of `commit`: at its first wave; `prior` is the release it supersedes, if any. */
-export function startFleet(o: { id: string; commit: string; plan: readonly ResolvedWave[]; prior?: FleetState; now: number; commands: number }): { state: FleetState; events: EventOut[] } {
+export function startFleet(o: { id: string; commit: string; plan: readonly ResolvedWave[]; prior?: FleetState; now: number }): { state: FleetState; events: EventOut[] } {
   const iso = new Date(o.now).toISOString();
   const events: EventOut[] = [];
   const prior = o.prior;
@@ -64,20 +64,24 @@ export function startFleet(o: { id: string; commit: string; plan: readonly Resol
     state: {
       id: o.id, commit: o.commit, phase: 'Progressing', wave: 0,
       waves: o.plan.map((w) => ({ name: w.name, gates: {} })),
-      targets: { ...previous }, previous, approvals: [], startedAt: iso, commands: o.commands,
+      targets: { ...previous }, previous, approvals: [], startedAt: iso, commands: 0,
       history: [{ at: iso, step: 0, reason: 'FleetStarted', message }],
     },
     events,
   };
 }
 
-/** Folds the commands given since the state last read them (approve, pause, resume, abort). */
+/**
+ * Folds this release's commands given since the state last read them (approve, pause, resume,
+ * abort); `commands` may hold other releases' too (they are skipped, and not counted).
+ */
 export function foldFleetCommands(state: FleetState, commands: readonly FleetCommand[], now: number): { state: FleetState; events: EventOut[] } {
   const events: EventOut[] = [];
   const iso = new Date(now).toISOString();
+  const mine = commands.filter((c) => c.release === state.id);
   let s = state;
-  for (const c of commands.slice(state.commands ?? 0)) {
-    if (c.release !== s.id || isFleetFinal(s)) continue;
+  for (const c of mine.slice(state.commands ?? 0)) {
+    if (isFleetFinal(s)) continue;
     switch (c.action) {
       case 'approve':
         s = { ...s, approvals: [...s.approvals, { wave: c.wave ?? s.wave, by: c.by, at: c.at, ...(c.note ? { note: c.note } : {}) }] };
@@ -115,7 +119,7 @@ export function foldFleetCommands(state: FleetState, commands: readonly FleetCom
       }
     }
   }
-  if ((s.commands ?? 0) !== commands.length) s = { ...s, commands: commands.length };
+  if ((s.commands ?? 0) < mine.length) s = { ...s, commands: mine.length };
   return { state: s, events };
 }
 

@@ -18,7 +18,7 @@ import { APP_API_VERSION, APP_KIND, type AppObject } from '../controller/app-res
 import { worstHealth } from '../health/index.js';
 import type { Logger } from '../log.js';
 import { type ReconcileResult, Reconciler, type ReconcilerOptions, type Source } from '../reconciler.js';
-import { ReleaseController } from '../release/controller.js';
+import { foreignCommandWriters, ReleaseController } from '../release/controller.js';
 import { measureHttp, measureMetric, recordMeasurement } from '../release/gates/index.js';
 import type { EventOut } from '../release/machine.js';
 import type { ChangeCounts } from '../state.js';
@@ -141,11 +141,18 @@ export class FleetRunner {
     const waves = resolveWaves(plan, clusters);
     this.sync(clusters);
     const events: EventOut[] = [];
-    const commands = parseFleetCommands(app?.metadata.annotations?.[ANNOTATION_FLEET_COMMANDS]);
+    let commands = parseFleetCommands(app?.metadata.annotations?.[ANNOTATION_FLEET_COMMANDS]);
+    // Commands count only as `kgitops` writes them (its field manager owns the list): anyone who
+    // may edit the App must not be able to pass a line off as an approval.
+    const foreign = app ? foreignCommandWriters(app as unknown as KubeObject, ANNOTATION_FLEET_COMMANDS) : [];
+    if (foreign.length) {
+      this.o.log.warn(`the fleet commands on App ${this.o.key} were written by ${foreign.join(', ')}, not by kgitops: the ones not yet carried out are ignored`);
+      commands = [];
+    }
     let state = (app?.status as { fleet?: FleetStatus } | undefined)?.fleet?.release;
     // A new commit (or a plan of another shape) starts a release; an aborted one waits for a new commit.
     if (!state || state.commit !== head || state.waves.length !== waves.length) {
-      const started = startFleet({ id: `${this.o.key}@${head.slice(0, 12)}`, commit: head, plan: waves, ...(state ? { prior: state } : {}), now: now(), commands: commands.length });
+      const started = startFleet({ id: `${this.o.key}@${head.slice(0, 12)}`, commit: head, plan: waves, ...(state ? { prior: state } : {}), now: now() });
       state = started.state;
       events.push(...started.events);
     }

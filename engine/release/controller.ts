@@ -467,11 +467,11 @@ export class ReleaseController {
  * `"manager" (Operation)`; empty when only kgitops-cli applied it. An annotation no entry owns is
  * foreign too: its writer is unknown.
  */
-export function foreignCommandWriters(live: KubeObject): string[] {
-  if (live.metadata.annotations?.[ANNOTATION_RELEASE_COMMANDS] === undefined) return [];
+export function foreignCommandWriters(live: KubeObject, annotation: string = ANNOTATION_RELEASE_COMMANDS): string[] {
+  if (live.metadata.annotations?.[annotation] === undefined) return [];
   const owners = (live.metadata.managedFields ?? []).filter((m) => {
     const annotations = (m.fieldsV1 as Record<string, Record<string, Record<string, unknown>>> | undefined)?.['f:metadata']?.['f:annotations'];
-    return !!annotations && `f:${ANNOTATION_RELEASE_COMMANDS}` in annotations;
+    return !!annotations && `f:${annotation}` in annotations;
   });
   if (!owners.length) return ['an unknown writer (no managedFields entry owns it)'];
   return owners.filter((m) => !(m.manager === CLI_FIELD_MANAGER && m.operation === 'Apply' && !m.subresource))

@@ -57,7 +57,7 @@ describe('resolveWaves', () => {
 
 describe('a fleet release', () => {
   it('goes wave by wave: staging, then prod-eu after a bake and an approval one cluster at a time, then the rest of prod', () => {
-    const start = startFleet({ id: 'shop/shop@aaaaaaaaaaaa', commit: X, plan, prior: completed({ staging: W, 'eu-1': W, 'eu-2': W, 'us-1': W }), now: T0, commands: 0 });
+    const start = startFleet({ id: 'shop/shop@aaaaaaaaaaaa', commit: X, plan, prior: completed({ staging: W, 'eu-1': W, 'eu-2': W, 'us-1': W }), now: T0 });
     expect(start.events.map((e) => e.reason)).toEqual(['FleetStarted']);
     let s = start.state;
     const reasons: string[] = [];
@@ -110,7 +110,7 @@ describe('a fleet release', () => {
   it('replays after a crash at any point to the same decisions: no wave skipped or started twice', () => {
     // The same run as above, one decision per tick; after every decision, a replay of the saved
     // state (what a restarted controller reads) with the same observations decides nothing new.
-    let s = startFleet({ id: 'r', commit: X, plan, now: T0, commands: 0 }).state;
+    let s = startFleet({ id: 'r', commit: X, plan, now: T0 }).state;
     const started: string[] = [];
     for (let t = 0, n = 0; s.phase !== 'Completed' && n < 50; n++, t += 10 * 60_000) {
       const observed = settled(s);
@@ -130,7 +130,7 @@ describe('a fleet release', () => {
 
   it('pauses at a wave whose metric gate fails; the later waves keep the previous commit; resume measures again', () => {
     const gated = resolveWaves({ version: 1, waves: [spec.waves[0]!, { ...spec.waves[1]!, gates: [metric], maxParallel: undefined } as never, spec.waves[2]!] }, clusters);
-    let s = startFleet({ id: 'm', commit: X, plan: gated, prior: completed({ staging: W, 'eu-1': W, 'eu-2': W, 'us-1': W }), now: T0, commands: 0 }).state;
+    let s = startFleet({ id: 'm', commit: X, plan: gated, prior: completed({ staging: W, 'eu-1': W, 'eu-2': W, 'us-1': W }), now: T0 }).state;
     s = decideFleet({ plan: gated, state: s, observed: settled(s), now: T0 }).state;
     const measuring = decideFleet({ plan: gated, state: s, observed: settled(s), now: T0 + 1000 });
     expect(measuring.measure).toEqual(['1/0']);
@@ -151,7 +151,7 @@ describe('a fleet release', () => {
   });
 
   it('pauses when a cluster cannot take the commit, and waits (without blocking anything else) on one that does not answer', () => {
-    let s = startFleet({ id: 'f', commit: X, plan, now: T0, commands: 0 }).state;
+    let s = startFleet({ id: 'f', commit: X, plan, now: T0 }).state;
     s = decideFleet({ plan, state: s, observed: {}, now: T0 }).state;
     const unreachable = decideFleet({ plan, state: s, observed: { staging: { reachable: false, message: 'connect ECONNREFUSED', releasing: [] } }, now: T0 + 1000 });
     expect(unreachable.changed).toBe(false);
@@ -162,7 +162,7 @@ describe('a fleet release', () => {
   });
 
   it('abort gives the clusters that got the commit what they ran before', () => {
-    let s = startFleet({ id: 'a', commit: X, plan, prior: completed({ staging: W, 'eu-1': W, 'eu-2': W }), now: T0, commands: 0 }).state;
+    let s = startFleet({ id: 'a', commit: X, plan, prior: completed({ staging: W, 'eu-1': W, 'eu-2': W }), now: T0 }).state;
     s = decideFleet({ plan, state: s, observed: {}, now: T0 }).state;
     s = decideFleet({ plan, state: s, observed: settled(s), now: T0 + 1000 }).state;
     expect(s.targets.staging).toBe(X);
@@ -175,10 +175,10 @@ describe('a fleet release', () => {
   });
 
   it('a newer commit supersedes the release: it starts at the first wave, and each cluster keeps what it has until its wave gets it', () => {
-    let s = startFleet({ id: 'x', commit: X, plan, prior: completed({ staging: W, 'eu-1': W, 'eu-2': W, 'us-1': W }), now: T0, commands: 0 }).state;
+    let s = startFleet({ id: 'x', commit: X, plan, prior: completed({ staging: W, 'eu-1': W, 'eu-2': W, 'us-1': W }), now: T0 }).state;
     s = decideFleet({ plan, state: s, observed: {}, now: T0 }).state;
     const Y = 'c'.repeat(40);
-    const next = startFleet({ id: 'y', commit: Y, plan, prior: s, now: T0 + 1000, commands: 0 });
+    const next = startFleet({ id: 'y', commit: Y, plan, prior: s, now: T0 + 1000 });
     expect(next.events.map((e) => e.reason)).toEqual(['FleetSuperseded', 'FleetStarted']);
     expect(next.state.previous).toEqual({ staging: X, 'eu-1': W, 'eu-2': W, 'us-1': W });
     const d = decideFleet({ plan, state: next.state, observed: {}, now: T0 + 1000 });
@@ -187,7 +187,7 @@ describe('a fleet release', () => {
 
   it('pauses at a wave that names a cluster no Secret registers', () => {
     const named = resolveWaves({ version: 1, waves: [{ name: 'one', clusters: { names: ['staging', 'gone'] }, gates: [] }] }, clusters);
-    const s = startFleet({ id: 'n', commit: X, plan: named, now: T0, commands: 0 }).state;
+    const s = startFleet({ id: 'n', commit: X, plan: named, now: T0 }).state;
     const d = decideFleet({ plan: named, state: s, observed: {}, now: T0 });
     expect(d.state.pause!.reason).toBe('wave 1/1 (one) names clusters no Secret registers: gone (register them with a Secret labelled kgitops.io/cluster, or change the wave)');
     expect(d.state.targets).toEqual({});
