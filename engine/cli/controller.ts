@@ -23,6 +23,7 @@ export interface ControllerFlags extends SandboxFlags, MetricsFlags, DashboardFl
   kubeconfig?: string;
   context?: string;
   simulate?: boolean;
+  clustersNamespace?: string;
   namespace?: string;
   defaultServiceAccount?: string;
   allowControllerIdentity?: boolean;
@@ -62,6 +63,7 @@ export function registerController(program: Command): void {
     .option('--leader-elect', 'run as one of several replicas: Apps are held through Leases, and a dead replica\'s are taken over')
     .option('--shards <n>', 'split the Apps into n shards held by the replicas (implies --leader-elect; the same n on every replica)', '1')
     .option('--lease-namespace <ns>', 'where the Leases live (default: $POD_NAMESPACE, else kgitops-system)')
+    .option('--clusters-namespace <ns>', 'where the fleets\' cluster Secrets are, labelled kgitops.io/cluster (default: $POD_NAMESPACE, else kgitops-system)')
     .option('--replica-id <id>', 'this replica\'s name in the Leases (default: $POD_NAME or the host name, and a random suffix)')
     .option('--lease-duration <d>', 'how long a Lease lasts without renewal', '15s')
     .option('--renew-deadline <d>', 'give a Lease up when it could not be renewed for this long', '10s')
@@ -138,6 +140,7 @@ async function runController(opts: ControllerFlags): Promise<number> {
     ...(metrics ? { metrics } : {}),
     cluster, clock: realClock, log,
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    clustersNamespace: opts.clustersNamespace ?? process.env.POD_NAMESPACE ?? 'kgitops-system',
     ...(opts.defaultServiceAccount ? { defaultServiceAccount: opts.defaultServiceAccount } : {}),
     allowControllerIdentity: !!opts.allowControllerIdentity, allowLocalRepos: !!opts.allowLocalRepos,
     ...(concurrency ? { concurrency } : {}),

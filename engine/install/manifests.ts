@@ -59,6 +59,17 @@ export function installObjects(o: InstallOptions): { objects: RenderedObject[]; 
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CONTROLLER_NAME },
     subjects: [{ kind: 'ServiceAccount', name: CONTROLLER_NAME, namespace: ns }],
   } as never);
+  // The fleets' cluster Secrets (kgitops.io/cluster) are in the controller's own namespace: it
+  // reads Secrets there, and nowhere else (tenants' Secrets are read as the App).
+  new ApiObject(chart, 'clusters-role', {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${CONTROLLER_NAME}-clusters`, namespace: ns, labels },
+    rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }],
+  } as never);
+  new ApiObject(chart, 'clusters-role-binding', {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${CONTROLLER_NAME}-clusters`, namespace: ns, labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${CONTROLLER_NAME}-clusters` },
+    subjects: [{ kind: 'ServiceAccount', name: CONTROLLER_NAME, namespace: ns }],
+  } as never);
   // --leader-elect: a rolling update (or a second replica) never has two controllers acting on one App.
   const args = ['controller', '--leader-elect', '--cache-dir', '/var/cache/kgitops', '--webhook-port', String(WEBHOOK_PORT), '--webhook-host', '0.0.0.0',
     '--metrics-port', String(METRICS_PORT), '--metrics-host', '0.0.0.0', '--ui-port', String(UI_PORT), '--log-format', 'json',

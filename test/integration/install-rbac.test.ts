@@ -46,10 +46,14 @@ describe('kgitops install', () => {
   it('the ClusterRole holds no wildcard and nothing of a tenant\'s', () => {
     const { objects, diagnostics } = installObjects({ image: 'registry.example.com/kgitops:0.1.0' });
     expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    expect(objects.map((o) => o.manifest.kind)).toEqual(['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Service']);
+    expect(objects.map((o) => o.manifest.kind)).toEqual(['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service']);
     const text = JSON.stringify(CONTROLLER_RULES);
     expect(text).not.toContain('*');
     expect(text).not.toMatch(/secrets|configmaps|"create","delete"|escalate|bind/);
+    // Secrets only in its own namespace: the fleets' cluster Secrets.
+    const role = objects.find((o) => o.manifest.kind === 'Role')!.manifest;
+    expect(role.metadata.namespace).toBe('kgitops-system');
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }]);
   });
 
   it('applies, and a controller with exactly its RBAC syncs two tenants and prunes a deleted App', async () => {
