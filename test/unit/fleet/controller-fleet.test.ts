@@ -70,6 +70,10 @@ it('sends a fleet App\'s commit to the clusters of its waves, not to its own clu
   expect(app.status).toMatchObject({ sync: 'Synced', health: 'Current', commit: sha.slice(0, 12), message: `fleet release shop/shop@${sha.slice(0, 12)} completed: every wave has commit ${sha.slice(0, 12)}` });
   expect(app.status!.fleet!.clusters.map((c) => [c.name, c.commit])).toEqual([['prod', sha], ['staging', sha]]);
   expect((await prod.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' }))?.data).toEqual({ v: '1' });
+  // Each transition is an Event on the App.
+  const reasons = async () => (await management.list('v1', 'Event', { namespace: 'shop' })).items.map((e) => e.reason as string).filter((r) => r.startsWith('Fleet'));
+  await waitFor(async () => (await reasons()).includes('FleetCompleted') || undefined, { timeoutMs: 10_000, message: `the FleetCompleted Event; Events: ${(await reasons()).join(', ')}` });
+  expect((await reasons()).sort()).toEqual(['FleetCompleted', 'FleetStarted', 'FleetWaveCompleted', 'FleetWaveCompleted', 'FleetWaveStarted', 'FleetWaveStarted']);
   // Nothing of the app in the management cluster: neither the object nor the plan.
   expect(await management.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'a' })).toBeUndefined();
 }, 90_000);
