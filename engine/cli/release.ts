@@ -13,6 +13,9 @@ import type { Cluster, ObjectKey } from '../cluster/types.js';
 import { type ConfigFlags, loadConfig } from '../config.js';
 import { CommandError, issueCommand } from '../release/commands.js';
 import { issueFleetCommand } from '../fleet/commands.js';
+import { listClusters, resolveWaves } from '../fleet/clusters.js';
+import { type FleetPlanSpec, isFleetPlan } from '../../dsl/fleet-plan.js';
+import { describeGate } from '../release/machine.js';
 import { releaseKind } from '../release/plan.js';
 import { formatPreview, previewRelease, type ReleasePreview, scaleFromSpec } from '../release/preview.js';
 import { scaleOf } from '../release/plan.js';
@@ -153,7 +156,8 @@ export function registerRelease(program: Command): void {
     .description('Print the release plan of each workload as it would run: steps, pods per step (Kruise rounding), gates, least wall time')
     .option('--nodes <n>', 'DaemonSets: nodes to assume')
     .option('--matched-pods <n>', 'SidecarSets: matched pods to assume')
-    .option('--kubeconfig <file>', 'read the current scale (replicas, nodes, matched pods) from this cluster')
+    .option('--kubeconfig <file>', 'read the current scale (replicas, nodes, matched pods) from this cluster, and a fleet\'s clusters from its Secrets')
+    .option('--clusters-namespace <ns>', 'a fleet: where the cluster Secrets are in the --kubeconfig cluster', 'kgitops-system')
     .option('--context <name>', 'kubeconfig context')
     .option('-o, --output <format>', 'text or json', parseFormat, 'text')
     .option('--no-typecheck', 'do not type-check the app before running it')
@@ -163,7 +167,25 @@ export function registerRelease(program: Command): void {
     });
 }
 
-async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; output: OutputFormat; typecheck?: boolean }): Promise<number> {
+/**
+ * A fleet's waves in order, each with its gates and its clusters: from the cluster Secrets of
+ * the management cluster when there is one (--kubeconfig), else the selectors as written.
+ */
+async function formatFleetPlan(plan: FleetPlanSpec, cluster: Cluster | undefined, namespace: string): Promise<string> {
+  const registered = cluster ? await listClusters(cluster, namespace).catch(() => undefined) : undefined;
+  const waves = registered ? resolveWaves(plan, registered.clusters) : undefined;
+  const lines = [`fleet: ${plan.waves.length} wave(s), each after the one before is synced, healthy and released${registered ? ` (clusters: the Secrets labelled kgitops.io/cluster in ${cluster!.name}/${namespace})` : ' (pass --kubeconfig of the management cluster to see which clusters)'}`];
+  plan.waves.forEach((w, i) => {
+    const selector = w.clusters.names ? `clusters ${w.clusters.names.join(', ')}` : `clusters labelled ${Object.entries(w.clusters.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}`;
+    const members = waves ? `: ${waves[i]!.members.join(', ') || 'no registered cluster'}${waves[i]!.missing.length ? ` (not registered: ${waves[i]!.missing.join(', ')})` : ''}` : '';
+    lines.push(`  wave ${i + 1} ${w.name}: ${selector}${members}${w.maxParallel ? `, ${w.maxParallel} at a time` : ''}`);
+    lines.push(`    after: ${w.gates.map(describeGate).join(', ') || (i === 0 ? 'the commit' : 'the wave before')}`);
+  });
+  if (registered?.problems.length) lines.push(...registered.problems.map((p) => `  cluster problem: ${p.message}`));
+  return `${lines.join('\n')}\n`;
+}
+
+async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: string; kubeconfig?: string; context?: string; clustersNamespace?: string; output: OutputFormat; typecheck?: boolean }): Promise<number> {
   try {
     // The cluster first: a kubeconfig that cannot be used is said before a synth that takes seconds.
     const cluster = opts.kubeconfig ? await connect(loadConfig({ repo: '.', kubeconfig: opts.kubeconfig, context: opts.context })) : undefined;
@@ -187,7 +209,11 @@ async function runPreview(dir: string, opts: { nodes?: string; matchedPods?: str
       previews.push(previewRelease(m, scale, source)!);
     }
     if (opts.output === 'json') process.stdout.write(`${JSON.stringify(previews, null, 2)}\n`);
-    else process.stdout.write(previews.length ? previews.map(formatPreview).join('\n') : 'no workload has a release plan\n');
+    else {
+      process.stdout.write(previews.length ? previews.map(formatPreview).join('\n') : 'no workload has a release plan\n');
+      const fleet = r.objects.find((o) => isFleetPlan(o.manifest));
+      if (fleet) process.stdout.write(`\n${await formatFleetPlan(fleet.manifest.spec as FleetPlanSpec, cluster, opts.clustersNamespace ?? 'kgitops-system')}`);
+    }
     return ExitCode.OK;
   } catch (e) {
     return reportError(e, opts.output);
