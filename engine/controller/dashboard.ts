@@ -7,6 +7,7 @@ import { readAppStatusAndLive } from '../cli/status.js';
 import type { Clock } from '../clock.js';
 import { type Cluster, groupOf } from '../cluster/types.js';
 import { issueCommand } from '../release/commands.js';
+import { issueFleetCommand } from '../fleet/commands.js';
 import { ANNOTATION_RELEASE_STATE } from '../release/state.js';
 import type { UiBackend } from '../ui/server.js';
 import { releaseView, type ReleaseView } from '../ui/view.js';
@@ -46,6 +47,13 @@ export function controllerDashboard(controller: Controller, o: { cluster: Cluste
       const { state } = await issueCommand(clusterOf(key), workload, c, o.clock.now(), by);
       const what = c.action === 'approve' ? `approved step ${(c.step ?? state.step) + 1} of` : c.action === 'abort' ? 'asked to abort' : `${c.action}d`;
       return `${what} release ${state.id} (by ${by.username}); the engine carries it out and records it`;
+    },
+    async fleetCommand(key, c, by) {
+      const [namespace, name] = key.split('/') as [string, string];
+      // Written as the controller (it may patch Apps); the person was authorized for it already.
+      const { state } = await issueFleetCommand(o.cluster, { namespace, name }, c, o.clock.now(), by);
+      const what = c.action === 'approve' ? `approved wave ${(c.wave ?? state.wave) + 1} of` : c.action === 'abort' ? 'asked to abort' : `${c.action}d`;
+      return `${what} fleet release ${state.id} (by ${by.username}); the controller carries it out and records it`;
     },
     subscribe: (listener) => controller.onAppChange(listener),
   };

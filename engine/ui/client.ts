@@ -37,14 +37,25 @@ export const CLIENT_SCRIPT = String.raw`
     if (pending) { again = true; return; }
     pending = true;
     try {
-      const focused = document.activeElement && document.activeElement.id;
+      // Keyboard users keep their place across a live refresh: the focused control is found
+      // again by what it is (its id, or its action and target), else by its position.
+      const FOCUSABLE = 'a[href], button, input, summary, [tabindex]';
+      const active = document.activeElement;
+      const inMain = active && active !== document.body && main.contains(active);
+      const keyOf = (el) => el.id || [el.tagName, el.dataset.action, el.dataset.app, el.dataset.workload, el.dataset.wave, el.getAttribute('href'), el.textContent.trim().slice(0, 60)].join('|');
+      const focusKey = inMain ? keyOf(active) : undefined;
+      const focusIndex = inMain ? Array.from(main.querySelectorAll(FOCUSABLE)).indexOf(active) : -1;
       const value = document.getElementById('filter') ? document.getElementById('filter').value : '';
       const res = await fetch(location.pathname, { headers: { 'X-Fragment': 'main' } });
       if (res.ok) {
         main.innerHTML = await res.text();
         const input = document.getElementById('filter');
         if (input) input.value = value;
-        if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+        if (focusKey !== undefined) {
+          const all = Array.from(main.querySelectorAll(FOCUSABLE));
+          const target = all.find((el) => keyOf(el) === focusKey) || all[Math.min(focusIndex, all.length - 1)];
+          if (target) target.focus({ preventScroll: true });
+        }
         filter();
         tick();
         document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
@@ -93,7 +104,9 @@ export const CLIENT_SCRIPT = String.raw`
       const res = await fetch('/api/release-commands', {
         method: 'POST',
         headers: Object.assign({ 'Content-Type': 'application/json' }, token ? { Authorization: 'Bearer ' + token } : {}),
-        body: JSON.stringify({ app: b.dataset.app, workload: JSON.parse(b.dataset.workload), action: b.dataset.action, step: Number(b.dataset.step) }),
+        body: JSON.stringify(b.dataset.fleet
+          ? { app: b.dataset.app, fleet: true, action: b.dataset.action, wave: Number(b.dataset.wave) }
+          : { app: b.dataset.app, workload: JSON.parse(b.dataset.workload), action: b.dataset.action, step: Number(b.dataset.step) }),
       });
       const body = await res.json().catch(() => ({}));
       flash.textContent = res.ok ? body.message : 'Refused (' + res.status + '): ' + (body.error || res.statusText) + (body.hint ? ' ' + body.hint : '');

@@ -8,6 +8,8 @@ import type { AppObject } from '../controller/app-resource.js';
 import type { DiffResult, ObjectDiff } from '../diff/index.js';
 import { brief, type FieldChange } from '../diff/fields.js';
 import { formatPreview } from '../release/preview.js';
+import { fleetOf } from '../fleet/commands.js';
+import type { FleetStatus } from '../fleet/runner.js';
 import type { AppDetails, GateView, ReleaseView, StepView } from './view.js';
 import { CLIENT_SCRIPT } from './client.js';
 
@@ -255,6 +257,36 @@ ${shown.map(objectChange).join('\n')}
 ${r.objects.length > shown.length ? `<p class="note">${r.objects.length - shown.length} more object(s): see the JSON API or kgitops diff.</p>` : ''}`;
 }
 
+/** An App's fleet release: its waves with their gates, each cluster's commit, and the actions. */
+function fleetSection(key: string, f: FleetStatus): string {
+  const r = f.release;
+  const short = (c: string | undefined) => (c ? `<code>${esc(c.slice(0, 12))}</code>` : '-');
+  const live = r.phase === 'Progressing' || r.phase === 'Paused';
+  const button = (action: string, label: string, confirm: string, wave?: number) => `<button type="button" data-fleet="1" data-action="${action}" data-app="${esc(key)}"${wave !== undefined ? ` data-wave="${wave}"` : ''} data-confirm="${esc(confirm)}">${esc(label)}</button>`;
+  const actions = live ? `<div class="actions" role="group" aria-label="Fleet release actions">
+${button('approve', `Approve wave ${r.wave + 1}`, `Approve wave ${r.wave + 1} (${r.waves[r.wave]?.name}) of fleet release ${r.id}?`, r.wave + 1)}
+${r.phase === 'Paused' ? button('resume', 'Resume fleet', `Resume fleet release ${r.id}?`) : button('pause', 'Pause fleet', `Pause fleet release ${r.id}?`)}
+${button('abort', 'Abort fleet', `Abort fleet release ${r.id}? The clusters that got commit ${r.commit.slice(0, 12)} go back to what they ran before.`)}
+</div>` : '';
+  const waves = r.waves.map((w, i) => {
+    const state = w.doneAt ? 'done' : w.startedAt ? 'current' : 'waiting';
+    const gates = Object.entries(w.gates).map(([, g]) => `<li>${statusChip(g.status)} ${esc(g.message)}</li>`).join('');
+    return `<li class="step ${state === 'current' || (i === r.wave && live) ? 'current' : state === 'done' ? 'done' : ''}" data-wave="${i + 1}"><h4 style="margin:0">Wave ${i + 1} of ${r.waves.length}: ${esc(w.name)} <span class="note">${esc(w.doneAt ? 'done' : w.startedAt ? 'rolling out' : i === r.wave && live ? 'waiting on its gates' : 'waiting')}</span></h4>
+<span class="note">${esc((w.members ?? []).join(', ') || (w.startedAt ? 'no cluster' : 'clusters fixed when it starts'))}</span>${gates ? `<ul class="gates">${gates}</ul>` : ''}${r.approvals.filter((a) => a.wave === i).map((a) => `<br><span class="note">approved by ${esc(a.by)} at ${time(a.at)}</span>`).join('')}</li>`;
+  }).join('');
+  return `<h2>Fleet</h2>
+<section class="release" aria-label="Fleet release ${esc(r.id)}" data-fleet-release="${esc(r.id)}">
+<h3>fleet release <code>${esc(r.id)}</code> ${statusChip(r.phase)} <span class="note">wave ${r.wave + 1} of ${r.waves.length}</span></h3>
+${r.pause ? `<p>${statusChip('Paused')} ${esc(r.pause.reason)} <span class="note">(${esc(r.pause.by)}, ${time(r.pause.at)})</span></p>` : ''}
+${actions}
+<ol class="steps">${waves}</ol>
+<div class="wrap"><table><thead><tr><th scope="col">Cluster</th><th scope="col">Wave</th><th scope="col">Gets</th><th scope="col">Runs</th><th scope="col">Sync</th><th scope="col">Health</th><th scope="col">Waiting on</th></tr></thead><tbody>
+${f.clusters.map((c) => `<tr><td>${esc(c.name)}</td><td>${esc(c.wave ?? '-')}</td><td>${short(c.target)}</td><td>${short(c.commit)}</td><td>${statusChip(c.reachable ? c.sync ?? 'Unknown' : 'Unreachable')}</td><td>${statusChip(c.health ?? 'Unknown')}</td><td>${esc(c.waitingOn ?? '-')}${(c.errors ?? []).map((e) => `<br><span class="error">${esc(e)}</span>`).join('')}</td></tr>`).join('\n') || '<tr><td colspan="7" class="note">No registered cluster: add Secrets labelled kgitops.io/cluster in the controller\'s namespace.</td></tr>'}
+</tbody></table></div>
+${(f.problems ?? []).map((p) => `<p class="error">${esc(p)}</p>`).join('')}
+</section>`;
+}
+
 /** One App: its state, releases, objects by kind, reconciles, errors and drift corrections. */
 export function appMain(app: AppObject, d: AppDetails): string {
   const { status: s, releases, error: readError } = d;
@@ -271,6 +303,7 @@ export function appMain(app: AppObject, d: AppDetails): string {
 <p>${esc(st.message ?? '')}</p>
 ${readError ? `<p class="error">${esc(readError)}</p>` : ''}
 ${(st.heldBack ?? []).map((h) => `<p class="s-warn">${esc(`held back: ${h.workload}`)}: ${esc(h.reason ?? '')}</p>`).join('')}
+${fleetOf(app) ? fleetSection(key, fleetOf(app)!) : ''}
 <h2>Releases</h2>
 ${releases.length ? releases.map((r) => releaseSection(key, r)).join('\n') : '<p class="note">No release in this App\'s workloads.</p>'}
 ${errors.length ? `<h2>Errors of the last reconcile</h2><ul>${errors.map((e) => `<li class="error"><code>${esc(e.rule)}</code> ${esc(e.message)}${e.source ? ` <span class="mono">${esc(e.source)}</span>` : ''}${e.constructPath ? ` construct <code>${esc(e.constructPath)}</code>` : ''}${e.object ? ` · ${esc(`${e.object.kind} ${e.object.namespace ? `${e.object.namespace}/` : ''}${e.object.name ?? ''}`)}` : ''}${e.path ? ` <code>${esc(e.path)}</code>` : ''}${e.hint ? `<br><span class="note">${esc(e.hint)}</span>` : ''}</li>`).join('')}</ul>` : ''}

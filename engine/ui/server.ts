@@ -4,7 +4,7 @@
  *   GET  /                      the Apps                      GET /api/apps              the same, JSON
  *   GET  /apps/<ns>/<name>      one App and its releases      GET /api/apps/<ns>/<name>  the same, JSON
  *   GET  /events                server-sent events: `app` with {key} whenever an App or one of its releases changes
- *   POST /api/release-commands  approve | pause | resume | abort a release
+ *   POST /api/release-commands  approve | pause | resume | abort a release ({fleet: true}: the App's fleet release)
  *   POST /api/session           {token}: a cookie for reading, when the server is not on loopback
  *
  * Who may do what: on a loopback address, reading needs nothing. Any other bind needs a bearer
@@ -39,6 +39,8 @@ export interface UiBackend {
   commandPermission(workload: ObjectKey): Promise<{ group: string; resource: string }>;
   /** Appends the command for the workload's release in progress; `by` is who gave it. */
   command(key: string, workload: ObjectKey, c: { action: 'approve' | 'pause' | 'resume' | 'abort'; step?: number }, by: UserIdentity): Promise<string>;
+  /** Appends the command for the App's fleet release in progress (`wave` from 0); `by` is who gave it. */
+  fleetCommand(key: string, c: { action: 'approve' | 'pause' | 'resume' | 'abort'; wave?: number }, by: UserIdentity): Promise<string>;
   /** Calls `listener` with an App's key whenever it or one of its releases changes. */
   subscribe(listener: (key: string) => void): () => void;
 }
@@ -137,6 +139,23 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     if (!token || !(await asking('check the token', () => o.auth.authenticate(token)))) throw new HttpError(401, 'this dashboard is not on loopback: give a bearer token', 'POST /api/session {"token": ...}, or use the token form at the top of the page');
   };
 
+  /** A fleet command: the permission `kgitops approve <app> --wave` needs, patch on the App. */
+  const fleetCommand = async (res: ServerResponse, user: UserIdentity, key: string, app: AppObject, action: 'approve' | 'pause' | 'resume' | 'abort', wave: unknown) => {
+    const verdict = await asking('authorize the command', () => o.auth.authorize(user, { verb: 'patch', group: 'kgitops.io', resource: 'apps', namespace: app.metadata.namespace, name: app.metadata.name }));
+    if (!verdict.allowed) {
+      throw new HttpError(403, `${user.username} may not patch apps.kgitops.io ${app.metadata.name} in ${app.metadata.namespace}${verdict.reason ? ` (${verdict.reason})` : ''}`,
+        'a fleet command needs the same RBAC as kgitops approve --wave: patch on the App');
+    }
+    const n = action === 'approve' && typeof wave === 'number' && Number.isInteger(wave) ? wave - 1 : undefined;
+    try {
+      return json(res, 200, { message: await o.backend.fleetCommand(key, { action, ...(n !== undefined ? { wave: n } : {}) }, user) });
+    } catch (e) {
+      if (e instanceof CommandError) throw new HttpError(409, e.message, e.hint);
+      if (e instanceof ApiError) throw new HttpError(e.status === 403 ? 403 : 409, e.message, e.hint);
+      throw e;
+    }
+  };
+
   const command = async (req: IncomingMessage, res: ServerResponse) => {
     // CSRF: a browser sends another site's JSON POST only after a preflight we never answer, and
     // never our Authorization header; the Origin, when sent, must be this server.
@@ -153,6 +172,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     const key = typeof b.app === 'string' ? b.app : '';
     const app = o.backend.app(key);
     if (!app) throw new HttpError(404, `no App ${key}`);
+    if ((b as { fleet?: unknown }).fleet === true) return fleetCommand(res, user, key, app, action, (b as { wave?: unknown }).wave);
     const w = b.workload;
     if (!w || typeof w.apiVersion !== 'string' || typeof w.kind !== 'string' || typeof w.name !== 'string') throw new HttpError(400, 'workload must be {apiVersion, kind, namespace, name}');
     const workload: ObjectKey = { apiVersion: w.apiVersion, kind: w.kind, name: w.name, ...(typeof w.namespace === 'string' ? { namespace: w.namespace } : {}) };

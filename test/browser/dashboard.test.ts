@@ -134,6 +134,11 @@ describe('the dashboard in Chromium', () => {
     // Dismissed: nothing was sent.
     await new Promise((r) => setTimeout(r, 500));
     expect((await releaseState())!.phase).toBe(before.phase);
+    // A live refresh (the App changed) redraws the page; the focus stays on the same button.
+    const refreshed = Number(await page.evaluate('document.body.dataset.refreshed || 0'));
+    await fx.cluster.apply({ apiVersion: 'kgitops.io/v1alpha1', kind: 'App', metadata: { name: 'shop', namespace: NS, annotations: { 'example.com/touched': String(Date.now()) } } } as never, { fieldManager: 'test-touch' });
+    await expect.poll(async () => Number(await page.evaluate('document.body.dataset.refreshed || 0')), { timeout: 10_000 }).toBeGreaterThan(refreshed);
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Pause');
   });
 
   it('keeps every visible text at a contrast of at least 4.5:1 with its background (WCAG AA)', async () => {
@@ -180,8 +185,10 @@ describe('the dashboard in Chromium', () => {
     await page.getByLabel('Bearer token').fill(TOKEN);
     await page.getByRole('button', { name: 'Use token' }).click();
     await expect.poll(async () => (await page.context().cookies()).map((c) => [c.name, c.httpOnly, c.sameSite])).toEqual([['kgitops_token', true, 'Strict']]);
+    // The refused page reloads itself once the session is open.
+    await expect.poll(() => page.locator('#apps tbody tr', { hasText: 'shop' }).count(), { timeout: 10_000 }).toBe(1);
+    await page.waitForLoadState();
     expect((await page.goto(`${fx.exposedUrl}/`))?.status()).toBe(200);
-    expect(await page.locator('#apps tbody tr', { hasText: 'shop' }).count()).toBe(1);
   });
 
   it('refuses a write from another origin, or without JSON, before it reads a token', async () => {

@@ -83,6 +83,7 @@ export async function startDashboardFixture(token: string): Promise<DashboardFix
     details: (key) => current.backend.details(key),
     commandPermission: (w) => current.backend.commandPermission(w),
     command: (key, w, c, by) => current.backend.command(key, w, c, by),
+    fleetCommand: (key, c, by) => current.backend.fleetCommand(key, c, by),
     subscribe: (listener) => {
       let unsubscribe = current.backend.subscribe(listener);
       const resubscribe = () => { unsubscribe(); unsubscribe = current.backend.subscribe(listener); };
