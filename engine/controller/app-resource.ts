@@ -147,8 +147,10 @@ export const FleetClusterStatus = Type.Object({
 });
 
 export const FleetStatus = Type.Object({
-  release: Type.Object({}, {
-    'x-kubernetes-preserve-unknown-fields': true,
+  // No `properties: {}`: the apiserver drops an empty map from a stored CRD, and the CRD would
+  // then differ from what was applied (another field manager's apply of it conflicts).
+  release: Type.Unsafe<Record<string, unknown>>({
+    type: 'object', 'x-kubernetes-preserve-unknown-fields': true,
     description: 'The fleet release: its commit, phase, wave, the waves\' gates, and the commit each cluster is to run (engine/fleet/state.ts).',
   }),
   clusters: Type.Array(FleetClusterStatus),

@@ -37,18 +37,20 @@ export const CLIENT_SCRIPT = String.raw`
     if (pending) { again = true; return; }
     pending = true;
     try {
-      // Keyboard users keep their place across a live refresh: the focused control is found
-      // again by what it is (its id, or its action and target), else by its position.
-      const FOCUSABLE = 'a[href], button, input, summary, [tabindex]';
-      const active = document.activeElement;
-      const inMain = active && active !== document.body && main.contains(active);
-      const keyOf = (el) => el.id || [el.tagName, el.dataset.action, el.dataset.app, el.dataset.workload, el.dataset.wave, el.getAttribute('href'), el.textContent.trim().slice(0, 60)].join('|');
-      const focusKey = inMain ? keyOf(active) : undefined;
-      const focusIndex = inMain ? Array.from(main.querySelectorAll(FOCUSABLE)).indexOf(active) : -1;
-      const value = document.getElementById('filter') ? document.getElementById('filter').value : '';
       const res = await fetch(location.pathname, { headers: { 'X-Fragment': 'main' } });
       if (res.ok) {
-        main.innerHTML = await res.text();
+        const html = await res.text();
+        // Keyboard users keep their place across a live refresh: the focused control is found
+        // again by what it is (its id, or its action and target), else by its position. It is
+        // read only now, after the fetch: a Tab pressed while the fetch was under way counts.
+        const FOCUSABLE = 'a[href], button, input, summary, [tabindex]';
+        const active = document.activeElement;
+        const inMain = active && active !== document.body && main.contains(active);
+        const keyOf = (el) => el.id || [el.tagName, el.dataset.action, el.dataset.app, el.dataset.workload, el.dataset.wave, el.getAttribute('href'), el.textContent.trim().slice(0, 60)].join('|');
+        const focusKey = inMain ? keyOf(active) : undefined;
+        const focusIndex = inMain ? Array.from(main.querySelectorAll(FOCUSABLE)).indexOf(active) : -1;
+        const value = document.getElementById('filter') ? document.getElementById('filter').value : '';
+        main.innerHTML = html;
         const input = document.getElementById('filter');
         if (input) input.value = value;
         if (focusKey !== undefined) {

@@ -30,7 +30,8 @@ async function open(path: string): Promise<Page> {
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${fx.url}${path}`);
   // The page's script runs in the browser (no DOM types here): the events stream is open.
-  await page.waitForFunction("document.getElementById('live')?.textContent === 'live'", undefined, { timeout: 10_000 });
+  // Polled with evaluate: waitForFunction's string form is an eval the page's CSP refuses (Chromium 156).
+  await expect.poll(() => page.evaluate("document.getElementById('live')?.textContent"), { timeout: 10_000 }).toBe('live');
   (page as Page & { errors: string[] }).errors = errors;
   return page;
 }
@@ -141,6 +142,29 @@ describe('the dashboard in Chromium', () => {
     expect(await page.evaluate('document.activeElement.textContent')).toBe('Pause');
   });
 
+  it('keeps the keyboard focus when a Tab lands while a live refresh is being fetched', async () => {
+    const page = await open(`/apps/${NS}/shop`);
+    let text = '';
+    for (let i = 0; i < 20 && text !== 'Token for release actions'; i++) {
+      await page.keyboard.press('Tab');
+      text = String(await page.evaluate('document.activeElement.textContent.trim()'));
+    }
+    expect(text).toBe('Token for release actions');
+    // The page's fragment fetch answers late, so the next Tab moves the focus into <main>
+    // while the refresh is under way.
+    await page.evaluate('(() => { const f = window.fetch; window.fetch = (...a) => new Promise((r) => setTimeout(() => r(f(...a)), 1500)); })()');
+    const refreshed = Number(await page.evaluate('document.body.dataset.refreshed || 0'));
+    await fx.cluster.apply({ apiVersion: 'kgitops.io/v1alpha1', kind: 'App', metadata: { name: 'shop', namespace: NS, annotations: { 'example.com/touched': `late-${Date.now()}` } } } as never, { fieldManager: 'test-touch' });
+    await new Promise((r) => setTimeout(r, 500));
+    await page.keyboard.press('Tab');
+    const inMain = await page.evaluate('document.getElementById("main").contains(document.activeElement) ? document.activeElement.outerHTML.slice(0, 80) : ""');
+    expect(inMain).not.toBe('');
+    await expect.poll(async () => Number(await page.evaluate('document.body.dataset.refreshed || 0')), { timeout: 10_000 }).toBeGreaterThan(refreshed);
+    const after = await page.evaluate('(() => { const e = document.activeElement; return { inMain: document.getElementById("main").contains(e), html: e.outerHTML.slice(0, 80), outline: getComputedStyle(e).outlineStyle !== "none" }; })()') as { inMain: boolean; html: string; outline: boolean };
+    expect(after.html).toBe(inMain);
+    expect(after.inMain && after.outline).toBe(true);
+  });
+
   it('keeps every visible text at a contrast of at least 4.5:1 with its background (WCAG AA)', async () => {
     for (const path of ['/', `/apps/${NS}/shop`]) {
       const page = await open(path);
@@ -209,7 +233,8 @@ describe('the dashboard in Chromium', () => {
     // The new controller did not apply the commit: asking renders its predecessor again.
     await expect.poll(async () => (await details())?.change?.objects[0]?.release[0], { timeout: 60_000 }).toMatchObject({ aspect: 'image', after: 'nginx:1.25.1' });
     await page.reload();
-    await page.waitForFunction("document.getElementById('live')?.textContent === 'live'", undefined, { timeout: 10_000 });
+    // Polled with evaluate: waitForFunction's string form is an eval the page's CSP refuses (Chromium 156).
+  await expect.poll(() => page.evaluate("document.getElementById('live')?.textContent"), { timeout: 10_000 }).toBe('live');
     expect(await page.locator('details.change', { hasText: 'CloneSet' }).locator('.fields li', { hasText: 'release: image' }).count()).toBe(1);
   });
 });

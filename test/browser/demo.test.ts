@@ -39,7 +39,8 @@ it('npm start: the demo\'s release of the cart appears in the dashboard it print
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${url}/apps/kgitops-demo/shop`);
-  await page.waitForFunction("document.getElementById('live')?.textContent === 'live'", undefined, { timeout: 10_000 });
+  // Polled with evaluate: waitForFunction's string form is an eval the page's CSP refuses (Chromium 156).
+  await expect.poll(() => page.evaluate("document.getElementById('live')?.textContent"), { timeout: 10_000 }).toBe('live');
   expect(await page.locator('header .sim').textContent()).toMatch(/^SIMULATION/);
   const release = page.locator('section.release', { hasText: 'UnitedDeployment shop/cart' });
   await expect.poll(() => release.count(), { timeout: 30_000 }).toBe(1);

@@ -74,7 +74,8 @@ it('shows the waves and each cluster\'s commit; Approve wave 2 sends the commit 
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('dialog', (d) => void d.accept());
   await page.goto(`${ui.url}/apps/shop/shop`);
-  await page.waitForFunction("document.getElementById('live')?.textContent === 'live'", undefined, { timeout: 10_000 });
+  // Polled with evaluate: waitForFunction's string form is an eval the page's CSP refuses (Chromium 156).
+  await expect.poll(() => page.evaluate("document.getElementById('live')?.textContent"), { timeout: 10_000 }).toBe('live');
   const fleet = page.locator('section[data-fleet-release]');
   expect(await fleet.locator('h3').textContent()).toMatch(new RegExp(`fleet release shop/shop@${sha.slice(0, 12)} Progressing wave 2 of 2`));
   expect(await fleet.locator('li[data-wave="1"]').textContent()).toMatch(/Wave 1 of 2: staging done/);

@@ -27,7 +27,8 @@ async function main(): Promise<void> {
     await page.getByRole('button', { name: 'Approve step 1' }).click();
     // Step 2: its pods ready and the bake counting down.
     await waitFor(async () => ((await fx.releaseState())?.podsReadyAt && (await fx.releaseState())?.step === 1) || undefined, { timeoutMs: 60_000, message: 'step 2 baking' });
-    await page.waitForFunction("document.querySelector('section.release li.step.current [data-countdown]') !== null", undefined, { timeout: 15_000 });
+    // Polled with evaluate: waitForFunction's string form is an eval the page's CSP refuses.
+    await waitFor(async () => (await page.evaluate("document.querySelector('section.release li.step.current [data-countdown]') !== null")) || undefined, { timeoutMs: 15_000, message: 'the bake countdown' });
     await page.evaluate("document.getElementById('flash').textContent = ''");
     await page.screenshot({ path: OUT, fullPage: false });
     process.stdout.write(`wrote ${OUT}\n`);

@@ -20,6 +20,9 @@ describe('the App resource', () => {
     // Structural-schema rules the apiserver enforces: no $id, no draft-7 exclusiveMinimum numbers, no anyOf of consts.
     const text = JSON.stringify(appCrd());
     expect(text).not.toMatch(/"\$id"|"exclusiveMinimum":\d|"const"/);
+    // The apiserver stores no empty map or list of a schema (properties, required, enum): the
+    // stored CRD would differ from the applied one, and a second field manager's apply conflict.
+    expect(text).not.toMatch(/"(properties|required|enum|items|patternProperties)":(\{\}|\[\])/);
   });
 
   it('checks a spec against the same schema, with the JSON path of each problem', () => {
