@@ -9,7 +9,10 @@
  *   - the controller SIGKILLed during the bake: another one carries on, prod's wave starts once;
  *   - a failing metric gate (a real Prometheus) stops the next commit at wave 2: prod keeps the
  *     previous one;
- *   - abort rolls staging back to it.
+ *   - abort rolls staging back to it;
+ *   - three commits while the controller is SIGKILLed every few seconds, acting as the App's
+ *     ServiceAccount in both workload clusters, the third superseding the second during its
+ *     bake: no wave skipped or started twice, prod going from the first straight to the third.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,7 +27,7 @@ import { APP_API_VERSION, APP_KIND, type AppObject, appCrd } from '../../engine/
 import { LABEL_CLUSTER } from '../../engine/fleet/clusters.js';
 import type { FleetStatus } from '../../engine/fleet/runner.js';
 import { type ControlPlane, startControlPlane } from '../cluster/controlplane.js';
-import { kubeconfigPath, waitFor } from '../cluster/harness.js';
+import { auditedKubeconfigPath, auditLogPath, kubeconfigPath, waitFor } from '../cluster/harness.js';
 import { GitApp } from '../fixtures/git-app.js';
 import { type Exporter, type RunningPrometheus, startExporter, startPrometheus } from '../prometheus/harness.js';
 
@@ -179,3 +182,132 @@ it('promotes a commit from staging to prod with a bake and a metric gate between
     repo.remove();
   }
 }, 600_000);
+
+it('three commits while the controller is SIGKILLed every 6-14 s, the third superseding the second mid-fleet: no wave is skipped or started twice, and every write in a workload cluster is the App\'s ServiceAccount', async () => {
+  const ns = `fleetk-${Math.random().toString(16).slice(2, 8)}`;
+  exporter.set('web_errors_total', 0);
+  await exporter.waitForScrapes(2);
+  const mgmt = KubeCluster.load({ kubeconfig: management.kubeconfigPath });
+  const clusters = { staging: KubeCluster.load({ kubeconfig: kubeconfigPath() }), prod: KubeCluster.load({ kubeconfig: prod.kubeconfigPath }) };
+  await mgmt.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, { fieldManager: 'test' });
+  await mgmt.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'deployer', namespace: ns } }, { fieldManager: 'test' });
+  // In each workload cluster, the App's ServiceAccount may do what its objects need in its namespace, no more.
+  for (const c of Object.values(clusters)) {
+    await c.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, { fieldManager: 'test' });
+    await c.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'deployer', namespace: ns } }, { fieldManager: 'test' });
+    await c.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'deployer', namespace: ns },
+      rules: [{ apiGroups: ['apps.kruise.io'], resources: ['*'], verbs: ['*'] }, { apiGroups: [''], resources: ['pods', 'events', 'configmaps'], verbs: ['*'] }],
+    } as unknown as KubeObject, { fieldManager: 'test' });
+    await c.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'deployer', namespace: ns },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'deployer' },
+      subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: ns }],
+    } as unknown as KubeObject, { fieldManager: 'test' });
+  }
+  await mgmt.apply(appCrd() as unknown as KubeObject, { fieldManager: 'test' });
+  await waitFor(async () => mgmt.resource(APP_API_VERSION, APP_KIND).then(() => true, () => { mgmt.invalidateDiscovery(); return false; }), { message: 'the App CRD served' });
+  // Staging is reached as the audited admin: the audit log says who each write was made as.
+  for (const [name, path] of [['staging', auditedKubeconfigPath()], ['prod', prod.kubeconfigPath]] as const) {
+    await mgmt.apply({
+      apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns, labels: { [LABEL_CLUSTER]: 'true' } },
+      data: { kubeconfig: Buffer.from(inlineKubeconfig(path)).toString('base64') },
+    } as unknown as KubeObject, { fieldManager: 'test' });
+  }
+  const since = new Date().toISOString();
+  const repo = new GitApp(MAIN);
+  const commit = (image: string) => repo.commit({ namespace: ns, image, prometheus: prometheus.url });
+  let child: ChildProcess | undefined;
+  let logs = '';
+  let kills = 0;
+  let stopped = false;
+  // One cache directory for all of them, as a restarted pod keeps its volume.
+  const start = () => {
+    child = spawn(process.execPath, [join(ROOT, 'bin/kgitops.mjs'), 'controller', '--kubeconfig', management.kubeconfigPath, '-n', ns,
+      '--clusters-namespace', ns, '--allow-local-repos', '--no-typecheck', '--cache-dir', join(CACHE, 'killed'), '--log-format', 'json'],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.on('data', (d: Buffer) => { if (logs.length < 4_000_000) logs += d.toString(); });
+  };
+  const killer = (async () => {
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, 6000 + Math.random() * 8000));
+      if (stopped) break;
+      child?.kill('SIGKILL');
+      kills++;
+      start();
+    }
+  })();
+  const appNow = async () => (await mgmt.get({ apiVersion: APP_API_VERSION, kind: APP_KIND, namespace: ns, name: 'shop' })) as unknown as (AppObject & { status?: { fleet?: FleetStatus } }) | undefined;
+  const image = async (c: 'staging' | 'prod') => (await clusters[c].get({ apiVersion: 'apps.kruise.io/v1alpha1', kind: 'CloneSet', namespace: ns, name: 'web' }))?.spec?.template?.spec?.containers?.[0]?.image as string | undefined;
+  // Every state seen: a wave's start, once set, never changes (started twice would move it), and
+  // prod never runs a commit before staging's wave of it is done.
+  const startedAt = new Map<string, string>();
+  const seen: string[] = [];
+  const violations: string[] = [];
+  const prodImages = new Set<string>();
+  const observe = async (sha: string, img: string) => {
+    const prodImage = await image('prod');
+    if (prodImage) prodImages.add(prodImage);
+    const f = (await appNow())?.status?.fleet?.release;
+    if (!f || f.commit !== sha) return undefined;
+    f.waves.forEach((w, i) => {
+      if (!w.startedAt) return;
+      const k = `${sha.slice(0, 7)}/${i}`;
+      if (!startedAt.has(k)) startedAt.set(k, w.startedAt);
+      if (w.startedAt !== startedAt.get(k)) violations.push(`wave ${i} of ${sha.slice(0, 7)} started again: ${startedAt.get(k)}, then ${w.startedAt}`);
+    });
+    if (prodImage === img && !f.waves[0]!.doneAt) violations.push(`prod got ${img} before staging's wave was done`);
+    seen.push(`${sha.slice(0, 7)} ${f.phase} wave ${f.wave}`);
+    return f;
+  };
+  try {
+    start();
+    await mgmt.apply({ apiVersion: APP_API_VERSION, kind: APP_KIND, metadata: { name: 'shop', namespace: ns }, spec: { source: { repo: repo.dir, interval: '3s' }, serviceAccountName: 'deployer' } } as unknown as KubeObject, { fieldManager: 'test' });
+    const shas: string[] = [];
+    const release = async (img: string, until: (f: NonNullable<Awaited<ReturnType<typeof observe>>>) => boolean) => {
+      const sha = commit(img);
+      shas.push(sha);
+      const f = await waitFor(async () => { const x = await observe(sha, img); return x && until(x) ? x : undefined; }, { timeoutMs: 240_000, intervalMs: 500, message: `${img}` })
+        .catch(async (e: Error) => { throw new Error(`${e.message} (${kills} kills); states seen: ${[...new Set(seen)].join(', ')}; history: ${JSON.stringify((await appNow())?.status?.fleet?.release.history)}; log: ${logs.slice(-3000)}`); });
+      expect(violations).toEqual([]);
+      return f;
+    };
+    const completed = (f: { phase: string }) => f.phase === 'Completed';
+    let done = await release('nginx:1.25.0', completed);
+    expect(done.waves.every((w) => w.startedAt && w.doneAt)).toBe(true);
+    expect([await image('staging'), await image('prod')]).toEqual(['nginx:1.25.0', 'nginx:1.25.0']);
+    // The second commit is done in staging and baking before prod when the third one comes: it
+    // supersedes the second, and prod goes from the first straight to the third.
+    await release('nginx:1.25.1', (f) => !!f.waves[0]!.doneAt && !f.waves[1]!.startedAt);
+    expect([await image('staging'), await image('prod')]).toEqual(['nginx:1.25.1', 'nginx:1.25.0']);
+    done = await release('nginx:1.25.2', completed);
+    expect(done.waves.every((w) => w.startedAt && w.doneAt)).toBe(true);
+    expect(done.previous).toEqual({ staging: shas[1], prod: shas[0] });
+    expect([await image('staging'), await image('prod')]).toEqual(['nginx:1.25.2', 'nginx:1.25.2']);
+    expect(prodImages).not.toContain('nginx:1.25.1');
+    stopped = true;
+    await killer;
+    expect(kills).toBeGreaterThan(3);
+    const superseded = (await mgmt.list('v1', 'Event', { namespace: ns })).items.filter((e) => e.reason === 'FleetSuperseded').map((e) => String(e.message));
+    expect(superseded.some((m) => m.includes(`@${shas[1]!.slice(0, 12)} superseded by commit ${shas[2]!.slice(0, 12)}`)), superseded.join('; ')).toBe(true);
+    // No wave started twice, as the Events say too (an Event is told after the state is written,
+    // so a kill in between may lose one, never send two).
+    const started = (await mgmt.list('v1', 'Event', { namespace: ns })).items.filter((e) => e.reason === 'FleetWaveStarted');
+    for (const sha of shas) {
+      for (const wave of ['(staging)', '(prod)']) {
+        const n = started.filter((e) => String(e.message).includes(`@${sha.slice(0, 12)}`) && String(e.message).includes(wave)).reduce((a, e) => a + ((e.count as number | undefined) ?? 1), 0);
+        expect(n, `FleetWaveStarted ${wave} for ${sha.slice(0, 7)}`).toBeLessThanOrEqual(1);
+      }
+    }
+    // Every write in the App's namespace in staging was made as the App's ServiceAccount.
+    const writes = readFileSync(auditLogPath(), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { stageTimestamp: string; objectRef?: { namespace?: string; resource?: string }; impersonatedUser?: { username: string } })
+      .filter((e) => e.objectRef?.namespace === ns && e.stageTimestamp >= since);
+    expect(writes.length).toBeGreaterThan(5);
+    process.stderr.write(`[fleet] ${kills} SIGKILLs over three commits; ${writes.length} audited writes in staging, all as the App's ServiceAccount\n`);
+    expect([...new Set(writes.map((e) => e.impersonatedUser?.username ?? 'the admin itself'))]).toEqual([`system:serviceaccount:${ns}:deployer`]);
+  } finally {
+    stopped = true;
+    child?.kill('SIGKILL');
+    repo.remove();
+  }
+}, 900_000);
