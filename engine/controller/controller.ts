@@ -134,6 +134,8 @@ interface AppRuntime {
   changeError?: { readonly commit: string; readonly message: string };
   /** The App's fleet, once a commit of it declares one: its commits go to the clusters of its waves. */
   fleet?: FleetRunner;
+  /** The fleet's state and status as last told to listeners (the dashboard redraws on each). */
+  fleetShown?: string;
 }
 
 /** A problem with an App itself (its spec, its identity): reported on the App, retried only when it changes. */
@@ -223,6 +225,9 @@ export class Controller {
     if (!rt) {
       return { note: this.shards && !this.shards.owns(key) ? 'another controller replica holds this App: the change is known there' : 'this controller has not reconciled the App yet' };
     }
+    // A fleet's commits are applied in its clusters, not here: nothing to recall (asking would
+    // reconcile the App on every view of its page).
+    if (rt.fleet) return { note: 'a fleet App: its commits are applied in the clusters of its waves (see Fleet)' };
     const change = rt.reconciler.appliedChange();
     if (change) return { change };
     const applied = this.known.get(key)?.status?.appliedCommit;
@@ -728,7 +733,13 @@ export class Controller {
       requestReconcile: (afterMs) => (afterMs ? this.queue.addAfter(key, afterMs) : this.queue.add(key)),
     });
     const { state, status } = await rt.fleet.run(o.sha, plan.manifest.spec as FleetPlanSpec, o.signal);
-    this.changed(key);
+    // Told only when something shows a difference: a fleet waiting on a gate is reconciled often,
+    // and every notice redraws the pages that show the App (their buttons would never hold still).
+    const shown = JSON.stringify({ state, status });
+    if (shown !== rt.fleetShown) {
+      rt.fleetShown = shown;
+      this.changed(key);
+    }
     return { result: 'NoChange', commit: o.sha, message: fleetMessage(state, status), changes: { created: 0, updated: 0, pruned: 0, unchanged: 0, driftCorrected: 0 }, drift: [], errors: [], objects: [] };
   }
 

@@ -83,6 +83,11 @@ it('shows the waves and each cluster\'s commit; Approve wave 2 sends the commit 
   const row = (name: string) => fleet.locator('tbody tr', { has: page.locator(`td:text-is("${name}")`) });
   expect((await row('staging').locator('td').allTextContents()).slice(0, 4)).toEqual(['staging', 'staging', sha.slice(0, 12), sha.slice(0, 12)]);
   expect((await row('prod').locator('td').allTextContents()).slice(0, 4)).toEqual(['prod', 'prod', '-', '-']);
+  // Waiting on the approval, the page holds still: a fleet reconciled again with nothing new
+  // redraws nothing (its buttons were detached under the pointer before).
+  const before = Number(await page.evaluate('document.body.dataset.refreshed || 0'));
+  await new Promise((r) => setTimeout(r, 4000));
+  expect(Number(await page.evaluate('document.body.dataset.refreshed || 0')) - before).toBeLessThanOrEqual(1);
   // Without a token: refused, nothing changes.
   await fleet.getByRole('button', { name: 'Approve wave 2' }).click();
   await expect.poll(() => page.locator('#flash').textContent()).toMatch(/Refused \(401\)/);
